@@ -1,0 +1,391 @@
+"""The warehouse: where it runs, how to reach it, the raw DDL and the load helpers every extractor shares.
+
+By default the warehouse is an embedded Postgres 16 (the `pgserver` wheel's binaries) with its data under
+`.warehouse/pgdata`, listening on 127.0.0.1 and on a unix socket in the data directory. `WAREHOUSE_URL`
+points every command at another server instead.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from urllib.parse import quote, unquote, urlparse
+
+import psycopg
+
+from extract.settings import Settings, get_settings
+
+RAW_SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit", "seeds")
+DEMO_APP_DB = "app_demo"
+
+
+class WarehouseError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class Target:
+    """Where a Postgres database is: enough to build a conninfo, a SQLAlchemy URL or dbt's env."""
+
+    host: str
+    port: int
+    user: str
+    password: str
+    dbname: str
+
+    @classmethod
+    def from_url(cls, url: str) -> Target:
+        parsed = urlparse(url)
+        if parsed.scheme.split("+")[0] not in ("postgres", "postgresql"):
+            raise WarehouseError(f"WAREHOUSE_URL must be a postgresql:// URL, got scheme {parsed.scheme!r}")
+        return cls(
+            host=parsed.hostname or "127.0.0.1",
+            port=parsed.port or 5432,
+            user=unquote(parsed.username or "postgres"),
+            password=unquote(parsed.password or ""),
+            dbname=(parsed.path or "/").lstrip("/") or "postgres",
+        )
+
+    def with_db(self, dbname: str) -> Target:
+        return Target(self.host, self.port, self.user, self.password, dbname)
+
+    @property
+    def conninfo(self) -> str:
+        return psycopg.conninfo.make_conninfo(
+            host=self.host, port=self.port, user=self.user, password=self.password or None, dbname=self.dbname
+        )
+
+    @property
+    def url(self) -> str:
+        auth = quote(self.user, safe="") + (":" + quote(self.password, safe="") if self.password else "")
+        return f"postgresql+psycopg://{auth}@{self.host}:{self.port}/{self.dbname}"
+
+    def redacted_url(self) -> str:
+        shown = f"{self.user}:***" if self.password else self.user
+        return f"postgresql://{shown}@{self.host}:{self.port}/{self.dbname}"
+
+    def dbt_env(self) -> dict[str, str]:
+        return {
+            "WAREHOUSE_HOST": self.host,
+            "WAREHOUSE_PORT": str(self.port),
+            "WAREHOUSE_USER": self.user,
+            "WAREHOUSE_PASSWORD": self.password,
+            "WAREHOUSE_DB": self.dbname,
+        }
+
+
+class EmbeddedServer:
+    """Postgres from the pgserver wheel, started detached so it outlives the command that started it."""
+
+    def __init__(self, base_dir: Path, port: int):
+        self.base_dir = base_dir.resolve()
+        self.pgdata = self.base_dir / "pgdata"
+        self.port = port
+
+    @property
+    def log_file(self) -> Path:
+        return self.pgdata / "server.log"
+
+    def _run_as(self) -> dict[str, object]:
+        if os.geteuid() != 0:
+            return {}
+        # Postgres refuses to run as root: pgserver's convention is a `pgserver` system user.
+        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
+
+        ensure_user_exists("pgserver")
+        ensure_prefix_permissions(self.pgdata)
+        return {"user": "pgserver"}
+
+    def _bin(self, name: str) -> str:
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        return str(POSTGRES_BIN_PATH / name)
+
+    def is_running(self) -> bool:
+        pid_file = self.pgdata / "postmaster.pid"
+        if not pid_file.exists():
+            return False
+        try:
+            pid = int(pid_file.read_text().splitlines()[0])
+            os.kill(pid, 0)
+        except (ValueError, IndexError, ProcessLookupError, PermissionError):
+            return False
+        return True
+
+    def start(self) -> bool:
+        """Start the server if it is not running; returns True when this call started it."""
+        if self.is_running():
+            return False
+        self.base_dir.mkdir(parents=True, exist_ok=True)
+        self.pgdata.mkdir(exist_ok=True)
+        kwargs = self._run_as()
+        if kwargs:
+            import pwd
+
+            from pgserver._commands import POSTGRES_BIN_PATH
+            from pgserver.utils import ensure_folder_permissions
+
+            info = pwd.getpwnam("pgserver")
+            os.chown(self.pgdata, info.pw_uid, info.pw_gid)
+            ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
+            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+        if not (self.pgdata / "PG_VERSION").exists():
+            subprocess.run(
+                [self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres"],
+                check=True,
+                capture_output=True,
+                **kwargs,  # type: ignore[call-overload]
+            )
+        options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=200 -c fsync=off"
+        result = subprocess.run(
+            [
+                self._bin("pg_ctl"),
+                "-D",
+                str(self.pgdata),
+                "-w",
+                "-t",
+                "60",
+                "-l",
+                str(self.log_file),
+                "-o",
+                options,
+                "start",
+            ],
+            capture_output=True,
+            text=True,
+            **kwargs,  # type: ignore[call-overload]
+        )
+        if result.returncode != 0:
+            tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else result.stderr
+            raise WarehouseError(f"the embedded warehouse did not start on 127.0.0.1:{self.port}:\n{tail}")
+        return True
+
+    def stop(self) -> bool:
+        if not self.is_running():
+            return False
+        subprocess.run(
+            [self._bin("pg_ctl"), "-D", str(self.pgdata), "-w", "-m", "fast", "stop"],
+            check=True,
+            capture_output=True,
+            **self._run_as(),  # type: ignore[call-overload]
+        )
+        return True
+
+
+class Warehouse:
+    """The warehouse server as the settings describe it."""
+
+    def __init__(self, settings: Settings | None = None):
+        self.settings = settings or get_settings()
+        if self.settings.warehouse_url:
+            self.target = Target.from_url(self.settings.warehouse_url)
+            self.embedded: EmbeddedServer | None = None
+        else:
+            self.embedded = EmbeddedServer(self.settings.warehouse_dir, self.settings.warehouse_port)
+            self.target = Target("127.0.0.1", self.settings.warehouse_port, "postgres", "", self.settings.warehouse_db)
+
+    @property
+    def is_external(self) -> bool:
+        return self.embedded is None
+
+    def ensure_running(self) -> None:
+        if self.embedded is not None:
+            self.embedded.start()
+        self.ensure_database(self.target.dbname)
+
+    def ensure_database(self, dbname: str) -> None:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with psycopg.connect(self.target.with_db("postgres").conninfo, autocommit=True) as conn:
+                    exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
+                    if not exists:
+                        conn.execute(f'create database "{dbname}"')
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise WarehouseError(f"cannot reach the warehouse at {self.target.redacted_url()}: {exc}") from exc
+                time.sleep(0.5)
+
+    def drop_database(self, dbname: str) -> None:
+        with psycopg.connect(self.target.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{dbname}" with (force)')
+
+    def connect(self, dbname: str | None = None, **kwargs: object) -> psycopg.Connection:
+        target = self.target.with_db(dbname) if dbname else self.target
+        return psycopg.connect(target.conninfo, **kwargs)  # type: ignore[arg-type]
+
+    def dbt_env(self) -> dict[str, str]:
+        return self.target.dbt_env()
+
+
+# ---------------------------------------------------------------------------------------------- raw DDL
+
+APP_TABLE_DDL = {
+    "app_tenants": """
+        id text not null, name text, plan text, created_at timestamptz, updated_at timestamptz not null,
+        stripe_customer_id text, is_internal boolean not null default false, deleted_at timestamptz""",
+    "app_users": """
+        id text not null, tenant_id text not null, email text, created_at timestamptz, updated_at timestamptz not null,
+        last_login_at timestamptz, is_staff boolean not null default false, deleted_at timestamptz""",
+    "app_jobs": """
+        id text not null, tenant_id text not null, job_type text, status text not null, created_at timestamptz,
+        started_at timestamptz, finished_at timestamptz, updated_at timestamptz not null, error text""",
+    "app_events": """
+        id text not null, tenant_id text not null, user_id text, event_type text not null,
+        occurred_at timestamptz not null, properties jsonb""",
+    "app_api_requests": """
+        id text not null, tenant_id text not null, user_id text, method text, route text, status_code integer,
+        duration_ms double precision, occurred_at timestamptz not null""",
+}
+VERSIONED_APP_TABLES = ("app_tenants", "app_users", "app_jobs")
+
+STRIPE_OBJECT_TABLES = (
+    "customers",
+    "products",
+    "plans",
+    "prices",
+    "coupons",
+    "subscriptions",
+    "subscription_items",
+    "invoices",
+    "invoiceitems",
+    "charges",
+    "refunds",
+    "payment_intents",
+    "events",
+)
+
+
+def raw_ddl() -> list[str]:
+    statements = [f"create schema if not exists {schema}" for schema in RAW_SCHEMAS]
+    for table, columns in APP_TABLE_DDL.items():
+        statements.append(
+            f"create table if not exists raw.{table} ({columns},"
+            " _batch_id text not null, _extracted_at timestamptz not null)"
+        )
+        if table in VERSIONED_APP_TABLES:
+            statements.append(f"create unique index if not exists {table}_version_uq on raw.{table} (id, updated_at)")
+        else:
+            statements.append(f"create index if not exists {table}_occurred_at_ix on raw.{table} (occurred_at)")
+    for name in STRIPE_OBJECT_TABLES:
+        statements.append(
+            f"""create table if not exists raw.stripe_{name} (
+                id text not null, created timestamptz, payload jsonb not null, payload_hash text not null,
+                is_deleted boolean not null default false, _batch_id text not null, _extracted_at timestamptz not null,
+                unique (id, payload_hash))"""
+        )
+    statements += [
+        """create table if not exists raw._rejects (
+            reject_id bigserial primary key, source text not null, table_name text not null, reason text not null,
+            record text, window_start timestamptz, window_end timestamptz,
+            _batch_id text not null, _extracted_at timestamptz not null)""",
+        """create table if not exists raw._watermarks (
+            source text not null, table_name text not null, watermark timestamptz not null,
+            updated_at timestamptz not null default now(), primary key (source, table_name))""",
+        """create table if not exists raw._batches (
+            batch_id text primary key, source text not null, table_name text, window_start timestamptz,
+            window_end timestamptz, rows_loaded bigint not null default 0, rows_rejected bigint not null default 0,
+            started_at timestamptz not null, finished_at timestamptz)""",
+    ]
+    return statements
+
+
+def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    with conn.transaction():
+        conn.execute("select pg_advisory_xact_lock(hashtext('execmetrics.raw_ddl'))")
+        for statement in raw_ddl():
+            conn.execute(statement)  # type: ignore[arg-type]
+
+
+# ---------------------------------------------------------------------------------------------- batches
+
+
+def new_batch_id() -> str:
+    return datetime.now().strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+
+
+@dataclass
+class Reject:
+    reason: str
+    record: str
+
+
+def insert_rejects(
+    conn: psycopg.Connection,
+    source: str,
+    table_name: str,
+    rejects: Iterable[Reject],
+    batch_id: str,
+    extracted_at: datetime,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+) -> int:
+    count = 0
+    with conn.cursor().copy(
+        "copy raw._rejects (source, table_name, reason, record, window_start, window_end, _batch_id, _extracted_at)"
+        " from stdin"
+    ) as copy:
+        for reject in rejects:
+            copy.write_row(
+                (source, table_name, reject.reason, reject.record, window[0], window[1], batch_id, extracted_at)
+            )
+            count += 1
+    return count
+
+
+def get_watermark(conn: psycopg.Connection, source: str, table_name: str) -> datetime | None:
+    row = conn.execute(
+        "select watermark from raw._watermarks where source = %s and table_name = %s", (source, table_name)
+    ).fetchone()
+    return row[0] if row else None
+
+
+def set_watermark(conn: psycopg.Connection, source: str, table_name: str, watermark: datetime) -> None:
+    conn.execute(
+        """insert into raw._watermarks (source, table_name, watermark) values (%s, %s, %s)
+           on conflict (source, table_name) do update
+           set watermark = greatest(raw._watermarks.watermark, excluded.watermark), updated_at = now()""",
+        (source, table_name, watermark),
+    )
+
+
+def record_batch(
+    conn: psycopg.Connection,
+    batch_id: str,
+    source: str,
+    table_name: str | None,
+    window: tuple[datetime | None, datetime | None],
+    rows_loaded: int,
+    rows_rejected: int,
+    started_at: datetime,
+) -> None:
+    conn.execute(
+        """insert into raw._batches (batch_id, source, table_name, window_start, window_end, rows_loaded,
+                                     rows_rejected, started_at, finished_at)
+           values (%s, %s, %s, %s, %s, %s, %s, %s, now())""",
+        (batch_id, source, table_name, window[0], window[1], rows_loaded, rows_rejected, started_at),
+    )
+
+
+@contextmanager
+def copy_text(conn: psycopg.Connection, table: str, columns: Iterable[str]) -> Iterator[psycopg.Copy]:
+    """A COPY ... FROM STDIN in Postgres text format; callers write pre-formatted, escaped lines."""
+    with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin") as copy:
+        yield copy
+
+
+def copy_escape(value: object) -> str:
+    """One field in COPY text format."""
+    if value is None:
+        return "\\N"
+    text = value if isinstance(value, str) else str(value)
+    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
+        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
+    return text

@@ -1,0 +1,65 @@
+"""Run dbt in-process against a warehouse target (used by the CLI's analyst helpers and by the tests)."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from extract.settings import PROJECT_ROOT
+from extract.warehouse import Target
+
+
+class DbtError(RuntimeError):
+    pass
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def dbt_base_env(target: Target, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    env = {**target.dbt_env(), "DBT_SEND_ANONYMOUS_USAGE_STATS": "false", "DO_NOT_TRACK": "1"}
+    env.update(extra or {})
+    return env
+
+
+def run_dbt(
+    args: list[str],
+    target: Target,
+    dbt_vars: Mapping[str, Any] | None = None,
+    target_path: Path | None = None,
+    env: Mapping[str, str] | None = None,
+    raise_on_failure: bool = True,
+) -> Any:
+    """`dbt <args>` from the project root; returns dbt's result object, raising DbtError on failure."""
+    from dbt.cli.main import dbtRunner
+
+    cli_args = [*args, "--project-dir", str(PROJECT_ROOT), "--profiles-dir", str(PROJECT_ROOT)]
+    if target_path is not None:
+        cli_args += ["--target-path", str(target_path)]
+    if dbt_vars:
+        cli_args += ["--vars", json.dumps(dict(dbt_vars), default=str)]
+    with _environ(dbt_base_env(target, env)):
+        result = dbtRunner().invoke(cli_args)
+    if raise_on_failure and not result.success:
+        failures = []
+        for node in getattr(result.result, "results", None) or []:
+            if str(node.status) not in ("success", "pass", "skipped"):
+                failures.append(f"{node.node.unique_id}: {node.status}: {node.message}")
+        detail = "\n".join(failures) or str(result.exception)
+        raise DbtError(f"dbt {' '.join(args)} failed:\n{detail}")
+    return result
