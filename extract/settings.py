@@ -21,7 +21,9 @@ class Settings(BaseSettings):
     warehouse_db: str = "execmetrics"
 
     # Sources
-    app_database_url: str | None = None
+    app_database_url: str | None = None  # the app's read replica (SQLAlchemy URL)
+    app_source_dir: Path | None = None  # or a folder of <table>.jsonl|csv exports
+    stripe_dump_dir: Path | None = None  # a Stripe JSON dump (history; the demo writes one)
     stripe_api_key: SecretStr | None = None
     stripe_api_base: str | None = None
     stripe_max_requests_per_second: float = 20.0
