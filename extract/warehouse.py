@@ -7,6 +7,7 @@ points every command at another server instead.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 import time
@@ -285,8 +286,11 @@ def raw_ddl() -> list[str]:
     statements += [
         """create table if not exists raw._rejects (
             reject_id bigserial primary key, source text not null, table_name text not null, reason text not null,
-            record text, window_start timestamptz, window_end timestamptz,
+            record text, record_hash text not null, window_start timestamptz, window_end timestamptz,
             _batch_id text not null, _extracted_at timestamptz not null)""",
+        # The same bad record rejected again (a re-run of a window) is recorded once.
+        "create unique index if not exists _rejects_record_uq"
+        " on raw._rejects (source, table_name, reason, record_hash)",
         """create table if not exists raw._watermarks (
             source text not null, table_name text not null, watermark timestamptz not null,
             updated_at timestamptz not null default now(), primary key (source, table_name))""",
@@ -327,16 +331,26 @@ def insert_rejects(
     extracted_at: datetime,
     window: tuple[datetime | None, datetime | None] = (None, None),
 ) -> int:
+    """Record rejected records with their reasons; returns how many were handed in (re-rejections included)."""
     count = 0
-    with conn.cursor().copy(
-        "copy raw._rejects (source, table_name, reason, record, window_start, window_end, _batch_id, _extracted_at)"
-        " from stdin"
-    ) as copy:
+    conn.execute(
+        "create temp table if not exists _stage_rejects"
+        " (reason text, record text, record_hash text) on commit drop"
+    )
+    conn.execute("truncate _stage_rejects")
+    with conn.cursor().copy("copy _stage_rejects (reason, record, record_hash) from stdin") as copy:
         for reject in rejects:
-            copy.write_row(
-                (source, table_name, reject.reason, reject.record, window[0], window[1], batch_id, extracted_at)
-            )
+            digest = hashlib.sha256(reject.record.encode()).hexdigest()[:32]
+            copy.write_row((reject.reason, reject.record, digest))
             count += 1
+    conn.execute(
+        """insert into raw._rejects (source, table_name, reason, record, record_hash, window_start, window_end,
+                                     _batch_id, _extracted_at)
+           select distinct on (reason, record_hash) %s, %s, reason, record, record_hash, %s, %s, %s, %s
+           from _stage_rejects
+           on conflict (source, table_name, reason, record_hash) do nothing""",
+        (source, table_name, window[0], window[1], batch_id, extracted_at),
+    )
     return count
 
 
