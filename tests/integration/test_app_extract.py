@@ -1,0 +1,325 @@
+"""The app extractor against a real Postgres: rejects, idempotency, windows, file and database sources."""
+
+from __future__ import annotations
+
+import csv
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from extract.app.extractor import extract_app
+from extract.app.sources import FileSource, SourceError, open_source
+from extract.warehouse import Target, Warehouse
+
+T0 = datetime(2025, 3, 1, tzinfo=UTC)
+
+TENANTS = [
+    {
+        "id": "t1",
+        "name": "Acme",
+        "plan": "growth",
+        "created_at": "2025-01-05T10:00:00Z",
+        "updated_at": "2025-01-05T10:00:00Z",
+        "stripe_customer_id": "cus_1",
+        "is_internal": False,
+        "deleted_at": None,
+    },
+    {
+        "id": "t2",
+        "name": "Globex",
+        "plan": "starter",
+        "created_at": "2025-02-01T09:00:00+01:00",
+        "updated_at": "2025-02-10T09:00:00+01:00",
+        "stripe_customer_id": None,
+        "is_internal": True,
+        "deleted_at": None,
+    },
+]
+USERS = [
+    {
+        "id": "u1",
+        "tenant_id": "t1",
+        "email": "a@acme.test",
+        "created_at": "2025-01-05T10:00:00Z",
+        "updated_at": "2025-01-05T10:00:00Z",
+        "last_login_at": None,
+        "is_staff": False,
+        "deleted_at": None,
+    },
+]
+JOBS = [
+    {
+        "id": "j1",
+        "tenant_id": "t1",
+        "job_type": "export",
+        "status": "succeeded",
+        "created_at": "2025-03-01T01:00:00Z",
+        "started_at": "2025-03-01T01:00:05Z",
+        "finished_at": "2025-03-01T01:00:35Z",
+        "updated_at": "2025-03-01T01:00:35Z",
+        "error": None,
+    },
+]
+EVENTS = [
+    {
+        "id": "e1",
+        "tenant_id": "t1",
+        "user_id": "u1",
+        "event_type": "login",
+        "occurred_at": "2025-03-01T08:00:00Z",
+        "properties": {"ua": "x"},
+    },
+    {
+        "id": "e2",
+        "tenant_id": "t1",
+        "user_id": "u1",
+        "event_type": "brand_new_type",
+        "occurred_at": "2025-03-02T08:00:00Z",
+        "properties": None,
+    },
+]
+API = [
+    {
+        "id": f"r{i}",
+        "tenant_id": "t1",
+        "user_id": "u1",
+        "method": "GET",
+        "route": "/v1/reports",
+        "status_code": 200,
+        "duration_ms": 12.5 + i,
+        "occurred_at": f"2025-03-0{1 + i % 3}T12:00:00Z",
+    }
+    for i in range(6)
+]
+
+# One malformed row of each kind, with the reason the extractor must give.
+BAD_ROWS = {
+    "users": [({"id": "u9", "tenant_id": "t404", "updated_at": "2025-01-05T10:00:00Z"}, "unknown tenant_id 't404'")],
+    "jobs": [
+        (
+            {"id": "j9", "tenant_id": "t1", "status": "exploded", "updated_at": "2025-03-01T00:00:00Z"},
+            "status 'exploded'",
+        ),
+        ({"id": "j8", "tenant_id": "t1", "status": "failed", "updated_at": "yesterday-ish"}, "unparsable updated_at"),
+    ],
+    "events": [
+        ({"id": "", "tenant_id": "t1", "event_type": "login", "occurred_at": "2025-03-01T08:00:00Z"}, "missing id"),
+        ({"id": "e9", "tenant_id": "t1", "event_type": "login", "occurred_at": "31/02/2025"}, "unparsable occurred_at"),
+        (
+            {"id": "e8", "tenant_id": "t1", "event_type": None, "occurred_at": "2025-03-01T08:00:00Z"},
+            "missing event_type",
+        ),
+    ],
+    "api_requests": [
+        (
+            {
+                "id": "r9",
+                "tenant_id": "t1",
+                "status_code": "two hundred",
+                "duration_ms": 1,
+                "occurred_at": "2025-03-01T08:00:00Z",
+            },
+            "status_code is not an integer",
+        ),
+        (
+            {
+                "id": "r8",
+                "tenant_id": "t1",
+                "status_code": 200,
+                "duration_ms": "fast",
+                "occurred_at": "2025-03-01T08:00:00Z",
+            },
+            "duration_ms is not a number",
+        ),
+    ],
+}
+
+
+def write_jsonl(directory: Path, tables: dict[str, list[dict]]) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for table, rows in tables.items():
+        with (directory / f"{table}.jsonl").open("w") as handle:
+            for row in rows:
+                handle.write(json.dumps(row) + "\n")
+    return directory
+
+
+def good_tables() -> dict[str, list[dict]]:
+    return {"tenants": TENANTS, "users": USERS, "jobs": JOBS, "events": EVENTS, "api_requests": API}
+
+
+def raw_fingerprint(conn: psycopg.Connection) -> dict[str, tuple[int, str]]:
+    """Row count and a checksum of the business columns of every raw app table and of the rejects."""
+    result = {}
+    for table, columns in {
+        "app_tenants": "id, updated_at, name, is_internal",
+        "app_users": "id, updated_at, tenant_id",
+        "app_jobs": "id, updated_at, status",
+        "app_events": "id, occurred_at, event_type, properties",
+        "app_api_requests": "id, occurred_at, status_code, duration_ms",
+        "_rejects": "table_name, reason, record",
+    }.items():
+        row = conn.execute(
+            f"select count(*), coalesce(md5(string_agg(t::text, '|' order by t::text)), '')"
+            f" from (select {columns} from raw.{table}) t"
+        ).fetchone()
+        result[table] = (row[0], row[1])
+    return result
+
+
+def test_good_rows_load_with_types(warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "src", good_tables())))
+    assert {name: r.loaded for name, r in result.tables.items()} == {
+        "tenants": 2,
+        "users": 1,
+        "jobs": 1,
+        "events": 2,
+        "api_requests": 6,
+    }
+    assert result.rejected == 0
+    created = raw_conn.execute("select created_at from raw.app_tenants where id = 't2'").fetchone()[0]
+    assert created == datetime(2025, 2, 1, 8, 0, tzinfo=UTC)  # +01:00 normalised
+    props = raw_conn.execute("select properties from raw.app_events where id = 'e1'").fetchone()[0]
+    assert props == {"ua": "x"}
+    # Unknown event types are kept, not rejected.
+    assert raw_conn.execute("select event_type from raw.app_events where id = 'e2'").fetchone()[0] == "brand_new_type"
+    watermark = raw_conn.execute(
+        "select watermark from raw._watermarks where source = 'app' and table_name = 'api_requests'"
+    ).fetchone()[0]
+    assert watermark == datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+
+
+def test_each_kind_of_bad_row_lands_in_rejects_with_its_reason(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    tables = good_tables()
+    for table, bad in BAD_ROWS.items():
+        tables[table] = tables[table] + [row for row, _ in bad]
+    source = write_jsonl(tmp_path / "src", tables)
+    with (source / "events.jsonl").open("a") as handle:
+        handle.write("{not json\n")
+    result = extract_app(warehouse, FileSource(source))
+
+    expected_bad = sum(len(bad) for bad in BAD_ROWS.values()) + 1
+    assert result.rejected == expected_bad
+    rejects = raw_conn.execute("select table_name, reason, record from raw._rejects").fetchall()
+    assert len(rejects) == expected_bad
+    for table, bad in BAD_ROWS.items():
+        for row, reason in bad:
+            matching = [r for r in rejects if r[0] == table and reason in r[1] and json.loads(r[2])["id"] == row["id"]]
+            assert matching, f"no reject for {table} {row['id']!r} with reason {reason!r}: {rejects}"
+    assert any(r[0] == "events" and r[1].startswith("unparsable JSON") and r[2] == "{not json" for r in rejects)
+    # The good rows loaded all the same.
+    assert raw_conn.execute("select count(*) from raw.app_events").fetchone()[0] == len(EVENTS)
+    assert raw_conn.execute("select count(*) from raw.app_api_requests").fetchone()[0] == len(API)
+
+
+def test_same_window_twice_changes_nothing(warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    tables = good_tables()
+    tables["events"] = tables["events"] + [row for row, _ in BAD_ROWS["events"]]
+    source = FileSource(write_jsonl(tmp_path / "src", tables))
+    window = {"start": T0, "end": datetime(2025, 3, 3, tzinfo=UTC)}
+    first = extract_app(warehouse, source, **window)
+    before = raw_fingerprint(raw_conn)
+    second = extract_app(warehouse, source, **window)
+    assert raw_fingerprint(raw_conn) == before
+    assert first.tables["api_requests"].loaded == second.tables["api_requests"].loaded == 4  # 2025-03-01 and 02
+    assert first.tables["api_requests"].skipped_outside_window == 2
+
+
+def test_incremental_run_picks_up_late_rows_without_duplicates(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    tables = good_tables()
+    extract_app(warehouse, FileSource(write_jsonl(tmp_path / "a", tables)))
+    late = {
+        "id": "r_late",
+        "tenant_id": "t1",
+        "user_id": None,
+        "method": "POST",
+        "route": "/v1/x",
+        "status_code": 503,
+        "duration_ms": 900.0,
+        "occurred_at": "2025-03-02T23:00:00Z",
+    }  # before the watermark, within the lookback
+    tables["api_requests"] = API + [late]
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "b", tables)))
+    ids = [r[0] for r in raw_conn.execute("select id from raw.app_api_requests order by id")]
+    assert ids == sorted([row["id"] for row in API] + ["r_late"])
+    assert result.tables["api_requests"].window[0] == datetime(2025, 3, 1, 12, 0, tzinfo=UTC)  # watermark - 48 h
+
+
+def test_versions_of_mutable_rows_are_kept(warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    tables = good_tables()
+    extract_app(warehouse, FileSource(write_jsonl(tmp_path / "a", tables)))
+    tables["tenants"] = [{**TENANTS[0], "plan": "enterprise", "updated_at": "2025-03-05T00:00:00Z"}, TENANTS[1]]
+    extract_app(warehouse, FileSource(write_jsonl(tmp_path / "b", tables)), full_refresh=True)
+    versions = raw_conn.execute("select plan from raw.app_tenants where id = 't1' order by updated_at").fetchall()
+    assert [v[0] for v in versions] == ["growth", "enterprise"]
+
+
+def test_csv_source_and_missing_column_error(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    source = write_jsonl(tmp_path / "src", {k: v for k, v in good_tables().items() if k != "api_requests"})
+    with (source / "api_requests.csv").open("w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(API[0]))
+        writer.writeheader()
+        writer.writerows(API)
+    result = extract_app(warehouse, open_source(source))
+    assert result.tables["api_requests"].loaded == len(API)
+    assert raw_conn.execute("select sum(duration_ms) from raw.app_api_requests").fetchone()[0] == pytest.approx(
+        sum(row["duration_ms"] for row in API)
+    )
+
+    broken = tmp_path / "broken"
+    write_jsonl(broken, {"tenants": [{k: v for k, v in TENANTS[0].items() if k != "updated_at"}]})
+    with pytest.raises(SourceError, match=r"table 'tenants' has no column 'updated_at'"):
+        extract_app(warehouse, FileSource(broken), tables=["tenants"])
+
+
+def test_database_source_by_sqlalchemy_url(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
+) -> None:
+    app_db = "app_src_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{app_db}"')
+        conn.execute(f'create database "{app_db}"')
+    try:
+        with psycopg.connect(pg_server.with_db(app_db).conninfo, autocommit=True) as conn:
+            conn.execute(
+                "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
+                " updated_at timestamptz, stripe_customer_id text, is_internal bool, deleted_at timestamptz,"
+                " extra_column int)"
+            )
+            conn.execute(
+                "create table api_requests (id text primary key, tenant_id text, user_id text, method text,"
+                " route text, status_code int, duration_ms float8, occurred_at timestamptz)"
+            )
+            conn.execute(
+                "insert into tenants values ('t1','Acme','growth','2025-01-01','2025-01-01',null,false,null,7)"
+            )
+            conn.execute(
+                "insert into api_requests values ('r1','t1',null,'GET','/a',200,5,'2025-03-01 10:00+00'),"
+                " ('r2','t1',null,'GET','/a',500,7,'2025-03-05 10:00+00'), ('r3','t1',null,'GET','/a',200,"
+                " 9, null)"
+            )
+        url = pg_server.with_db(app_db).url
+        result = extract_app(
+            warehouse,
+            open_source(url),
+            tables=["tenants", "api_requests"],
+            start=T0,
+            end=datetime(2025, 3, 2, tzinfo=UTC),
+        )
+        assert result.tables["api_requests"].loaded == 1
+        assert result.tables["api_requests"].rejected == 1  # r3: no occurred_at, so it cannot be windowed
+        assert raw_conn.execute("select id from raw.app_api_requests").fetchall() == [("r1",)]
+        reason = raw_conn.execute("select reason from raw._rejects").fetchone()[0]
+        assert reason == "missing occurred_at"
+    finally:
+        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{app_db}" with (force)')
