@@ -1,0 +1,76 @@
+{#-
+    One row per (user, local day) with at least one event: the compact activity fact that every rolling
+    count (DAU/WAU/MAU, stickiness, activation, retention) is computed from, so no mart rescans raw events.
+    Incremental by local day: a run re-reads [min_date - lookback_days, max_date] from raw events (index on
+    occurred_at) and replaces those days. Every event with a user counts; who is counted (staff, deleted,
+    internal tenants) is decided downstream against int_users_classified, so it is applied consistently.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='activity_date',
+        indexes=[{'columns': ['activity_date']}, {'columns': ['user_id']}],
+        on_schema_change='fail',
+    )
+}}
+
+{%- set rebuild_from = product_rebuild_from('activity_date', var('lookback_days', 3)) %}
+{%- set activation_events = var('activation_events', ['file_upload', 'worklog_created', 'report_generated']) %}
+
+with
+
+events as (
+
+    select * from {{ ref('stg_app__events') }}
+    where user_id is not null
+        and occurred_at < {{ product_day_start(product_last_date() ~ ' + 1') }}
+    {%- if rebuild_from is not none %}
+        and occurred_at >= {{ product_day_start(rebuild_from) }}
+    {%- endif %}
+
+),
+
+localized as (
+
+    select
+        user_id,
+        tenant_id,
+        event_type,
+        occurred_at,
+        {{ product_local_date('occurred_at') }} as activity_date
+
+    from events
+
+),
+
+daily as (
+
+    select
+        user_id,
+        activity_date,
+        min(tenant_id) as tenant_id,
+        count(*)::integer as events,
+        count(*) filter (where event_type = 'login')::integer as logins,
+        count(*) filter (where event_type = 'file_upload')::integer as file_uploads,
+        count(*) filter (where event_type = 'worklog_created')::integer as worklogs_created,
+        count(*) filter (where event_type = 'report_generated')::integer as reports_generated,
+        count(*) filter (where event_type = 'invite_sent')::integer as invites_sent,
+        count(*) filter (
+            where event_type in ({% for e in activation_events %}'{{ e }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        )::integer as activation_events,
+        min(occurred_at) as first_event_at,
+        max(occurred_at) as last_event_at
+
+    from localized
+    group by user_id, activity_date
+
+),
+
+final as (
+
+    select * from daily
+
+)
+
+select * from final

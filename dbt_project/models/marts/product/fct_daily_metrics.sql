@@ -1,0 +1,521 @@
+{#-
+    The daily executive snapshot: one row per (tenant_id, metric_date) for every counted tenant that exists
+    on that local day, plus one all-tenants row per day (tenant_id = '__all__'). Counted = not internal;
+    users count when they are not staff and not deleted. Definitions: docs/METRICS.md.
+
+    Incremental by day: a run rebuilds [min_date - margin, max_date] where margin = max(lookback_days,
+    activation_window_days - 1) (late events, and signup cohorts whose activation window is still open).
+    Rolling counts read int_user_daily_activity for at most 30 (or reactivation_dormant_days) days before the
+    first rebuilt day, so a daily run's cost depends on that day's data, not on the length of history.
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='metric_date',
+        on_schema_change='append_new_columns',
+        indexes=[{'columns': ['metric_date']}, {'columns': ['tenant_id', 'metric_date'], 'unique': true}],
+    )
+}}
+
+{%- set lookback_days = var('lookback_days', 3) | int %}
+{%- set activation_window_days = var('activation_window_days', 7) | int %}
+{%- set activation_min_count = var('activation_min_count', 1) | int %}
+{%- set dormant_days = var('reactivation_dormant_days', 30) | int %}
+{%- set margin = [lookback_days, activation_window_days - 1] | max %}
+{%- set history_days = [30, dormant_days] | max %}
+{%- set min_date = product_min_date() %}
+{%- if min_date is not none %}
+    {%- set lower_bound = '(' ~ min_date ~ ' - ' ~ margin ~ ')' %}
+{%- elif is_incremental() %}
+    {%- set lower_bound = product_rebuild_from('metric_date', margin) %}
+{%- else %}
+    {%- set lower_bound = none %}
+{%- endif %}
+
+with
+
+tenants as (
+
+    select * from {{ ref('int_tenants_classified') }}
+    where is_counted
+
+),
+
+users as (
+
+    select * from {{ ref('int_users_classified') }}
+    where is_counted
+
+),
+
+excluded_users as (
+
+    select user_id from {{ ref('int_users_classified') }}
+    where not is_counted
+
+),
+
+bounds as (
+
+    select
+        greatest(
+            (select min(created_date) from tenants),
+            {{ lower_bound if lower_bound is not none else 'null::date' }}
+        ) as first_day,
+        {{ product_last_date() }} as last_day
+
+),
+
+days as (
+
+    select day::date as metric_date
+    from bounds
+    cross join lateral generate_series(bounds.first_day, bounds.last_day, interval '1 day') as day
+
+),
+
+activity as (
+
+    select
+        daily.user_id,
+        users.tenant_id,
+        daily.activity_date,
+        daily.events,
+        daily.activation_events,
+        daily.file_uploads,
+        daily.worklogs_created,
+        daily.reports_generated
+
+    from {{ ref('int_user_daily_activity') }} as daily
+    inner join users
+        on daily.user_id = users.user_id
+    where daily.activity_date >= (select first_day from bounds) - {{ history_days }}
+        and daily.activity_date <= (select last_day from bounds)
+
+),
+
+-- customers ---------------------------------------------------------------------------------------------
+
+tenant_days as (
+
+    select
+        days.metric_date,
+        tenants.tenant_id,
+        (tenants.deleted_date is null or tenants.deleted_date > days.metric_date) as is_live_at_end,
+        (
+            tenants.created_date < days.metric_date
+            and (tenants.deleted_date is null or tenants.deleted_date >= days.metric_date)
+        ) as is_live_at_start,
+        tenants.created_date = days.metric_date as is_new,
+        coalesce(tenants.deleted_date = days.metric_date, false) as is_churned
+
+    from days
+    inner join tenants
+        on tenants.created_date <= days.metric_date
+        and (tenants.deleted_date is null or tenants.deleted_date >= days.metric_date)
+
+),
+
+customers as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) filter (where is_live_at_end) as tenants_total,
+        count(*) filter (where is_new) as tenants_new,
+        count(*) filter (where is_churned) as tenants_churned,
+        count(*) filter (where is_live_at_start) as tenants_at_start
+
+    from tenant_days
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
+tenant_activity_days as (
+
+    select distinct
+        tenant_id,
+        activity_date
+
+    from activity
+
+),
+
+reactivated_tenants as (
+
+    select
+        days.metric_date,
+        active.tenant_id
+
+    from days
+    inner join tenant_activity_days as active
+        on active.activity_date = days.metric_date
+    inner join tenants
+        on active.tenant_id = tenants.tenant_id
+    where tenants.created_date < days.metric_date - {{ dormant_days }}
+        and not exists (
+            select 1
+            from tenant_activity_days as earlier
+            where earlier.tenant_id = active.tenant_id
+                and earlier.activity_date between days.metric_date - {{ dormant_days }} and days.metric_date - 1
+        )
+
+),
+
+reactivations as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) as tenants_reactivated
+
+    from reactivated_tenants
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
+-- engagement --------------------------------------------------------------------------------------------
+
+user_windows as (
+
+    select
+        days.metric_date,
+        activity.tenant_id,
+        activity.user_id,
+        bool_or(activity.activity_date = days.metric_date) as is_daily_active,
+        bool_or(activity.activity_date > days.metric_date - 7) as is_weekly_active,
+        count(*) filter (where activity.activity_date > days.metric_date - 30) as active_days_30d,
+        bool_or(activity.activity_date >= date_trunc('month', days.metric_date)::date) as is_month_to_date_active,
+        coalesce(sum(activity.events) filter (where activity.activity_date = days.metric_date), 0) as events_today
+
+    from days
+    inner join activity
+        on activity.activity_date <= days.metric_date
+        and activity.activity_date >= least(days.metric_date - 29, date_trunc('month', days.metric_date)::date)
+    group by days.metric_date, activity.tenant_id, activity.user_id
+
+),
+
+engagement as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        sum(events_today) as events_total,
+        count(distinct tenant_id) filter (where is_daily_active) as tenants_active,
+        count(*) filter (where is_daily_active) as dau,
+        count(*) filter (where is_weekly_active) as wau,
+        count(*) filter (where active_days_30d > 0) as mau,
+        count(*) filter (where is_month_to_date_active) as active_users_month_to_date,
+        count(*) filter (where active_days_30d = 1) as mau_active_1_day,
+        count(*) filter (where active_days_30d between 2 and 7) as mau_active_2_7_days,
+        count(*) filter (where active_days_30d between 8 and 14) as mau_active_8_14_days,
+        count(*) filter (where active_days_30d >= 15) as mau_active_15_plus_days,
+        avg(active_days_30d) filter (where active_days_30d > 0) as avg_active_days_30d
+
+    from user_windows
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
+-- activation (the cohort of users who signed up on metric_date) -------------------------------------------
+
+signups as (
+
+    select
+        users.user_id,
+        users.tenant_id,
+        users.signup_date
+
+    from users
+    inner join days
+        on users.signup_date = days.metric_date
+
+),
+
+signup_actions as (
+
+    select
+        signups.user_id,
+        signups.tenant_id,
+        signups.signup_date,
+        coalesce(sum(activity.activation_events), 0) >= {{ activation_min_count }} as is_activated,
+        coalesce(sum(activity.file_uploads), 0) > 0 as did_upload_file,
+        coalesce(sum(activity.worklogs_created), 0) > 0 as did_create_worklog,
+        coalesce(sum(activity.reports_generated), 0) > 0 as did_generate_report
+
+    from signups
+    left join activity
+        on signups.user_id = activity.user_id
+        and activity.activity_date between signups.signup_date and signups.signup_date + {{ activation_window_days - 1 }}
+    group by signups.user_id, signups.tenant_id, signups.signup_date
+
+),
+
+activation as (
+
+    select
+        signup_date as metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) as signups,
+        count(*) filter (where is_activated) as activated_users,
+        count(*) filter (where did_upload_file) as file_upload_users,
+        count(*) filter (where did_create_worklog) as worklog_users,
+        count(*) filter (where did_generate_report) as report_users
+
+    from signup_actions
+    group by grouping sets ((signup_date, tenant_id), (signup_date))
+
+),
+
+-- jobs --------------------------------------------------------------------------------------------------
+
+jobs_window as (
+
+    select
+        job_id,
+        tenant_id,
+        job_status,
+        created_at,
+        started_at,
+        coalesce(finished_at, updated_at) as ended_at
+
+    from {{ ref('stg_app__jobs') }}
+    where tenant_id in (select tenant_id from tenants)
+        and (
+            (
+                created_at >= {{ product_day_start('(select first_day from bounds)') }}
+                and created_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+            )
+            or (
+                job_status in ('succeeded', 'failed', 'cancelled')
+                and coalesce(finished_at, updated_at) >= {{ product_day_start('(select first_day from bounds)') }}
+                and coalesce(finished_at, updated_at) < {{ product_day_start('(select last_day from bounds) + 1') }}
+            )
+        )
+
+),
+
+jobs_created as (
+
+    select
+        {{ product_local_date('created_at') }} as metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) as jobs_created
+
+    from jobs_window
+    where created_at >= {{ product_day_start('(select first_day from bounds)') }}
+        and created_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+    group by grouping sets (({{ product_local_date('created_at') }}, tenant_id), ({{ product_local_date('created_at') }}))
+
+),
+
+jobs_ended as (
+
+    select
+        {{ product_local_date('ended_at') }} as metric_date,
+        tenant_id,
+        job_status,
+        case
+            when job_status in ('succeeded', 'failed') and started_at is not null and ended_at >= started_at
+                then extract(epoch from ended_at - started_at)
+        end as duration_s
+
+    from jobs_window
+    where job_status in ('succeeded', 'failed', 'cancelled')
+        and ended_at >= {{ product_day_start('(select first_day from bounds)') }}
+        and ended_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+
+),
+
+jobs_outcomes as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) as jobs_total,
+        count(*) filter (where job_status = 'succeeded') as jobs_succeeded,
+        count(*) filter (where job_status = 'failed') as jobs_failed,
+        count(*) filter (where job_status = 'cancelled') as jobs_cancelled,
+        avg(duration_s) as jobs_avg_duration_s,
+        percentile_cont(0.95) within group (order by duration_s) as jobs_p95_duration_s
+
+    from jobs_ended
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
+-- api ---------------------------------------------------------------------------------------------------
+
+api_window as (
+
+    select
+        {{ product_local_date('occurred_at') }} as metric_date,
+        tenant_id,
+        status_code,
+        duration_ms
+
+    from {{ ref('stg_app__api_requests') }}
+    where occurred_at >= {{ product_day_start('(select first_day from bounds)') }}
+        and occurred_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+        and tenant_id in (select tenant_id from tenants)
+        and (user_id is null or user_id not in (select user_id from excluded_users))
+
+),
+
+api as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) as api_requests,
+        count(*) filter (where status_code between 400 and 499) as api_4xx,
+        count(*) filter (where status_code between 500 and 599) as api_5xx,
+        percentile_cont(0.50) within group (order by duration_ms) as api_p50_latency_ms,
+        percentile_cont(0.95) within group (order by duration_ms) as api_p95_latency_ms,
+        percentile_cont(0.99) within group (order by duration_ms) as api_p99_latency_ms
+
+    from api_window
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
+-- one row per tenant-day plus the all-tenants row ----------------------------------------------------------
+
+spine as (
+
+    select distinct
+        metric_date,
+        tenant_id
+
+    from tenant_days
+
+    union all
+
+    select
+        metric_date,
+        '__all__' as tenant_id
+
+    from days
+
+),
+
+joined as (
+
+    select
+        spine.metric_date,
+        spine.tenant_id,
+        coalesce(customers.tenants_total, 0) as tenants_total,
+        coalesce(customers.tenants_new, 0) as tenants_new,
+        coalesce(customers.tenants_churned, 0) as tenants_churned,
+        coalesce(reactivations.tenants_reactivated, 0) as tenants_reactivated,
+        coalesce(customers.tenants_at_start, 0) as tenants_at_start,
+        coalesce(engagement.tenants_active, 0) as tenants_active,
+        coalesce(engagement.events_total, 0) as events_total,
+        coalesce(engagement.dau, 0) as dau,
+        coalesce(engagement.wau, 0) as wau,
+        coalesce(engagement.mau, 0) as mau,
+        coalesce(engagement.active_users_month_to_date, 0) as active_users_month_to_date,
+        coalesce(engagement.mau_active_1_day, 0) as mau_active_1_day,
+        coalesce(engagement.mau_active_2_7_days, 0) as mau_active_2_7_days,
+        coalesce(engagement.mau_active_8_14_days, 0) as mau_active_8_14_days,
+        coalesce(engagement.mau_active_15_plus_days, 0) as mau_active_15_plus_days,
+        engagement.avg_active_days_30d,
+        coalesce(activation.signups, 0) as signups,
+        coalesce(activation.activated_users, 0) as activated_users,
+        coalesce(activation.file_upload_users, 0) as file_upload_users,
+        coalesce(activation.worklog_users, 0) as worklog_users,
+        coalesce(activation.report_users, 0) as report_users,
+        spine.metric_date + {{ activation_window_days - 1 }} <= (select last_day from bounds) as activation_window_complete,
+        coalesce(jobs_created.jobs_created, 0) as jobs_created,
+        coalesce(jobs_outcomes.jobs_total, 0) as jobs_total,
+        coalesce(jobs_outcomes.jobs_succeeded, 0) as jobs_succeeded,
+        coalesce(jobs_outcomes.jobs_failed, 0) as jobs_failed,
+        coalesce(jobs_outcomes.jobs_cancelled, 0) as jobs_cancelled,
+        jobs_outcomes.jobs_avg_duration_s,
+        jobs_outcomes.jobs_p95_duration_s,
+        coalesce(api.api_requests, 0) as api_requests,
+        coalesce(api.api_4xx, 0) as api_4xx,
+        coalesce(api.api_5xx, 0) as api_5xx,
+        api.api_p50_latency_ms,
+        api.api_p95_latency_ms,
+        api.api_p99_latency_ms
+
+    from spine
+    left join customers
+        on spine.metric_date = customers.metric_date and spine.tenant_id = customers.tenant_id
+    left join reactivations
+        on spine.metric_date = reactivations.metric_date and spine.tenant_id = reactivations.tenant_id
+    left join engagement
+        on spine.metric_date = engagement.metric_date and spine.tenant_id = engagement.tenant_id
+    left join activation
+        on spine.metric_date = activation.metric_date and spine.tenant_id = activation.tenant_id
+    left join jobs_created
+        on spine.metric_date = jobs_created.metric_date and spine.tenant_id = jobs_created.tenant_id
+    left join jobs_outcomes
+        on spine.metric_date = jobs_outcomes.metric_date and spine.tenant_id = jobs_outcomes.tenant_id
+    left join api
+        on spine.metric_date = api.metric_date and spine.tenant_id = api.tenant_id
+
+),
+
+final as (
+
+    select
+        metric_date::date as metric_date,
+        tenant_id::text as tenant_id,
+        (tenant_id = '__all__')::boolean as is_all_tenants,
+        {{ product_tz() }}::text as reporting_timezone,
+        -- customers
+        tenants_total::integer as tenants_total,
+        tenants_new::integer as tenants_new,
+        tenants_churned::integer as tenants_churned,
+        tenants_reactivated::integer as tenants_reactivated,
+        {{ product_ratio('tenants_churned', 'tenants_at_start', 6) }} as tenant_churn_rate,
+        tenants_active::integer as tenants_active,
+        -- engagement
+        events_total::integer as events_total,
+        dau::integer as dau,
+        wau::integer as wau,
+        mau::integer as mau,
+        active_users_month_to_date::integer as active_users_month_to_date,
+        {{ product_ratio('dau', 'mau') }} as dau_mau_ratio,
+        {{ product_ratio('dau', 'wau') }} as dau_wau_ratio,
+        mau_active_1_day::integer as mau_active_1_day,
+        mau_active_2_7_days::integer as mau_active_2_7_days,
+        mau_active_8_14_days::integer as mau_active_8_14_days,
+        mau_active_15_plus_days::integer as mau_active_15_plus_days,
+        round(avg_active_days_30d::numeric, 2) as avg_active_days_30d,
+        -- activation
+        signups::integer as signups,
+        activated_users::integer as activated_users,
+        {{ product_ratio('activated_users', 'signups') }} as activation_rate,
+        {{ product_ratio('file_upload_users', 'signups') }} as file_upload_rate,
+        {{ product_ratio('worklog_users', 'signups') }} as worklog_creation_rate,
+        {{ product_ratio('report_users', 'signups') }} as report_generation_rate,
+        activation_window_complete::boolean as activation_window_complete,
+        -- jobs
+        jobs_created::integer as jobs_created,
+        jobs_total::integer as jobs_total,
+        jobs_succeeded::integer as jobs_succeeded,
+        jobs_failed::integer as jobs_failed,
+        jobs_cancelled::integer as jobs_cancelled,
+        {{ product_ratio('jobs_succeeded', 'jobs_succeeded + jobs_failed') }} as jobs_success_rate,
+        round(jobs_avg_duration_s::numeric, 3) as jobs_avg_duration_s,
+        round(jobs_p95_duration_s::numeric, 3) as jobs_p95_duration_s,
+        -- api
+        api_requests::integer as api_requests,
+        api_4xx::integer as api_4xx,
+        api_5xx::integer as api_5xx,
+        {{ product_ratio('api_4xx', 'api_requests') }} as api_4xx_rate,
+        {{ product_ratio('api_5xx', 'api_requests') }} as api_5xx_rate,
+        round(api_p50_latency_ms::numeric, 3) as api_p50_latency_ms,
+        round(api_p95_latency_ms::numeric, 3) as api_p95_latency_ms,
+        round(api_p99_latency_ms::numeric, 3) as api_p99_latency_ms
+
+    from joined
+
+)
+
+select * from final
