@@ -1,0 +1,54 @@
+{#- Unix seconds (Stripe) → timestamptz / reporting-timezone date. -#}
+{% macro stripe_ts(expr) %}to_timestamp(({{ expr }})::bigint){% endmacro %}
+
+{% macro reporting_date(ts_expr) %}(({{ ts_expr }}) at time zone '{{ var("reporting_timezone") }}')::date{% endmacro %}
+
+{#- Months per billing interval: day, week, month, year × interval_count, as a numeric expression. -#}
+{% macro interval_months(interval_expr, count_expr) -%}
+    (case {{ interval_expr }}
+        when 'day' then 12.0 / 365.0
+        when 'week' then 12.0 / 52.0
+        when 'month' then 1.0
+        when 'year' then 12.0
+    end * greatest(coalesce({{ count_expr }}, 1), 1))
+{%- endmacro %}
+
+{#- Minor units → major units with the ISO 4217 exponent from the currencies seed. -#}
+{% macro minor_to_major(amount_expr, exponent_expr) -%}
+    (({{ amount_expr }})::numeric / power(10::numeric, {{ exponent_expr }}))
+{%- endmacro %}
+
+{#- The window of an incremental daily model: [min_date - lookback_days, max_date]; none when unbounded. -#}
+{% macro revenue_as_of_date() -%}
+    {%- if var('max_date', none) -%}'{{ var("max_date") }}'::date
+    {%- else -%}(now() at time zone '{{ var("reporting_timezone") }}')::date{%- endif -%}
+{%- endmacro %}
+
+{#- Latest version of every Stripe object id: greatest _extracted_at, ties by payload created. -#}
+{% macro stripe_latest(table_name) -%}
+    select ranked.*
+    from (
+        select
+            src.*,
+            row_number() over (
+                partition by src.id
+                order by src._extracted_at desc, (src.payload ->> 'created')::bigint desc nulls last, src.payload_hash desc
+            ) as _version_rank
+        from {{ source('stripe', table_name) }} as src
+    ) as ranked
+    where ranked._version_rank = 1
+{%- endmacro %}
+
+{#- First day an incremental run of fct_mrr_daily rebuilds (only call inside is_incremental()); a literal, so the
+    pre-hook's delete and the model's insert agree on it. -#}
+{% macro mrr_daily_window_start() -%}
+    {%- set lookback = var('lookback_days', 3) | int -%}
+    {%- if var('min_date', none) -%}
+        ('{{ var("min_date") }}'::date - {{ lookback }})
+    {%- elif execute -%}
+        {%- set result = run_query("select coalesce(max(day), '1900-01-01'::date)::text from " ~ this) -%}
+        ('{{ result.columns[0].values()[0] }}'::date - {{ lookback }})
+    {%- else -%}
+        ('1900-01-01'::date)
+    {%- endif -%}
+{%- endmacro %}

@@ -1,0 +1,83 @@
+-- every Stripe discount id we can see, with its coupon's duration (forever | repeating | once).
+-- Discount objects appear expanded on invoices (discount, discounts[]), subscriptions and customers; the coupon
+-- may be an object or an id (then the coupons table has it).
+with
+
+invoices as (
+
+    select * from {{ ref('stg_stripe__invoices') }}
+
+),
+
+subscriptions as (
+
+    select * from {{ ref('stg_stripe__subscriptions') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_stripe__customers') }}
+
+),
+
+coupons as (
+
+    select * from {{ ref('stg_stripe__coupons') }}
+
+),
+
+discount_objects as (
+
+    select discount as discount_object from invoices where jsonb_typeof(discount) = 'object'
+    union all
+    select element as discount_object
+    from invoices
+    cross join lateral jsonb_array_elements(
+        case when jsonb_typeof(discounts) = 'array' then discounts else '[]'::jsonb end
+    ) as element
+    where jsonb_typeof(element) = 'object'
+    union all
+    select discount as discount_object from subscriptions where jsonb_typeof(discount) = 'object'
+    union all
+    select discount as discount_object from customers where jsonb_typeof(discount) = 'object'
+
+),
+
+parsed as (
+
+    select
+        discount_object ->> 'id' as discount_id,
+        case
+            when jsonb_typeof(discount_object -> 'coupon') = 'object' then discount_object -> 'coupon' ->> 'id'
+            else discount_object ->> 'coupon'
+        end as coupon_id,
+        discount_object -> 'coupon' ->> 'duration' as embedded_duration
+    from discount_objects
+    where discount_object ->> 'id' is not null
+
+),
+
+resolved as (
+
+    select
+        parsed.discount_id,
+        max(parsed.coupon_id) as coupon_id,
+        max(coalesce(parsed.embedded_duration, coupons.duration)) as coupon_duration
+    from parsed
+    left join coupons on parsed.coupon_id = coupons.coupon_id
+    group by parsed.discount_id
+
+),
+
+final as (
+
+    select
+        discount_id,
+        coupon_id,
+        coupon_duration
+    from resolved
+
+)
+
+select * from final

@@ -1,0 +1,45 @@
+-- one row per Stripe customer: tenant (customer.metadata.tenant_id), currency, first and last paying month.
+with
+
+customers as (
+
+    select * from {{ ref('stg_stripe__customers') }}
+
+),
+
+movements as (
+
+    select * from {{ ref('fct_mrr_movements') }}
+
+),
+
+paying_months as (
+
+    select
+        customer_id,
+        min(month) filter (where ending_mrr > 0 or new_mrr > 0) as first_paying_month,
+        max(month) filter (where ending_mrr > 0) as last_paying_month
+    from movements
+    group by customer_id
+
+),
+
+final as (
+
+    select
+        customers.customer_id,
+        -- TODO(app link): fall back to stg_app__tenants.stripe_customer_id once that model is stable
+        coalesce(customers.metadata_tenant_id, '__unassigned__')::text as tenant_id,
+        customers.email,
+        customers.currency,
+        customers.created_at,
+        customers.is_deleted,
+        paying_months.first_paying_month,
+        paying_months.last_paying_month,
+        {{ policy_label_sql() }} as policy
+    from customers
+    left join paying_months on customers.customer_id = paying_months.customer_id
+
+)
+
+select * from final
