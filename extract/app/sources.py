@@ -1,7 +1,8 @@
 """Where app rows come from: the app's database (SQLAlchemy URL) or a folder of `<table>.jsonl|csv` files.
 
-Sources yield rows as mappings of column name → value (strings from CSV, JSON values from JSONL, Python values
-from a database); the extractor validates and converts them. A source may filter by watermark window, but
+Sources yield each row as a list of values in the order of the table's contract columns (`TableSpec.column_names`;
+None where a nullable column is absent): strings from CSV, JSON values from JSONL, Python values from a database.
+The extractor validates and converts them. A source may filter by watermark window, but
 must return rows whose watermark is NULL or unparsable too, so they reach the rejects table.
 """
 
@@ -9,7 +10,7 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
@@ -24,7 +25,7 @@ class SourceError(ValueError):
 class AppSource(Protocol):
     description: str
 
-    def iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[Mapping[str, Any]]: ...
+    def iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[list[Any]]: ...
 
     def has_table(self, table: str) -> bool: ...
 
@@ -35,8 +36,8 @@ def _check_columns(table: str, present: set[str], origin: str) -> None:
         raise SourceError(f"{origin}: table {table!r} has no column {', '.join(map(repr, missing))}")
 
 
-class UnparsableLine(dict):  # type: ignore[type-arg]
-    """A JSONL line that is not a JSON object; the extractor turns it into a reject."""
+class UnparsableLine(list):  # type: ignore[type-arg]
+    """A line that could not be read as a row; the extractor turns it into a reject."""
 
     def __init__(self, text: str, reason: str):
         super().__init__()
@@ -61,7 +62,7 @@ class FileSource:
     def has_table(self, table: str) -> bool:
         return self._path(table) is not None
 
-    def iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[Mapping[str, Any]]:
+    def iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[list[Any]]:
         path = self._path(table)
         if path is None:
             raise SourceError(f"{self.description}: no {table}.jsonl or {table}.csv")
@@ -70,15 +71,31 @@ class FileSource:
         else:
             yield from self._iter_jsonl(table, path)
 
-    def _iter_csv(self, table: str, path: Path) -> Iterator[Mapping[str, Any]]:
+    def _iter_csv(self, table: str, path: Path) -> Iterator[list[Any]]:
+        names = TABLES[table].column_names
         with path.open(newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            _check_columns(table, set(reader.fieldnames or ()), str(path))
-            for row in reader:
+            reader = csv.reader(handle)
+            header = next(reader, None) or []
+            _check_columns(table, set(header), str(path))
+            positions = {name: index for index, name in enumerate(header)}
+            width = len(header)
+            picks = None if list(names) == header else [positions.get(name) for name in names]
+            for number, fields in enumerate(reader, start=2):
+                if len(fields) != width:
+                    if not fields:
+                        continue
+                    yield UnparsableLine(
+                        ",".join(fields), f"line {number} has {len(fields)} fields, header has {width}"
+                    )
+                    continue
                 # CSV has no NULL: an empty field is NULL.
-                yield {key: (value if value != "" else None) for key, value in row.items()}
+                if picks is None:
+                    yield [value if value != "" else None for value in fields]
+                else:
+                    yield [None if i is None or fields[i] == "" else fields[i] for i in picks]
 
-    def _iter_jsonl(self, table: str, path: Path) -> Iterator[Mapping[str, Any]]:
+    def _iter_jsonl(self, table: str, path: Path) -> Iterator[list[Any]]:
+        names = TABLES[table].column_names
         checked = False
         with path.open(encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
@@ -95,7 +112,8 @@ class FileSource:
                 if not checked:
                     _check_columns(table, set(row), str(path))
                     checked = True
-                yield row
+                get = row.get
+                yield [get(name) for name in names]
 
 
 class SqlSource:
@@ -114,8 +132,8 @@ class SqlSource:
 
         return inspect(self.engine).has_table(table)
 
-    def iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[Mapping[str, Any]]:
-        from sqlalchemy import and_, column, inspect, or_, select
+    def iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[list[Any]]:
+        from sqlalchemy import and_, column, inspect, null, or_, select
         from sqlalchemy import table as sql_table
 
         spec = TABLES[table]
@@ -123,9 +141,8 @@ class SqlSource:
             raise SourceError(f"{self.description}: no table {table!r}")
         present = {col["name"] for col in inspect(self.engine).get_columns(table)}
         _check_columns(table, present, self.description)
-        wanted = [name for name in spec.column_names if name in present]
-        source = sql_table(table, *(column(name) for name in wanted))
-        query = select(*source.c)
+        source = sql_table(table, *(column(name) for name in spec.column_names if name in present))
+        query = select(*(source.c[name] if name in present else null().label(name) for name in spec.column_names))
         mark = source.c[spec.watermark]
         conditions = []
         if start is not None:
@@ -136,7 +153,7 @@ class SqlSource:
             query = query.where(or_(mark.is_(None), and_(*conditions)))
         with self.engine.connect().execution_options(stream_results=True, yield_per=20_000) as conn:
             for row in conn.execute(query):
-                yield row._mapping
+                yield list(row)
 
 
 def open_source(spec: str | Path) -> AppSource:

@@ -1,0 +1,134 @@
+"""Ingest benchmark: the app extractor vs psql's \\copy on the same api_requests rows.
+
+    python bench/ingest.py [--rows 1000000]
+
+Writes N generated api_requests to a CSV file, loads them through the extractor (validation, rejects, COPY)
+into raw.app_api_requests, then loads the same file with `psql \\copy` into an identical table, and prints both
+rates and their ratio. Goal: the extractor reaches >= 0.7 of \\copy's rate. Uses WAREHOUSE_URL if set, else a
+throw-away embedded Postgres.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import random
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from extract.app.extractor import extract_app  # noqa: E402
+from extract.app.sources import FileSource  # noqa: E402
+from extract.settings import Settings  # noqa: E402
+from extract.warehouse import EmbeddedServer, Target, Warehouse, ensure_raw_schema  # noqa: E402
+
+COLUMNS = ["id", "tenant_id", "user_id", "method", "route", "status_code", "duration_ms", "occurred_at"]
+ROUTES = ["/v1/reports", "/v1/files", "/v1/worklogs", "/v1/users", "/v1/jobs/{id}", "/v1/search"]
+
+
+def write_source(directory: Path, rows: int, tenants: int = 200) -> None:
+    rng = random.Random(7)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    with (directory / "tenants.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(
+            ["id", "name", "plan", "created_at", "updated_at", "stripe_customer_id", "is_internal", "deleted_at"]
+        )
+        for t in range(tenants):
+            writer.writerow(
+                [f"ten_{t}", f"Tenant {t}", "growth", start.isoformat(), start.isoformat(), "", "false", ""]
+            )
+    with (directory / "api_requests.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(COLUMNS)
+        for i in range(rows):
+            at = start + timedelta(seconds=i * 2.5)
+            writer.writerow(
+                [
+                    f"req_{i:09d}",
+                    f"ten_{rng.randrange(tenants)}",
+                    f"usr_{rng.randrange(5000)}",
+                    rng.choice(("GET", "GET", "GET", "POST", "PATCH")),
+                    rng.choice(ROUTES),
+                    rng.choice((200, 200, 200, 200, 201, 204, 400, 404, 500)),
+                    f"{rng.lognormvariate(3.5, 0.8):.3f}",
+                    at.isoformat(),
+                ]
+            )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    args = parser.parse_args()
+
+    work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
+    os.chmod(work, 0o777)
+    server = None
+    if os.environ.get("WAREHOUSE_URL"):
+        target = Target.from_url(os.environ["WAREHOUSE_URL"])
+    else:
+        server = EmbeddedServer(work / "pg", 54391)
+        server.start()
+        target = Target("127.0.0.1", server.port, "postgres", "", "postgres")
+    try:
+        wh = Warehouse(Settings(warehouse_url=target.url.replace("+psycopg", "")))
+        with wh.connect() as conn:
+            ensure_raw_schema(conn)
+            conn.execute("truncate raw.app_api_requests, raw.app_tenants, raw._watermarks")
+            conn.execute("drop table if exists raw.bench_copy")
+            conn.execute("create table raw.bench_copy (like raw.app_api_requests including all)")
+            conn.execute(
+                "alter table raw.bench_copy alter _batch_id set default 'bench', alter _extracted_at set default now()"
+            )
+            conn.commit()
+        source_dir = work / "src"
+        source_dir.mkdir()
+        t0 = time.perf_counter()
+        write_source(source_dir, args.rows)
+        print(
+            f"generated {args.rows:,} api_requests in {time.perf_counter() - t0:.1f}s "
+            f"({(source_dir / 'api_requests.csv').stat().st_size / 1e6:.0f} MB CSV)"
+        )
+
+        extract_app(wh, FileSource(source_dir), tables=["tenants"])
+        t0 = time.perf_counter()
+        result = extract_app(wh, FileSource(source_dir), tables=["api_requests"])
+        extractor_s = time.perf_counter() - t0
+        assert result.tables["api_requests"].loaded == args.rows, result
+
+        from pgserver._commands import POSTGRES_BIN_PATH
+
+        psql = str(POSTGRES_BIN_PATH / "psql")
+        copy_cmd = (
+            f"\\copy raw.bench_copy ({', '.join(COLUMNS)}) from '{source_dir / 'api_requests.csv'}'"
+            " with (format csv, header true)"
+        )
+        t0 = time.perf_counter()
+        subprocess.run(
+            [psql, target.conninfo, "-v", "ON_ERROR_STOP=1", "-c", copy_cmd], check=True, capture_output=True
+        )
+        copy_s = time.perf_counter() - t0
+        with wh.connect() as conn:
+            copied = conn.execute("select count(*) from raw.bench_copy").fetchone()[0]  # type: ignore[index]
+            conn.execute("drop table raw.bench_copy")
+            conn.commit()
+        assert copied == args.rows
+
+        extractor_rate, copy_rate = args.rows / extractor_s, args.rows / copy_s
+        print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  (validation, rejects check, COPY)")
+        print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
+        print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.70)")
+    finally:
+        if server is not None:
+            server.stop()
+
+
+if __name__ == "__main__":
+    main()
