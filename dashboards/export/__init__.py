@@ -1,0 +1,88 @@
+"""The exporter: what leadership reads, from the marts.
+
+`export_all(conn, out_dir)` writes
+- `out_dir/csv/<table>.csv`: every table of schema `marts` (COPY, UTF-8, header), filtered by the given window
+  (only the bounds given) and tenant (only tables with `tenant_id`);
+- `out_dir/board_pack.html`: the self-contained board pack (window defaults to the 12 months ending at the latest
+  data date);
+- `out_dir/board_pack.pdf`: the same pack printed by headless Chromium, A4 landscape, one section per page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import psycopg
+
+from dashboards.export.board_pack import PAGE_COUNT, BoardPack, build_board_pack, render_html
+from dashboards.export.catalog import MartCatalog
+from dashboards.export.csv_export import export_marts_csv
+from dashboards.export.pdf import PdfError, print_pdf
+from dashboards.export.queries import Window, resolve_window
+
+__all__ = ["PAGE_COUNT", "ExportResult", "PdfError", "export_all"]
+
+
+@dataclass
+class ExportResult:
+    out_dir: Path
+    window: Window
+    tenant: str | None
+    csv_files: list[Path] = field(default_factory=list)
+    html: Path | None = None
+    pdf: Path | None = None
+    unavailable: list[tuple[str, str]] = field(default_factory=list)  # (metric or section, reason) shown as n/a
+    csv_errors: dict[str, str] = field(default_factory=dict)  # mart table -> why its CSV could not be written
+
+    @property
+    def paths(self) -> list[Path]:
+        return [*self.csv_files, *(p for p in (self.html, self.pdf) if p is not None)]
+
+
+def export_all(
+    conn: psycopg.Connection,
+    out_dir: Path,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    tenant: str | None = None,
+    pdf: bool = True,
+    currency: str | None = None,
+    timezone: str | None = None,
+    now: datetime | None = None,
+) -> ExportResult:
+    """Write CSVs, the HTML board pack and (unless pdf=False) its PDF. Raises PdfError when no PDF can be made
+    (after the CSVs and the HTML are written). Currency and timezone default to the settings."""
+    if currency is None or timezone is None:
+        from extract.settings import get_settings
+
+        settings = get_settings()
+        currency = currency or settings.reporting_currency
+        timezone = timezone or settings.reporting_timezone
+    if start is not None and end is not None and start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    catalog = MartCatalog.load(conn)
+    today = (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone)).date()
+    window = resolve_window(conn, catalog, start, end, today=today)
+    result = ExportResult(out_dir, window, tenant)
+
+    result.csv_files, result.csv_errors = export_marts_csv(
+        conn, catalog, out_dir / "csv", start=start, end=end, tenant=tenant, timezone=timezone
+    )
+
+    pack: BoardPack = build_board_pack(
+        conn, catalog, window, tenant=tenant, currency=currency, timezone=timezone, now=now
+    )
+    result.unavailable = pack.unavailable()
+    html_path = out_dir / "board_pack.html"
+    html_path.write_text(render_html(pack), encoding="utf-8")
+    result.html = html_path
+
+    if pdf:
+        result.pdf = print_pdf(html_path, out_dir / "board_pack.pdf")
+    return result
