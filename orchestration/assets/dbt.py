@@ -1,0 +1,247 @@
+"""dbt models as Dagster assets (dagster-dbt): daily-partitioned and monthly-partitioned sets.
+
+- The manifest is prepared at load time (`dbt parse` into `target/dagster/`) when it is missing or older than
+  the dbt project files, so a fresh clone needs no committed manifest.
+- The translator maps the dbt sources `app.*` / `stripe.*` to the extract assets' keys (`raw/<table>`) and the
+  models to `<schema>/<model>` (`staging/stg_app__events`, `marts/fct_daily_metrics`, ...).
+- Monthly models: tagged `monthly`, or with `cohort` in their path, or under `marts/revenue/` without `daily` in
+  their name (tag `daily` overrides) — and anything
+  downstream of one of those. Everything else (staging, intermediate, daily marts, seeds, snapshots) is daily.
+- Each run calls dbt once with the run's partition window as `--vars {min_date, max_date}` (inclusive dates),
+  whatever the number of partitions (BackfillPolicy.single_run()).
+- dbt tests are Dagster asset checks (dagster-dbt's default).
+"""
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Config, Output
+from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
+
+from extract.settings import PROJECT_ROOT
+from orchestration.partitions import backfill_policy, daily_partitions, dbt_vars_for_window, monthly_partitions
+from orchestration.resources import WarehouseResource, partition_locks
+
+MANIFEST_DIR = PROJECT_ROOT / "target" / "dagster"
+MANIFEST_PATH = MANIFEST_DIR / "manifest.json"
+DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")
+MONTHLY_TAG = "monthly"
+DAILY_TAG = "daily"
+
+
+class DbtManifestError(RuntimeError):
+    pass
+
+
+# ------------------------------------------------------------------------------------------------ manifest
+
+
+def _newest_project_mtime() -> float:
+    newest = 0.0
+    for path in DBT_PROJECT_FILES:
+        if path.is_file():
+            newest = max(newest, path.stat().st_mtime)
+        elif path.is_dir():
+            for child in path.rglob("*"):
+                if child.is_file() and child.suffix in (".sql", ".yml", ".yaml", ".csv", ".md", ".py"):
+                    newest = max(newest, child.stat().st_mtime)
+    return newest
+
+
+@contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def prepare_manifest(force: bool = False) -> Path:
+    """`dbt parse` into target/dagster/ when the manifest is missing or older than the project (file-locked)."""
+    with _file_lock(MANIFEST_DIR / ".parse.lock"):
+        if not force and MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_project_mtime():
+            return MANIFEST_PATH
+        from extract.settings import get_settings
+        from extract.warehouse import Warehouse
+        from orchestration.dbt_cli import DbtError, run_dbt
+
+        try:
+            run_dbt(["parse", "--quiet"], Warehouse(get_settings()).target, target_path=MANIFEST_DIR)
+        except DbtError as exc:
+            raise DbtManifestError(f"dbt parse failed; the dbt project does not load:\n{exc}") from exc
+        if not MANIFEST_PATH.exists():
+            raise DbtManifestError(f"dbt parse wrote no manifest at {MANIFEST_PATH}")
+        os.utime(MANIFEST_PATH)
+        return MANIFEST_PATH
+
+
+def load_manifest() -> dict[str, Any]:
+    return json.loads(prepare_manifest().read_text())
+
+
+# ------------------------------------------------------------------------------------------------ translator
+
+
+class ExecmetricsTranslator(DagsterDbtTranslator):
+    """Sources → the extract assets' keys (`raw/<table>`); models → `<schema>/<name>`, grouped by folder."""
+
+    def get_asset_key(self, dbt_resource_props: Mapping[str, Any]) -> AssetKey:
+        if dbt_resource_props["resource_type"] == "source":
+            return AssetKey(["raw", dbt_resource_props["name"]])
+        schema = dbt_resource_props.get("schema") or dbt_resource_props.get("config", {}).get("schema") or "marts"
+        return AssetKey([schema, dbt_resource_props["name"]])
+
+    def get_group_name(self, dbt_resource_props: Mapping[str, Any]) -> str | None:
+        fqn = dbt_resource_props.get("fqn") or []
+        if dbt_resource_props["resource_type"] == "model" and len(fqn) > 2:
+            return "dbt_" + "_".join(fqn[1:-1])  # dbt_staging, dbt_marts_revenue, ...
+        if dbt_resource_props["resource_type"] in ("seed", "snapshot"):
+            return "dbt_" + dbt_resource_props["resource_type"] + "s"
+        return "dbt"
+
+
+def translator() -> ExecmetricsTranslator:
+    return ExecmetricsTranslator(settings=DagsterDbtTranslatorSettings(enable_asset_checks=True))
+
+
+# ------------------------------------------------------------------------------------------------ daily / monthly
+
+
+def _is_monthly_root(node: Mapping[str, Any]) -> bool:
+    tags = set(node.get("tags") or []) | set((node.get("config") or {}).get("tags") or [])
+    fqn = [part.lower() for part in node.get("fqn") or []]
+    if MONTHLY_TAG in tags:
+        return True
+    if DAILY_TAG in tags:
+        return False
+    if any("cohort" in part for part in fqn[1:]):
+        return True
+    # marts/revenue is monthly, except its explicitly daily models (fct_mrr_daily)
+    return fqn[1:3] == ["marts", "revenue"] and "daily" not in fqn[-1]
+
+
+def split_models(manifest: Mapping[str, Any]) -> tuple[list[str], list[str]]:
+    """(daily, monthly) unique ids of the buildable nodes (models, seeds, snapshots).
+
+    A node downstream of a monthly model is monthly too: a daily partition never reads a month still being built.
+    """
+    nodes = {
+        uid: node
+        for uid, node in manifest.get("nodes", {}).items()
+        if node.get("resource_type") in ("model", "seed", "snapshot")
+    }
+    monthly = {uid for uid, node in nodes.items() if node["resource_type"] == "model" and _is_monthly_root(node)}
+    children = manifest.get("child_map", {})
+    frontier = list(monthly)
+    while frontier:
+        for child in children.get(frontier.pop(), []):
+            if child in nodes and child not in monthly:
+                monthly.add(child)
+                frontier.append(child)
+    daily = sorted(uid for uid in nodes if uid not in monthly)
+    return daily, sorted(monthly)
+
+
+def _selection(manifest: Mapping[str, Any], unique_ids: list[str]) -> str:
+    return " ".join("fqn:" + ".".join(manifest["nodes"][uid]["fqn"]) for uid in unique_ids)
+
+
+# ------------------------------------------------------------------------------------------------ assets
+
+
+class DbtRunConfig(Config):  # type: ignore[misc]
+    full_refresh: bool = False
+
+
+def _dbt_env(warehouse: WarehouseResource) -> dict[str, str]:
+    return warehouse.get().dbt_env()
+
+
+@contextmanager
+def _environ(values: Mapping[str, str]) -> Iterator[None]:
+    saved = {key: os.environ.get(key) for key in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def run_dbt_build(
+    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig, scope: str
+) -> Iterator[Any]:
+    """One `dbt build` for the run's whole partition window; every materialization gets window + row count."""
+    window = context.partition_time_window
+    dbt_vars = dbt_vars_for_window(window.start, window.end)
+    args = ["build", "--vars", json.dumps(dbt_vars)]
+    if config.full_refresh:
+        args.append("--full-refresh")
+    wh = warehouse.get()
+    extra = {
+        "partition_window": f"{dbt_vars['min_date']}..{dbt_vars['max_date']}",
+        "partitions_in_run": len(context.partition_keys),
+    }
+    began = time.monotonic()
+    # dbt builds shared tables: one dbt run at a time over the warehouse, whatever the partitions.
+    with _environ(wh.dbt_env()), partition_locks(wh, "dbt", ["build"]):
+        context.log.info(f"dbt {' '.join(args)}")
+        invocation = dbt.cli(args, context=context)
+        for event in invocation.stream().fetch_row_counts():
+            if isinstance(event, Output | AssetMaterialization):
+                event = event.with_metadata({**(event.metadata or {}), **extra})
+            yield event
+    context.log.info(f"dbt {scope} build over {extra['partition_window']} took {time.monotonic() - began:.1f}s")
+
+
+def build_dbt_assets(manifest: Mapping[str, Any] | None = None) -> list:
+    manifest = manifest if manifest is not None else load_manifest()
+    daily_ids, monthly_ids = split_models(manifest)
+    assets = []
+    if daily_ids:
+
+        @dbt_assets(
+            manifest=manifest,
+            select=_selection(manifest, daily_ids),
+            name="dbt_daily",
+            partitions_def=daily_partitions(),
+            backfill_policy=backfill_policy(),
+            dagster_dbt_translator=translator(),
+            op_tags={"execmetrics/stage": "dbt"},
+        )
+        def dbt_daily(
+            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
+        ) -> Iterator[Any]:
+            yield from run_dbt_build(context, dbt, warehouse, config, "daily")
+
+        assets.append(dbt_daily)
+    if monthly_ids:
+
+        @dbt_assets(
+            manifest=manifest,
+            select=_selection(manifest, monthly_ids),
+            name="dbt_monthly",
+            partitions_def=monthly_partitions(),
+            backfill_policy=backfill_policy(),
+            dagster_dbt_translator=translator(),
+            op_tags={"execmetrics/stage": "dbt"},
+        )
+        def dbt_monthly(
+            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
+        ) -> Iterator[Any]:
+            yield from run_dbt_build(context, dbt, warehouse, config, "monthly")
+
+        assets.append(dbt_monthly)
+    return assets

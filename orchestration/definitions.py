@@ -1,0 +1,46 @@
+"""The Dagster code location: merges the parts defined in assets/, checks/, jobs.py, schedules.py, resources.py.
+
+Loaded lazily (`@definitions`): building it prepares the dbt manifest (`dbt parse`) when it is missing or stale.
+`dagster-webserver -m orchestration.definitions` / `execmetrics ui` load it; `orchestration.pipeline` runs it
+in-process.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+
+from dagster import Definitions, definitions
+
+from orchestration.assets import assets_definitions
+from orchestration.checks import checks_definitions
+from orchestration.jobs import jobs_definitions
+from orchestration.resources import resources_definitions
+from orchestration.schedules import schedules_definitions
+
+
+@lru_cache(maxsize=1)
+def build_definitions() -> Definitions:
+    return Definitions.merge(
+        assets_definitions(),
+        checks_definitions(),
+        jobs_definitions(),
+        schedules_definitions(),
+        resources_definitions(),
+    )
+
+
+def reset_definitions() -> None:
+    """Forget every cached part (tests change the environment the definitions are built from)."""
+    from orchestration.assets import reset_assets
+    from orchestration.checks import reset_checks
+    from orchestration.partitions import reset_partitions
+
+    build_definitions.cache_clear()
+    reset_assets()
+    reset_checks()
+    reset_partitions()
+
+
+@definitions
+def defs() -> Definitions:
+    return build_definitions()

@@ -1,0 +1,217 @@
+"""Run the pipeline in-process through the Dagster definitions (the same assets the UI and the schedules run).
+
+`run_pipeline(start, end)` runs the daily job once over the whole partition range start..end (one run: the extract
+assets and the daily dbt models take the window at once, BackfillPolicy.single_run()), then the monthly job once
+over the months touching that range. Both runs are recorded in DAGSTER_HOME, so the UI shows them.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+from orchestration.partitions import day_keys, month_keys
+
+Progress = Callable[[str], None]
+
+
+class PipelineError(RuntimeError):
+    """A run of the pipeline failed (a step error or a failed blocking check); the message says which and why."""
+
+    def __init__(self, message: str, run_id: str | None = None, failures: list[str] | None = None):
+        super().__init__(message)
+        self.run_id = run_id
+        self.failures = failures or []
+
+
+@dataclass
+class CheckOutcome:
+    passed: bool
+    severity: str
+    description: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass
+class RunSummary:
+    job: str
+    run_id: str
+    partitions: tuple[str, str]
+    duration_s: float
+    success: bool
+
+
+@dataclass
+class PipelineResult:
+    start: date
+    end: date
+    runs: list[RunSummary] = field(default_factory=list)
+    assets: dict[str, dict[str, Any]] = field(default_factory=dict)  # "raw/app_events" → metadata of its result
+    checks: dict[str, CheckOutcome] = field(default_factory=dict)  # "raw/app_events:ge_errors" → outcome
+    duration_s: float = 0.0
+
+    @property
+    def row_counts(self) -> dict[str, int]:
+        counts = {}
+        for key, metadata in self.assets.items():
+            value = metadata.get("dagster/row_count", metadata.get("rows_loaded"))
+            if isinstance(value, int):
+                counts[key] = value
+        return counts
+
+    @property
+    def failed_checks(self) -> dict[str, CheckOutcome]:
+        return {key: outcome for key, outcome in self.checks.items() if not outcome.passed}
+
+    @property
+    def run_ids(self) -> list[str]:
+        return [run.run_id for run in self.runs]
+
+
+def _plain(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: getattr(value, "value", value) for key, value in metadata.items()}
+
+
+def _run_config(job_def: Any, full_refresh: bool) -> dict[str, Any]:
+    if not full_refresh:
+        return {}
+    ops = {}
+    for node in job_def.graph.node_defs:
+        if node.name in ("extract_app", "extract_stripe", "dbt_daily", "dbt_monthly"):
+            ops[node.name] = {"config": {"full_refresh": True}}
+    return {"ops": ops}
+
+
+def _describe_failures(result: Any) -> list[str]:
+    from dagster import DagsterEventType
+
+    failures = []
+    for event in result.all_events:
+        if event.event_type == DagsterEventType.STEP_FAILURE:
+            error = event.event_specific_data.error
+            message = error.message.strip() if error else "(no error message)"
+            cause = error.cause.message.strip() if error and error.cause else ""
+            failures.append(f"step {event.step_key} failed: {message}" + (f" (caused by: {cause})" if cause else ""))
+    return failures
+
+
+def execute_range(
+    job_name: str,
+    first: str,
+    last: str,
+    *,
+    full_refresh: bool = False,
+    instance: Any = None,
+    result: PipelineResult | None = None,
+    tags: Mapping[str, str] | None = None,
+    asset_selection: list[Any] | None = None,
+) -> Any:
+    """One in-process run of `job_name` over the partition range first..last; returns Dagster's result."""
+    from dagster import DagsterEventType
+    from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+
+    from orchestration.definitions import build_definitions
+    from orchestration.ui import get_instance
+
+    job_def = build_definitions().resolve_job_def(job_name)
+    instance = instance or get_instance()
+    run_tags = {"execmetrics/launched_by": "pipeline", **(tags or {})}
+    partition_key = None
+    if first == last:
+        partition_key = first
+    else:
+        run_tags.update({ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last})
+    began = time.monotonic()
+    outcome = job_def.execute_in_process(
+        run_config=_run_config(job_def, full_refresh),
+        instance=instance,
+        partition_key=partition_key,
+        tags=run_tags,
+        raise_on_error=False,
+        asset_selection=asset_selection,
+    )
+    if result is not None:
+        result.runs.append(
+            RunSummary(job_name, outcome.run_id, (first, last), round(time.monotonic() - began, 3), outcome.success)
+        )
+        for event in outcome.all_events:
+            if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
+                materialization = event.event_specific_data.materialization
+                result.assets[materialization.asset_key.to_user_string()] = _plain(materialization.metadata)
+            elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
+                evaluation = event.event_specific_data
+                key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+                result.checks[key] = CheckOutcome(
+                    passed=bool(evaluation.passed),
+                    severity=str(getattr(evaluation.severity, "value", evaluation.severity)),
+                    description=evaluation.description,
+                    metadata=_plain(evaluation.metadata),
+                )
+    return outcome
+
+
+def _raise_for(outcome: Any, job_name: str, first: str, last: str, result: PipelineResult) -> None:
+    failures = _describe_failures(outcome)
+    blocking = [
+        f"check {key} failed: {check.description or ''} {check.metadata.get('failures', '')}".strip()
+        for key, check in result.failed_checks.items()
+        if check.severity == "ERROR"
+    ]
+    if outcome.success and not blocking:
+        return
+    lines = failures + blocking
+    raise PipelineError(
+        f"{job_name} over {first}..{last} failed (run {outcome.run_id}):\n  " + "\n  ".join(lines or ["unknown error"]),
+        run_id=outcome.run_id,
+        failures=lines,
+    )
+
+
+def run_pipeline(
+    start: date,
+    end: date,
+    *,
+    full_refresh: bool = False,
+    progress: Progress | None = None,
+    instance: Any = None,
+) -> PipelineResult:
+    """Extract app + Stripe, check them, build the daily dbt models over start..end (one run), then the monthly
+    models over the months touching it (one run). Raises PipelineError with the reason on any failure."""
+    from orchestration.definitions import build_definitions
+    from orchestration.jobs import DAILY_JOB, MONTHLY_JOB
+    from orchestration.partitions import daily_partitions
+    from orchestration.ui import get_instance
+
+    say = progress or (lambda message: None)
+    began = time.monotonic()
+    defs = build_definitions()
+    instance = instance or get_instance()
+    days = day_keys(start, end)
+    available = daily_partitions()
+    first_available = available.get_first_partition_key()
+    if first_available is None or days[0] < first_available:
+        raise PipelineError(
+            f"{days[0]} is before the first daily partition {first_available}; set PARTITIONS_START_DATE earlier"
+        )
+    last_available = available.get_last_partition_key()
+    if last_available is None or days[-1] > last_available:
+        raise PipelineError(f"{days[-1]} is after the last daily partition {last_available} (today)")
+    result = PipelineResult(start, end)
+
+    say(f"daily job: {len(days)} partition(s) {days[0]}..{days[-1]} in one run")
+    outcome = execute_range(DAILY_JOB, days[0], days[-1], full_refresh=full_refresh, instance=instance, result=result)
+    _raise_for(outcome, DAILY_JOB, days[0], days[-1], result)
+
+    if any(job.name == MONTHLY_JOB for job in defs.resolve_all_job_defs()):
+        months = month_keys(start, end)
+        say(f"monthly job: {len(months)} partition(s) {months[0][:7]}..{months[-1][:7]} in one run")
+        outcome = execute_range(
+            MONTHLY_JOB, months[0], months[-1], full_refresh=full_refresh, instance=instance, result=result
+        )
+        _raise_for(outcome, MONTHLY_JOB, months[0], months[-1], result)
+    result.duration_s = round(time.monotonic() - began, 3)
+    say(f"pipeline done in {result.duration_s:.1f}s ({len(result.runs)} runs)")
+    return result

@@ -1,0 +1,80 @@
+"""Dagster resources: the warehouse (from the one settings object), dbt, and the per-partition locks."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+import psycopg
+from dagster import ConfigurableResource, RetryRequested
+from dagster_dbt import DbtCliResource
+
+from extract.settings import PROJECT_ROOT, get_settings
+from extract.warehouse import Warehouse
+
+# Transient failures (a dropped connection, a server restart) are retried a bounded number of times.
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (psycopg.OperationalError, psycopg.InterfaceError)
+MAX_RETRIES = 3
+RETRY_WAIT_SECONDS = 2.0
+
+
+class WarehouseResource(ConfigurableResource):  # type: ignore[misc]
+    """The warehouse the settings describe (WAREHOUSE_URL or the embedded server, started on demand)."""
+
+    def get(self) -> Warehouse:
+        warehouse = Warehouse(get_settings())
+        warehouse.ensure_running()
+        return warehouse
+
+
+def dbt_executable() -> str:
+    candidate = Path(sys.executable).parent / "dbt"
+    return str(candidate) if candidate.exists() else "dbt"
+
+
+def dbt_resource() -> DbtCliResource:
+    return DbtCliResource(
+        project_dir=str(PROJECT_ROOT), profiles_dir=str(PROJECT_ROOT), dbt_executable=dbt_executable()
+    )
+
+
+def default_resources() -> dict[str, object]:
+    return {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
+
+
+@contextmanager
+def retry_transient(context: object) -> Iterator[None]:
+    """Turn a transient warehouse error into a bounded Dagster retry (RetryRequested)."""
+    try:
+        yield
+    except TRANSIENT_ERRORS as exc:
+        log = getattr(context, "log", None)
+        if log is not None:
+            log.warning(f"transient warehouse error, retrying (at most {MAX_RETRIES} times): {exc}")
+        raise RetryRequested(max_retries=MAX_RETRIES, seconds_to_wait=RETRY_WAIT_SECONDS) from exc
+
+
+@contextmanager
+def partition_locks(warehouse: Warehouse, scope: str, keys: Iterable[str]) -> Iterator[None]:
+    """Hold a Postgres advisory lock per (scope, partition key) for the duration of the block.
+
+    Two runs touching the same partition of the same assets therefore never work at once: the second waits.
+    Keys are locked in sorted order, so overlapping ranges cannot deadlock.
+    """
+    names = sorted({f"execmetrics:{scope}:{key}" for key in keys})
+    with warehouse.connect(autocommit=True) as conn:
+        for name in names:
+            conn.execute("select pg_advisory_lock(hashtextextended(%s, 0))", (name,))
+        try:
+            yield
+        finally:
+            with suppress(psycopg.Error):  # the session ends with the connection anyway
+                conn.execute("select pg_advisory_unlock_all()")
+
+
+def resources_definitions():  # -> Definitions
+    from dagster import Definitions
+
+    return Definitions(resources=default_resources())

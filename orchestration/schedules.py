@@ -1,0 +1,62 @@
+"""Schedules: the daily job at 01:00 in REPORTING_TIMEZONE for yesterday's partition; the monthly job on the 1st
+at 02:00 for the previous month. Both start RUNNING (the daemon must run: `execmetrics ui`) and can be toggled
+in the UI (Automation → Schedules)."""
+
+from __future__ import annotations
+
+from dagster import (
+    DefaultScheduleStatus,
+    Definitions,
+    RunRequest,
+    ScheduleEvaluationContext,
+    SkipReason,
+    schedule,
+)
+
+from orchestration.assets import dbt_keys
+from orchestration.jobs import DAILY_JOB, MONTHLY_JOB
+from orchestration.partitions import DAY_FORMAT, partitions_start, previous_day, previous_month, reporting_timezone
+
+
+def build_schedules() -> list:
+    tz = reporting_timezone()
+
+    @schedule(
+        name="daily_schedule",
+        job_name=DAILY_JOB,
+        cron_schedule="0 1 * * *",
+        execution_timezone=tz,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=f"01:00 {tz}: yesterday's partition of the daily job",
+    )
+    def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        day = previous_day(context.scheduled_execution_time, tz)
+        if day < partitions_start():
+            return SkipReason(f"{day} is before the first partition {partitions_start()}")
+        key = day.strftime(DAY_FORMAT)
+        return RunRequest(run_key=f"daily-{key}", partition_key=key)
+
+    schedules = [daily_schedule]
+    if dbt_keys("dbt_monthly"):
+
+        @schedule(
+            name="monthly_schedule",
+            job_name=MONTHLY_JOB,
+            cron_schedule="0 2 1 * *",
+            execution_timezone=tz,
+            default_status=DefaultScheduleStatus.RUNNING,
+            description=f"02:00 {tz} on the 1st: last month's partition of the monthly job",
+        )
+        def monthly_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+            month = previous_month(context.scheduled_execution_time, tz)
+            if month < partitions_start().replace(day=1):
+                return SkipReason(f"{month:%Y-%m} is before the first partition {partitions_start()}")
+            key = month.strftime(DAY_FORMAT)
+            return RunRequest(run_key=f"monthly-{key}", partition_key=key)
+
+        schedules.append(monthly_schedule)
+    return schedules
+
+
+def schedules_definitions() -> Definitions:
+    return Definitions(schedules=build_schedules())

@@ -1,0 +1,212 @@
+"""The Dagster instance (DAGSTER_HOME) and `execmetrics ui`: dagster-webserver + dagster-daemon on 127.0.0.1.
+
+DAGSTER_HOME (settings.dagster_home, default `.dagster/` at the repo root) gets a `dagster.yaml` written by
+`write_dagster_yaml()`: SQLite storage by default, Postgres storage (dagster-postgres) when DAGSTER_PG_URL is set;
+a queued run coordinator that never runs two runs of the same partition at once; run retries for crashed runs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+
+from extract.settings import PROJECT_ROOT, Settings, get_settings
+
+MARKER = "# written by execmetrics (orchestration/ui.py); edits are overwritten"
+WORKSPACE_FILE = "workspace.yaml"
+
+
+def dagster_yaml(settings: Settings) -> dict[str, object]:
+    config: dict[str, object] = {
+        "run_coordinator": {
+            "module": "dagster.core.run_coordinator",
+            "class": "QueuedRunCoordinator",
+            "config": {
+                "max_concurrent_runs": 4,
+                "dequeue_interval_seconds": 1,
+                "tag_concurrency_limits": [
+                    # Two runs of the same partition (or starting at the same partition) never run at once;
+                    # overlapping ranges are serialized by the Postgres advisory locks the assets take.
+                    {"key": "dagster/partition", "value": {"applyLimitPerUniqueValue": True}, "limit": 1},
+                    {
+                        "key": "dagster/asset_partition_range_start",
+                        "value": {"applyLimitPerUniqueValue": True},
+                        "limit": 1,
+                    },
+                ],
+            },
+        },
+        # A run whose process died (not a failed step: steps retry themselves on transient errors) is retried once.
+        "run_retries": {"enabled": True, "max_retries": 1, "retry_on_asset_or_op_failure": False},
+        "telemetry": {"enabled": False},
+        "nux": {"enabled": False},
+    }
+    if settings.dagster_pg_url:
+        config["storage"] = {"postgres": {"postgres_url": settings.dagster_pg_url}}
+    return config
+
+
+def write_dagster_yaml(settings: Settings | None = None) -> Path:
+    """Create DAGSTER_HOME and (re)write its dagster.yaml + workspace.yaml; returns DAGSTER_HOME."""
+    settings = settings or get_settings()
+    home = Path(settings.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    text = MARKER + "\n" + yaml.safe_dump(dagster_yaml(settings), sort_keys=False)
+    target = home / "dagster.yaml"
+    if not target.exists() or target.read_text() != text:
+        if target.exists() and not target.read_text().startswith(MARKER):
+            target.rename(home / f"dagster.yaml.bak-{int(time.time())}")
+        tmp = home / "dagster.yaml.tmp"
+        tmp.write_text(text)
+        tmp.replace(target)
+    workspace = {
+        "load_from": [
+            {
+                "python_module": {
+                    "module_name": "orchestration.definitions",
+                    "working_directory": str(PROJECT_ROOT),
+                    "location_name": "execmetrics",
+                }
+            }
+        ]
+    }
+    ws_text = yaml.safe_dump(workspace, sort_keys=False)
+    ws = home / WORKSPACE_FILE
+    if not ws.exists() or ws.read_text() != ws_text:
+        ws.write_text(ws_text)
+    return home
+
+
+def get_instance(settings: Settings | None = None):  # -> DagsterInstance
+    """The persistent instance in DAGSTER_HOME (what the UI shows)."""
+    from dagster import DagsterInstance
+
+    home = write_dagster_yaml(settings)
+    return DagsterInstance.from_config(str(home))
+
+
+# ------------------------------------------------------------------------------------------------ processes
+
+
+@dataclass
+class UiProcesses:
+    url: str
+    home: Path
+    webserver: subprocess.Popen[bytes]
+    daemon: subprocess.Popen[bytes]
+    logs: list[Path] = field(default_factory=list)
+
+    def alive(self) -> dict[str, bool]:
+        return {"webserver": self.webserver.poll() is None, "daemon": self.daemon.poll() is None}
+
+    def stop(self, timeout: float = 20) -> None:
+        for proc in (self.daemon, self.webserver):
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        for proc in (self.daemon, self.webserver):
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait(timeout=5)
+
+
+def _bin(name: str) -> str:
+    candidate = Path(sys.executable).parent / name
+    return str(candidate) if candidate.exists() else name
+
+
+def process_env(settings: Settings, home: Path, extra: dict[str, str] | None = None) -> dict[str, str]:
+    env = dict(os.environ)
+    env["DAGSTER_HOME"] = str(home)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    env["PATH"] = os.pathsep.join((str(Path(sys.executable).parent), env.get("PATH", "")))
+    env.setdefault("DAGSTER_DISABLE_TELEMETRY", "1")
+    env.update(extra or {})
+    return env
+
+
+def start_ui(
+    port: int | None = None,
+    settings: Settings | None = None,
+    log_dir: Path | None = None,
+    env: dict[str, str] | None = None,
+    wait_seconds: float = 180,
+    progress: Callable[[str], None] | None = None,
+) -> UiProcesses:
+    """Start dagster-webserver and dagster-daemon (own process groups) and wait until the webserver answers."""
+    settings = settings or get_settings()
+    port = port or settings.ui_port
+    home = write_dagster_yaml(settings)
+    # Build the manifest once up front, so the webserver, daemon and run workers find it fresh.
+    from orchestration.assets.dbt import prepare_manifest
+
+    prepare_manifest()
+    log_dir = log_dir or home / "logs"
+    log_dir.mkdir(parents=True, exist_ok=True)
+    full_env = process_env(settings, home, env)
+    workspace = str(home / WORKSPACE_FILE)
+    web_log = log_dir / "webserver.log"
+    daemon_log = log_dir / "daemon.log"
+    webserver = subprocess.Popen(
+        [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        stdout=web_log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    daemon = subprocess.Popen(
+        [_bin("dagster-daemon"), "run", "-w", workspace],
+        cwd=PROJECT_ROOT,
+        env=full_env,
+        stdout=daemon_log.open("ab"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    procs = UiProcesses(f"http://127.0.0.1:{port}", home, webserver, daemon, [web_log, daemon_log])
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        if webserver.poll() is not None:
+            procs.stop()
+            raise RuntimeError(f"dagster-webserver exited ({webserver.returncode}); see {web_log}")
+        try:
+            with urllib.request.urlopen(procs.url + "/server_info", timeout=2) as response:
+                if response.status == 200:
+                    break
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            procs.stop()
+            raise RuntimeError(f"dagster-webserver did not answer on {procs.url} within {wait_seconds:.0f}s")
+        time.sleep(0.5)
+    if progress:
+        progress(f"Dagster UI on {procs.url} (DAGSTER_HOME={home})")
+    return procs
+
+
+def daemon_healthy(url: str, timeout: float = 5) -> tuple[bool, str]:
+    """Ask the webserver whether the daemon's heartbeats are fresh (schedules and backfills need it)."""
+    import json
+
+    query = "{ instance { daemonHealth { allDaemonStatuses { daemonType healthy required } } } }"
+    request = urllib.request.Request(
+        url + "/graphql", data=json.dumps({"query": query}).encode(), headers={"Content-Type": "application/json"}
+    )
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        body = json.loads(response.read())
+    statuses = body["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
+    unhealthy = [s["daemonType"] for s in statuses if s["required"] and not s["healthy"]]
+    return (not unhealthy, ", ".join(unhealthy) or "all daemons healthy")
