@@ -1,0 +1,124 @@
+"""The Stripe dump loader: versions, idempotency, rejects and shape checks against the pinned API version."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from extract.stripe.dump import DumpError, load_dump
+
+CUSTOMER = {
+    "id": "cus_1",
+    "object": "customer",
+    "created": 1735689600,
+    "email": "a@b.test",
+    "metadata": {"tenant_id": "t1"},
+}
+PLAN = {
+    "id": "plan_m",
+    "object": "plan",
+    "amount": 5000,
+    "currency": "usd",
+    "interval": "month",
+    "interval_count": 1,
+    "created": 1735689600,
+}
+INVOICE = {
+    "id": "in_1",
+    "object": "invoice",
+    "customer": "cus_1",
+    "currency": "usd",
+    "status": "paid",
+    "created": 1735689600,
+    "subscription": "sub_1",
+    "lines": {
+        "object": "list",
+        "has_more": False,
+        "data": [
+            {
+                "id": "il_1",
+                "object": "line_item",
+                "amount": 5000,
+                "currency": "usd",
+                "period": {"start": 1735689600, "end": 1738368000},
+                "plan": PLAN,
+                "quantity": 1,
+                "proration": False,
+            }
+        ],
+    },
+}
+
+
+def write_dump(directory: Path, files: dict[str, list[object]], *, as_list_object: bool = False) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    for name, objects in files.items():
+        if as_list_object:
+            (directory / f"{name}.json").write_text(json.dumps({"object": "list", "data": objects}))
+        else:
+            (directory / f"{name}.jsonl").write_text(
+                "".join((o if isinstance(o, str) else json.dumps(o)) + "\n" for o in objects)
+            )
+    return directory
+
+
+def counts(conn: psycopg.Connection) -> dict[str, int]:
+    return {
+        table: conn.execute(f"select count(*) from raw.stripe_{table}").fetchone()[0]
+        for table in ("customers", "plans", "invoices")
+    }
+
+
+def test_load_twice_adds_nothing_and_a_change_adds_a_version(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    dump = write_dump(tmp_path / "d1", {"customers": [CUSTOMER], "plans": [PLAN], "invoices": [INVOICE]})
+    first = load_dump(raw_conn, dump)
+    assert dict(first.loaded) == {"customers": 1, "plans": 1, "invoices": 1}
+    second = load_dump(raw_conn, dump)
+    assert second.total_loaded == 0 and dict(second.unchanged) == {"customers": 1, "plans": 1, "invoices": 1}
+    assert counts(raw_conn) == {"customers": 1, "plans": 1, "invoices": 1}
+
+    changed = write_dump(tmp_path / "d2", {"customers": [{**CUSTOMER, "email": "new@b.test"}]}, as_list_object=True)
+    assert load_dump(raw_conn, changed).loaded == {"customers": 1}
+    versions = raw_conn.execute(
+        "select payload->>'email' from raw.stripe_customers where id = 'cus_1' order by _extracted_at"
+    ).fetchall()
+    assert [v[0] for v in versions] == ["a@b.test", "new@b.test"]
+
+
+def test_bad_objects_go_to_rejects_with_reasons(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    no_id = {k: v for k, v in CUSTOMER.items() if k != "id"}
+    wrong_type = {**PLAN, "id": "plan_in_customers"}
+    other_shape = {k: v for k, v in INVOICE.items() if k != "lines"}  # e.g. a different API version's invoice
+    line_without_period = json.loads(json.dumps(INVOICE))
+    line_without_period["id"] = "in_2"
+    del line_without_period["lines"]["data"][0]["period"]
+    dump = write_dump(
+        tmp_path / "d",
+        {
+            "customers": [CUSTOMER, no_id, wrong_type, "{broken json"],
+            "invoices": [other_shape, line_without_period],
+        },
+    )
+    result = load_dump(raw_conn, dump)
+    assert result.loaded == {"customers": 1}
+    assert result.rejected == 5
+    reasons = sorted(r[0] for r in raw_conn.execute("select reason from raw._rejects"))
+    assert reasons[0] == "expected a customer, got object type 'plan'"
+    assert "invoice 'in_1' has no field 'lines' (expected API version shape)" in reasons
+    assert "invoice 'in_2': a line item has no field 'period' or 'amount'" in reasons
+    assert "missing id" in reasons
+    assert any(r.startswith("unparsable JSON at customers.jsonl:4") for r in reasons)
+    # Re-loading the same bad dump records each bad object once.
+    load_dump(raw_conn, dump)
+    assert raw_conn.execute("select count(*) from raw._rejects").fetchone()[0] == 5
+
+
+def test_unknown_files_are_an_error_not_skipped(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER], "widgets": [{"id": "w"}]})
+    with pytest.raises(DumpError, match="unknown files in the Stripe dump .*widgets.jsonl"):
+        load_dump(raw_conn, dump)
+    with pytest.raises(DumpError, match="does not exist"):
+        load_dump(raw_conn, tmp_path / "nowhere")
