@@ -52,3 +52,24 @@
         ('1900-01-01'::date)
     {%- endif -%}
 {%- endmacro %}
+
+{#- An amount in minor units of `currency_expr` → reporting-currency major units at the rate valid on `date_expr`. -#}
+{% macro to_reporting(amount_expr, currency_expr, date_expr) -%}
+    (
+        ({{ amount_expr }})::numeric
+        / power(10::numeric, (
+            select cur.minor_unit_exponent from {{ ref('currencies') }} as cur
+            where cur.currency_code = {{ currency_expr }}
+        ))
+        * (
+            select fx.usd_per_unit from {{ ref('fx_rates') }} as fx
+            where fx.currency_code = {{ currency_expr }} and fx.rate_date <= {{ date_expr }}
+            order by fx.rate_date desc limit 1
+        )
+        / (
+            select fx.usd_per_unit from {{ ref('fx_rates') }} as fx
+            where fx.currency_code = '{{ var("reporting_currency") }}' and fx.rate_date <= {{ date_expr }}
+            order by fx.rate_date desc limit 1
+        )
+    )
+{%- endmacro %}

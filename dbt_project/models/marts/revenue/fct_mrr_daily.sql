@@ -2,6 +2,7 @@
     config(
         materialized='incremental',
         incremental_strategy='append',
+        on_schema_change='fail',
         pre_hook=[
             "{% if is_incremental() %}delete from {{ this }} where day >= {{ mrr_daily_window_start() }}{% endif %}",
         ],

@@ -1,0 +1,68 @@
+-- one row per invoice that went through dunning (a failed first attempt: attempt_count > 1, or attempted and not
+-- paid): attempts and outcome — recovered (paid in the end), lost (voided / uncollectible, or still open while the
+-- subscription is unpaid / canceled), or in_dunning (open, still being retried).
+with
+
+invoices as (
+
+    select * from {{ ref('stg_stripe__invoices') }}
+
+),
+
+subscriptions as (
+
+    select * from {{ ref('stg_stripe__subscriptions') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_stripe__customers') }}
+
+),
+
+dunning as (
+
+    select
+        invoices.*,
+        subscriptions.status as subscription_status,
+        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id
+    from invoices
+    left join subscriptions on invoices.subscription_id = subscriptions.subscription_id
+    left join customers on invoices.customer_id = customers.customer_id
+    where not invoices.is_deleted
+        and invoices.attempted
+        and invoices.attempt_count >= 1
+        and (invoices.attempt_count > 1 or invoices.status <> 'paid')
+        and invoices.status <> 'draft'
+        and invoices.amount_due > 0
+
+),
+
+final as (
+
+    select
+        invoice_id,
+        customer_id,
+        tenant_id::text as tenant_id,
+        subscription_id,
+        {{ reporting_date('created_at') }} as invoice_day,
+        date_trunc('month', {{ reporting_date('created_at') }})::date as invoice_month,
+        attempt_count,
+        status as invoice_status,
+        (case
+            when status = 'paid' then 'recovered'
+            when status in ('void', 'uncollectible') then 'lost'
+            when subscription_status in ('unpaid', 'canceled', 'incomplete_expired') then 'lost'
+            else 'in_dunning'
+        end)::text as outcome,
+        currency,
+        amount_due,
+        {{ to_reporting('amount_due', 'currency', reporting_date('created_at')) }}::numeric(20, 4)
+            as amount_due_reporting,
+        {{ policy_label_sql() }} as policy
+    from dunning
+
+)
+
+select * from final

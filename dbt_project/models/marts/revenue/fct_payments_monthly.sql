@@ -1,0 +1,119 @@
+-- one row per month per tenant (plus '__all__'): cash collected, refunds, failed payments, dunning outcomes and
+-- voluntary vs involuntary churn, in the reporting currency.
+with
+
+charges as (
+
+    select * from {{ ref('stg_stripe__charges') }}
+
+),
+
+refunds as (
+
+    select * from {{ ref('stg_stripe__refunds') }}
+
+),
+
+customers as (
+
+    select * from {{ ref('stg_stripe__customers') }}
+
+),
+
+failed as (
+
+    select * from {{ ref('fct_failed_payments') }}
+
+),
+
+dunning as (
+
+    select * from {{ ref('fct_invoice_dunning') }}
+
+),
+
+movements as (
+
+    select * from {{ ref('fct_mrr_movements') }}
+
+),
+
+charge_rows as (
+
+    select
+        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        date_trunc('month', {{ reporting_date('charges.created_at') }})::date as month,
+        {{ to_reporting('charges.amount', 'charges.currency', reporting_date('charges.created_at')) }} as amount
+    from charges
+    left join customers on charges.customer_id = customers.customer_id
+    where charges.status = 'succeeded'
+
+),
+
+refund_rows as (
+
+    select
+        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        date_trunc('month', {{ reporting_date('refunds.created_at') }})::date as month,
+        {{ to_reporting('refunds.amount', 'refunds.currency', reporting_date('refunds.created_at')) }} as amount
+    from refunds
+    left join charges on refunds.charge_id = charges.charge_id
+    left join customers on charges.customer_id = customers.customer_id
+    where coalesce(refunds.status, 'succeeded') in ('succeeded', 'pending')
+
+),
+
+facts as (
+
+    select tenant_id, month, 'collected' as kind, amount, null::text as detail from charge_rows
+    union all
+    select tenant_id, month, 'refund' as kind, amount, null::text as detail from refund_rows
+    union all
+    select tenant_id, date_trunc('month', day)::date, 'failed_' || payment_object, failed_amount, failures::text
+    from failed
+    where tenant_id <> '__all__'
+    union all
+    select tenant_id, invoice_month, 'dunning_' || outcome, amount_due_reporting, null::text from dunning
+    union all
+    select tenant_id, month, 'churn_' || churn_type, churned_mrr, null::text from movements where churn_type is not null
+
+),
+
+rollup as (
+
+    select facts.*, facts.tenant_id as group_tenant_id from facts
+    union all
+    select facts.*, '__all__' as group_tenant_id from facts
+
+),
+
+final as (
+
+    select
+        month::text || '|' || group_tenant_id as payments_month_id,
+        month,
+        group_tenant_id::text as tenant_id,
+        coalesce(sum(amount) filter (where kind = 'collected'), 0)::numeric(20, 4) as gross_collected,
+        (count(*) filter (where kind = 'refund'))::integer as refunds,
+        coalesce(sum(amount) filter (where kind = 'refund'), 0)::numeric(20, 4) as refunded_amount,
+        (coalesce(sum(amount) filter (where kind = 'collected'), 0)
+            - coalesce(sum(amount) filter (where kind = 'refund'), 0))::numeric(20, 4) as net_collected,
+        coalesce(sum(detail::integer) filter (where kind = 'failed_charge'), 0)::integer as failed_charges,
+        coalesce(sum(detail::integer) filter (where kind = 'failed_payment_intent'), 0)::integer
+            as failed_payment_intents,
+        (count(*) filter (where kind = 'dunning_recovered'))::integer as dunning_recovered,
+        (count(*) filter (where kind = 'dunning_lost'))::integer as dunning_lost,
+        (count(*) filter (where kind = 'dunning_in_dunning'))::integer as dunning_in_progress,
+        coalesce(sum(amount) filter (where kind = 'dunning_recovered'), 0)::numeric(20, 4) as dunning_recovered_amount,
+        coalesce(sum(amount) filter (where kind = 'dunning_lost'), 0)::numeric(20, 4) as dunning_lost_amount,
+        (count(*) filter (where kind = 'churn_voluntary'))::integer as voluntary_churned_customers,
+        (count(*) filter (where kind = 'churn_involuntary'))::integer as involuntary_churned_customers,
+        coalesce(sum(amount) filter (where kind = 'churn_voluntary'), 0)::numeric(20, 4) as voluntary_churned_mrr,
+        coalesce(sum(amount) filter (where kind = 'churn_involuntary'), 0)::numeric(20, 4) as involuntary_churned_mrr,
+        {{ policy_label_sql() }} as policy
+    from rollup
+    group by month, group_tenant_id
+
+)
+
+select * from final
