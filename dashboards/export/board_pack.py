@@ -84,6 +84,11 @@ class BoardPack:
     def window_label(self) -> str:
         return f"{fmt_day(self.window.start)} – {fmt_day(self.window.end)}"
 
+    @property
+    def headlines(self) -> list[Kpi]:
+        keys = ("mrr", "arr", "nrr", "paying_customers", "dau_mau")
+        return [k for key in keys for k in self.kpis if k.spec.key == key]
+
     def unavailable(self) -> list[tuple[str, str]]:
         """(what, reason) for every KPI and panel shown as n/a."""
         out = [(k.spec.label, k.reason or "") for k in self.kpis if not k.available]
@@ -94,7 +99,7 @@ class BoardPack:
 def _series_panel(title: str, subtitle: str, got: Series | Unavailable, fmt: object, tick_fmt: object = None) -> Panel:
     if isinstance(got, Unavailable):
         return Panel(title, subtitle, reason=got.reason)
-    svg = charts.line_chart(got.points, y_format=fmt, tick_format=tick_fmt, label=title)  # type: ignore[arg-type]
+    svg = charts.line_chart(got.points, y_format=fmt, tick_format=tick_fmt, label=title, height=235)  # type: ignore[arg-type]
     return Panel(title, subtitle, svg=svg, source=got.source)
 
 
@@ -220,8 +225,15 @@ svg.chart { display: block; width: 100%; height: auto; }
 .cover dl { display: grid; grid-template-columns: 190px 1fr; gap: 6px 16px; font-size: 13.5px; margin: 0; }
 .cover dt { color: #6b7280; }
 .cover dd { margin: 0; }
+.headlines { display: grid; grid-template-columns: repeat(5, 1fr); gap: 10px; margin-top: 26px; }
+.headline { background: #f1f5f9; border-radius: 8px; padding: 10px 14px; }
+.headline .h-label { font-size: 11px; color: #4b5563; text-transform: uppercase; letter-spacing: .05em; }
+.headline .h-value { font-size: 24px; font-weight: bold; color: #0f172a; margin-top: 2px; }
+.headline .h-value.na { color: #9ca3af; }
+.headline .h-delta { font-size: 11.5px; color: #6b7280; min-height: 15px; }
 .cover .contents { margin-top: 26px; color: #374151; font-size: 13px; }
-.cover .gaps { margin-top: 18px; font-size: 11.5px; color: #6b7280; columns: 2; column-gap: 28px; }
+.cover .gaps { margin-top: 18px; font-size: 11.5px; color: #6b7280; }
+.cover .gaps ul { columns: 2; column-gap: 28px; margin: 4px 0 0; padding-left: 18px; }
 .cover .gaps li { break-inside: avoid; }
 
 /* KPI tiles */
@@ -270,8 +282,8 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
 <footer><span>execmetrics board pack · generated {{ pack.generated_at.strftime('%Y-%m-%d %H:%M %Z') }}</span>
 <span>{{ n }} / {{ 6 }}</span></footer>
 {% endmacro %}
-{% macro panel(p) %}
-<h3>{{ p.title }}</h3>
+{% macro panel(p, titled=true) %}
+{% if titled %}<h3>{{ p.title }}</h3>{% endif %}
 {% if p.subtitle %}<p class="sub">{{ p.subtitle }}</p>{% endif %}
 {% if p.reason %}
 <div class="na-box" data-status="na">n/a — {{ p.reason }}</div>
@@ -297,6 +309,14 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
       <dt>Reporting timezone</dt><dd>{{ pack.timezone }}</dd>
       <dt>Revenue policy</dt><dd>{{ pack.policy or 'n/a — not recorded on the revenue marts' }}</dd>
     </dl>
+    <div class="headlines">
+    {% for k in pack.headlines %}
+      <div class="headline"><div class="h-label">{{ k.spec.label }}{% if k.period_label %}
+        · {{ k.period_label }}{% endif %}</div>
+        <div class="h-value{{ '' if k.available else ' na' }}">{{ k.display }}</div>
+        <div class="h-delta">{{ (k.delta ~ ' MoM') if k.delta else '' }}</div></div>
+    {% endfor %}
+    </div>
     <p class="contents">Contents: 2 Key metrics · 3 Trends · 4 MRR movements · 5 Cohort retention · 6 Recent alerts.
       Definitions of every metric: docs/METRICS.md.</p>
     {% set gaps = pack.unavailable() %}
@@ -343,7 +363,7 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
 
 <section class="page" id="movements">
   {{ section_header('MRR movements', 4) }}
-  {{ panel(pack.movements) }}
+  {{ panel(pack.movements, titled=false) }}
   {% if pack.movements.table %}
   <table class="data numeric">
     <thead><tr><th></th>{% for h in pack.movements.table.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
@@ -358,13 +378,13 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
 
 <section class="page" id="cohorts">
   {{ section_header('Cohort retention', 5) }}
-  {{ panel(pack.cohorts) }}
+  {{ panel(pack.cohorts, titled=false) }}
   {{ footer(5) }}
 </section>
 
 <section class="page" id="alerts">
   {{ section_header('Recent alerts', 6) }}
-  {{ panel(pack.alerts) }}
+  {{ panel(pack.alerts, titled=false) }}
   {% if pack.alerts.table %}
   {% if pack.alerts.table.rows %}
   <table class="data">

@@ -209,7 +209,7 @@ def heatmap(
 ) -> Markup:
     left, note_w, top = 86, 70, 26
     cols = len(col_labels)
-    cw = (width - left - note_w) / max(cols, 1)
+    cw = min((width - left - note_w) / max(cols, 1), 110.0)
     ch = 30
     height = top + ch * len(row_labels) + 4
     parts = [

@@ -55,13 +55,15 @@ KPIS: tuple[KpiSpec, ...] = (
         _rev("arr", "arr_amount", "arr_minor"),
     ),
     KpiSpec(
-        "nrr", "Net revenue retention", "pct", REVENUE,
-        "MRR now from customers paying 12 months ago ÷ their MRR then (expansion, contraction and churn included).",
+        "nrr", "NRR", "pct", REVENUE,
+        "Net revenue retention: MRR now from customers paying 12 months ago ÷ their MRR then "
+        "(expansion, contraction and churn included).",
         _rev("nrr", "net_revenue_retention"), discover=("net_revenue_retention",),
     ),
     KpiSpec(
-        "grr", "Gross revenue retention", "pct", REVENUE,
-        "Like NRR but without expansion or reactivation: retained MRR ÷ starting MRR, at most 100%.",
+        "grr", "GRR", "pct", REVENUE,
+        "Gross revenue retention: like NRR without expansion or reactivation; retained MRR ÷ starting MRR, "
+        "at most 100%.",
         _rev("grr", "gross_revenue_retention"), discover=("gross_revenue_retention",),
     ),
     KpiSpec(
