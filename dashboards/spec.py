@@ -1,0 +1,314 @@
+"""Dashboard specs: one YAML file per dashboard under `dashboards/specs/`, loaded and checked here.
+
+A spec names its dashboard, declares its filters (`parameters`) and lists its cards. Every card is a native SQL
+query against schema `marts`. Filters reach the SQL as Metabase template tags (`{{tenant}}`, `{{start_date}}`,
+`{{end_date}}`); a tag inside an optional clause `[[ and ... ]]` may be left empty, a tag outside one needs a
+default. Which cards a filter is wired to is not written in the spec: a dashboard parameter is mapped to every
+card whose SQL uses its tag, so the wiring cannot drift from the SQL.
+
+Example:
+
+```yaml
+name: Executive overview
+description: Revenue at a glance.
+parameters:
+  - {slug: tenant, name: Tenant, type: string/=, default: __all__}
+  - {slug: start_date, name: From, type: date/single}
+cards:
+  - name: MRR
+    display: scalar
+    layout: {row: 0, col: 0, size_x: 6, size_y: 3}
+    sql: |
+      select mrr from marts.fct_revenue_monthly
+      where tenant_id = {{tenant}} [[and month >= {{start_date}}]]
+      order by month desc limit 1
+```
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+SPECS_DIR = Path(__file__).resolve().parent / "specs"
+GRID_WIDTH = 24  # Metabase's dashboard grid is 24 columns wide
+MARTS_SCHEMA = "marts"
+
+# Metabase parameter type -> the template-tag type a native query declares for it (simple variables, no field filters:
+# variables need no Metabase field ids, so a spec works before the first schema sync).
+PARAMETER_TAG_TYPES: dict[str, str] = {
+    "date/single": "date",
+    "string/=": "text",
+    "category": "text",
+    "number/=": "number",
+}
+
+# Displays a native SQL card can use. Metabase's "pivot" display needs an MBQL (GUI) query, so it is not here:
+# a heatmap is a `table` with `table.pivot` and a color-range `table.column_formatting` (see product_engagement.yml).
+NATIVE_DISPLAYS = ("scalar", "smartscalar", "line", "bar", "area", "row", "combo", "table", "funnel", "pie", "progress")
+
+TAG_RE = re.compile(r"\{\{\s*([A-Za-z_][A-Za-z0-9_]*)\s*\}\}")
+OPTIONAL_RE = re.compile(r"\[\[.*?\]\]", re.DOTALL)
+
+
+class SpecError(ValueError):
+    """A spec file that cannot be loaded or breaks a rule; the message names the file and the card."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Layout(_Strict):
+    row: int = Field(ge=0)
+    col: int = Field(ge=0)
+    size_x: int = Field(ge=1, le=GRID_WIDTH)
+    size_y: int = Field(ge=1)
+
+    @model_validator(mode="after")
+    def _fits(self) -> Layout:
+        if self.col + self.size_x > GRID_WIDTH:
+            raise ValueError(f"col + size_x = {self.col + self.size_x} exceeds the {GRID_WIDTH}-column grid")
+        return self
+
+    def cells(self) -> set[tuple[int, int]]:
+        return {(r, c) for r in range(self.row, self.row + self.size_y) for c in range(self.col, self.col + self.size_x)}
+
+
+class ParameterSpec(_Strict):
+    """A dashboard filter; `slug` is also its Metabase parameter id and the template tag it fills."""
+
+    slug: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str = Field(min_length=1)
+    type: Literal["date/single", "string/=", "category", "number/="]
+    default: str | int | float | None = None
+
+    @property
+    def tag_type(self) -> str:
+        return PARAMETER_TAG_TYPES[self.type]
+
+
+class CardSpec(_Strict):
+    name: str = Field(min_length=1)
+    description: str | None = None
+    display: str
+    sql: str = Field(min_length=1)
+    visualization: dict[str, Any] = Field(default_factory=dict)
+    layout: Layout
+
+    @field_validator("display")
+    @classmethod
+    def _display(cls, value: str) -> str:
+        if value == "pivot":
+            raise ValueError(
+                "Metabase's pivot display only works with GUI (MBQL) questions; for a native query use "
+                "display: table with visualization {table.pivot: true, table.pivot_column, table.cell_column}"
+            )
+        if value not in NATIVE_DISPLAYS:
+            raise ValueError(f"display must be one of {', '.join(NATIVE_DISPLAYS)}")
+        return value
+
+    @field_validator("sql")
+    @classmethod
+    def _sql(cls, value: str) -> str:
+        return value.strip().rstrip(";").strip()
+
+    @property
+    def tags(self) -> list[str]:
+        """Template tags the SQL uses, in order of first use."""
+        return list(dict.fromkeys(TAG_RE.findall(self.sql)))
+
+    @property
+    def required_tags(self) -> set[str]:
+        """Tags used outside every `[[ ... ]]` optional clause: the query fails without a value for them."""
+        return set(TAG_RE.findall(OPTIONAL_RE.sub("", self.sql)))
+
+
+class DashboardSpec(_Strict):
+    key: str  # the file stem, e.g. executive_overview
+    name: str = Field(min_length=1)
+    description: str | None = None
+    parameters: list[ParameterSpec] = Field(default_factory=list)
+    cards: list[CardSpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _rules(self) -> DashboardSpec:
+        problems: list[str] = []
+        seen_params = [p.slug for p in self.parameters]
+        for dup in {s for s in seen_params if seen_params.count(s) > 1}:
+            problems.append(f"parameter {dup!r} is declared twice")
+        params = {p.slug: p for p in self.parameters}
+        names = [c.name for c in self.cards]
+        for dup in {n for n in names if names.count(n) > 1}:
+            problems.append(f"card name {dup!r} is used twice")
+        used: set[str] = set()
+        occupied: dict[tuple[int, int], str] = {}
+        for card in self.cards:
+            for tag in card.tags:
+                used.add(tag)
+                if tag not in params:
+                    problems.append(f"card {card.name!r}: template tag {{{{{tag}}}}} is not a dashboard parameter")
+                elif tag in card.required_tags and params[tag].default is None:
+                    problems.append(
+                        f"card {card.name!r}: {{{{{tag}}}}} is outside a [[ ... ]] optional clause, "
+                        f"so parameter {tag!r} needs a default"
+                    )
+            for problem in sql_problems(card.sql):
+                problems.append(f"card {card.name!r}: {problem}")
+            for cell in card.layout.cells():
+                if cell in occupied:
+                    problems.append(f"card {card.name!r} overlaps card {occupied[cell]!r} at row/col {cell}")
+                    break
+                occupied[cell] = card.name
+        for slug in params:
+            if slug not in used:
+                problems.append(f"parameter {slug!r} is used by no card")
+        if problems:
+            raise ValueError("; ".join(problems))
+        return self
+
+    def cards_using(self, slug: str) -> list[CardSpec]:
+        return [c for c in self.cards if slug in c.tags]
+
+
+# ------------------------------------------------------------------------------------------------ SQL checks
+
+_COMMENT_RE = re.compile(r"--[^\n]*|/\*.*?\*/", re.DOTALL)
+_STRING_RE = re.compile(r"'(?:[^']|'')*'")
+_TABLE_REF_RE = re.compile(
+    r"\b(?:from|join)\s+(?!\()([A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)?)(?:\s+(?:as\s+)?([A-Za-z_]\w*))?",
+    re.IGNORECASE,
+)
+_CTE_RE = re.compile(r"(?:\bwith\s+(?:recursive\s+)?|,\s*)([A-Za-z_]\w*)\s+as\s+(?:not\s+)?(?:materialized\s+)?\(", re.I)
+_ALIAS_RE = re.compile(r"\bas\s+([A-Za-z_]\w*)", re.IGNORECASE)
+_IDENT_RE = re.compile(r"(?<![\w.:])([A-Za-z_]\w*)(?:\.([A-Za-z_]\w*))?(?!\w)(\s*\()?")
+
+# Words that are SQL, not column names (kept to what the specs use; a new word shows up as a test failure).
+SQL_WORDS = frozenset(
+    """
+    select from where and or not in is null as on join left right inner outer full cross with recursive group by
+    order asc desc nulls first last limit offset having case when then else end distinct between like ilike true
+    false interval date timestamp timestamptz numeric integer int bigint text float double precision over partition
+    rows range preceding following current row unbounded filter within union all except intersect exists any some
+    lateral values cast
+    """.split()
+)
+
+# Relations a card may reference besides marts.*: set-returning functions used as tables.
+ALLOWED_FUNCTION_TABLES = frozenset({"generate_series", "unnest"})
+
+
+def strip_sql(sql: str) -> str:
+    """SQL without comments, string literals and template tags (so they cannot look like identifiers)."""
+    sql = _COMMENT_RE.sub(" ", sql)
+    sql = _STRING_RE.sub("''", sql)
+    sql = TAG_RE.sub(" null ", sql)
+    return sql.replace("[[", " ").replace("]]", " ")
+
+
+def cte_names(sql: str) -> set[str]:
+    return {m.group(1).lower() for m in _CTE_RE.finditer(strip_sql(sql))}
+
+
+def table_refs(sql: str) -> list[tuple[str, str | None]]:
+    """(relation, alias) for every `from` / `join` target, CTE names included."""
+    refs: list[tuple[str, str | None]] = []
+    for match in _TABLE_REF_RE.finditer(strip_sql(sql)):
+        alias = match.group(2)
+        if alias and alias.lower() in SQL_WORDS:
+            alias = None
+        refs.append((match.group(1).lower(), alias.lower() if alias else None))
+    return refs
+
+
+def marts_tables(sql: str) -> set[str]:
+    """Mart model names (without schema) the SQL reads."""
+    return {rel.split(".", 1)[1] for rel, _ in table_refs(sql) if rel.startswith(MARTS_SCHEMA + ".")}
+
+
+def sql_problems(sql: str) -> list[str]:
+    """Rules every card's SQL follows: read only `marts.*` (or its own CTEs), no statement separators, no DML."""
+    problems: list[str] = []
+    ctes = cte_names(sql)
+    stripped = strip_sql(sql)
+    if ";" in stripped:
+        problems.append("SQL holds more than one statement")
+    if re.search(r"\b(insert|update|delete|drop|alter|create|truncate|grant)\b", stripped, re.IGNORECASE):
+        problems.append("SQL must be a read-only select")
+    refs = table_refs(sql)
+    if not any(rel.startswith(MARTS_SCHEMA + ".") for rel, _ in refs):
+        problems.append("SQL reads no marts table")
+    for rel, _ in refs:
+        if rel.startswith(MARTS_SCHEMA + ".") or rel in ctes or rel in ALLOWED_FUNCTION_TABLES:
+            continue
+        problems.append(f"SQL reads {rel!r}: cards may only read {MARTS_SCHEMA}.* tables")
+    return problems
+
+
+def output_aliases(sql: str) -> set[str]:
+    """Names the SQL defines with `as` (output columns, table aliases); `order by` may use them."""
+    return {m.lower() for m in _ALIAS_RE.findall(strip_sql(sql))}
+
+
+def column_names(sql: str) -> set[str]:
+    """Column-like identifiers in the SQL: every bare or qualified name that is not a keyword, a function call,
+    a table, a table alias, a CTE or the name after an `as`. An identifier may still be an output alias used in
+    `order by`; callers accept those via `output_aliases`. Used to check the specs against the marts' yml docs."""
+    refs = table_refs(sql)
+    stripped = _ALIAS_RE.sub(" ", strip_sql(sql))
+    skip = set(SQL_WORDS) | cte_names(sql) | {a for _, a in refs if a}
+    tables = {rel for rel, _ in refs}
+    names: set[str] = set()
+    for match in _IDENT_RE.finditer(stripped):
+        first, second, call = match.group(1).lower(), match.group(2), match.group(3)
+        if call:  # a function call
+            continue
+        if second:  # qualified: schema.table, alias.column or cte.column
+            if f"{first}.{second.lower()}" not in tables:
+                names.add(second.lower())
+            continue
+        if first in skip or first in tables or first == MARTS_SCHEMA:
+            continue
+        names.add(first)
+    return names
+
+
+# ------------------------------------------------------------------------------------------------ loading
+
+
+def load_spec(path: Path) -> DashboardSpec:
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        raise SpecError(f"{path.name}: not valid YAML: {exc}") from exc
+    if not isinstance(raw, dict):
+        raise SpecError(f"{path.name}: a spec is a mapping with name, parameters and cards")
+    try:
+        return DashboardSpec.model_validate({"key": path.stem, **raw})
+    except ValidationError as exc:
+        raise SpecError(f"{path.name}: {exc}") from exc
+
+
+def load_specs(directory: Path = SPECS_DIR, only: Iterable[str] | None = None) -> list[DashboardSpec]:
+    """Every spec in the folder (sorted by file name); `only` keeps the ones whose key or name matches."""
+    paths = sorted(directory.glob("*.yml"))
+    if not paths:
+        raise SpecError(f"no dashboard specs (*.yml) in {directory}")
+    specs = [load_spec(p) for p in paths]
+    names = [c.name for s in specs for c in s.cards]
+    dups = sorted({n for n in names if names.count(n) > 1})
+    if dups:
+        # Cards are found by name in one collection, so a name must be unique across all dashboards.
+        raise SpecError(f"card names used by more than one dashboard: {', '.join(dups)}")
+    wanted = {w.lower() for w in only} if only else None
+    if wanted is not None:
+        unknown = wanted - {s.key.lower() for s in specs} - {s.name.lower() for s in specs}
+        if unknown:
+            raise SpecError(f"no dashboard spec named {', '.join(sorted(unknown))}")
+        specs = [s for s in specs if s.key.lower() in wanted or s.name.lower() in wanted]
+    return specs
