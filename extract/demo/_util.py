@@ -5,6 +5,7 @@ from __future__ import annotations
 import calendar
 import math
 import random
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -42,7 +43,7 @@ def lognormal(rng: random.Random, median: float, sigma: float) -> float:
     return median * math.exp(sigma * rng.gauss(0.0, 1.0))
 
 
-def weighted(rng: random.Random, options: list[tuple[str, float]]) -> str:
+def weighted(rng: random.Random, options: Sequence[tuple[str, float]]) -> str:
     total = sum(w for _, w in options)
     x = rng.random() * total
     for value, w in options:

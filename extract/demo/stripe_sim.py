@@ -397,7 +397,7 @@ class CustomerSim:
 
     def _customer(self, ts: int) -> Obj:
         t = self.s.tenant
-        cus = {
+        cus: Obj = {
             "id": self._id("cus_"),
             "object": "customer",
             "address": None,
@@ -434,7 +434,7 @@ class CustomerSim:
         sub_id = self._id("sub_")
         plan = self.cat.plans[(tier, self.cur, self.s.interval)]
         price = self.cat.prices[(tier, self.cur, self.s.interval)]
-        item = {
+        item: Obj = {
             "id": self._id("si_"),
             "object": "subscription_item",
             "billing_thresholds": None,
@@ -547,9 +547,22 @@ class CustomerSim:
             return None
         return d
 
-    def _line(self, inv_id: str, sub: Obj, amount: int, ps: int, pe: int, *, qty: int, plan: Obj, price: Obj,
-              description: str, proration: bool = False, invoice_item: str | None = None,
-              credited: Obj | None = None) -> Obj:
+    def _line(
+        self,
+        inv_id: str,
+        sub: Obj,
+        amount: int,
+        ps: int,
+        pe: int,
+        *,
+        qty: int,
+        plan: Obj,
+        price: Obj,
+        description: str,
+        proration: bool = False,
+        invoice_item: str | None = None,
+        credited: Obj | None = None,
+    ) -> Obj:
         return {
             "id": self._id("il_"),
             "object": "line_item",
@@ -575,13 +588,21 @@ class CustomerSim:
             "tax_amounts": [],
             "tax_rates": [],
             "type": "invoiceitem" if invoice_item else "subscription",
-            "unit_amount_excluding_tax": str(price["unit_amount"]) if not proration else str(
-                round(amount / qty) if qty else amount
-            ),
+            "unit_amount_excluding_tax": str(price["unit_amount"])
+            if not proration
+            else str(round(amount / qty) if qty else amount),
         }
 
-    def _invoice(self, ts: int, sub: Obj, reason: str, lines: list[Obj], inv_id: str,
-                 period: tuple[int, int], discount: Obj | None) -> Obj:
+    def _invoice(
+        self,
+        ts: int,
+        sub: Obj,
+        reason: str,
+        lines: list[Obj],
+        inv_id: str,
+        period: tuple[int, int],
+        discount: Obj | None,
+    ) -> Obj:
         """A draft invoice with totals computed; `invoice.created` is emitted."""
         cus = self.cus
         discount_total = 0
@@ -806,8 +827,12 @@ class CustomerSim:
                 "payment_method": self.pm,
                 "payment_method_configuration_details": None,
                 "payment_method_options": {
-                    "card": {"installments": None, "mandate_options": None, "network": None,
-                             "request_three_d_secure": "automatic"}
+                    "card": {
+                        "installments": None,
+                        "mandate_options": None,
+                        "network": None,
+                        "request_three_d_secure": "automatic",
+                    }
                 },
                 "payment_method_types": ["card"],
                 "processing": None,
@@ -848,8 +873,14 @@ class CustomerSim:
             "application_fee_amount": None,
             "balance_transaction": self._id("txn_", 24) if succeed else None,
             "billing_details": {
-                "address": {"city": None, "country": None, "line1": None, "line2": None, "postal_code": None,
-                            "state": None},
+                "address": {
+                    "city": None,
+                    "country": None,
+                    "line1": None,
+                    "line2": None,
+                    "postal_code": None,
+                    "state": None,
+                },
                 "email": self.cus["email"],
                 "name": self.cus["name"],
                 "phone": None,
@@ -883,8 +914,7 @@ class CustomerSim:
             "payment_method_details": {
                 "card": {
                     "brand": self.card["brand"],
-                    "checks": {"address_line1_check": None, "address_postal_code_check": None,
-                               "cvc_check": None},
+                    "checks": {"address_line1_check": None, "address_postal_code_check": None, "cvc_check": None},
                     "country": "US",
                     "exp_month": self.card["exp_month"],
                     "exp_year": self.card["exp_year"],
@@ -946,8 +976,14 @@ class CustomerSim:
             "charge": ch["id"],
             "created": ts,
             "currency": ch["currency"],
-            "destination_details": {"card": {"reference_status": "pending", "reference_type": "acquirer_reference_number",
-                                             "type": "refund"}, "type": "card"},
+            "destination_details": {
+                "card": {
+                    "reference_status": "pending",
+                    "reference_type": "acquirer_reference_number",
+                    "type": "refund",
+                },
+                "type": "card",
+            },
             "metadata": {},
             "payment_intent": ch["payment_intent"],
             "reason": "requested_by_customer",
@@ -983,8 +1019,11 @@ class CustomerSim:
             sub["canceled_at"] = ts
         sub["status"] = "canceled"
         sub["ended_at"] = ts
-        sub["cancellation_details"] = {"comment": None, "feedback": self._feedback() if by_request else None,
-                                       "reason": reason}
+        sub["cancellation_details"] = {
+            "comment": None,
+            "feedback": self._feedback() if by_request else None,
+            "reason": reason,
+        }
         self.emit(ts, "customer.subscription.deleted", sub, prev, by_request)
 
     def _feedback(self) -> str:
@@ -1030,8 +1069,17 @@ class CustomerSim:
             plan = self.cat.plans[(tier, self.cur, interval)]
             price = self.cat.prices[(tier, self.cur, interval)]
             inv_id = self._id("in_", 24)
-            line = self._line(inv_id, sub, 0, start, trial_end, qty=qty, plan=plan, price=price,
-                              description=f"Trial period for {TIER_NAMES[tier]}")
+            line = self._line(
+                inv_id,
+                sub,
+                0,
+                start,
+                trial_end,
+                qty=qty,
+                plan=plan,
+                price=price,
+                description=f"Trial period for {TIER_NAMES[tier]}",
+            )
             inv = self._invoice(start, sub, "subscription_create", [line], inv_id, (start, start), None)
             self._finalize(start + 1, inv)
             self._guard(trial_end - 3 * DAY)
@@ -1045,8 +1093,13 @@ class CustomerSim:
             anchor = trial_end
             prev_period = (start, trial_end)
             first_reason = "subscription_cycle"
-            self._update_sub(trial_end, sub, status="active", current_period_start=trial_end,
-                             current_period_end=self._period_end(trial_end, interval, 1))
+            self._update_sub(
+                trial_end,
+                sub,
+                status="active",
+                current_period_start=trial_end,
+                current_period_end=self._period_end(trial_end, interval, 1),
+            )
         else:
             anchor = start
             prev_period = (start, start)
@@ -1087,7 +1140,13 @@ class CustomerSim:
             inv_id = self._id("in_", 24)
             unit = item["price"]["unit_amount"]
             line = self._line(
-                inv_id, sub, unit * item["quantity"], ps, pe, qty=item["quantity"], plan=item["plan"],
+                inv_id,
+                sub,
+                unit * item["quantity"],
+                ps,
+                pe,
+                qty=item["quantity"],
+                plan=item["plan"],
                 price=item["price"],
                 description=f"{item['quantity']} × {TIER_NAMES[cur_tier]} (at {_money(self.cur, unit)} / "
                 f"{'3 months' if interval == 'quarter' else item['plan']['interval']})",
@@ -1095,10 +1154,22 @@ class CustomerSim:
             lines = [line]
             for ii in pending:
                 ii["invoice"] = inv_id
-                lines.append(self._line(inv_id, sub, ii["amount"], ii["period"]["start"], ii["period"]["end"],
-                                        qty=ii["quantity"], plan=ii["plan"], price=ii["price"],
-                                        description=ii["description"], proration=True, invoice_item=ii["id"],
-                                        credited=ii["_credited"]))
+                lines.append(
+                    self._line(
+                        inv_id,
+                        sub,
+                        ii["amount"],
+                        ii["period"]["start"],
+                        ii["period"]["end"],
+                        qty=ii["quantity"],
+                        plan=ii["plan"],
+                        price=ii["price"],
+                        description=ii["description"],
+                        proration=True,
+                        invoice_item=ii["id"],
+                        credited=ii["_credited"],
+                    )
+                )
             pending = []
             reason = first_reason if first else "subscription_cycle"
             inv = self._invoice(ps, sub, reason, lines, inv_id, prev_period if not first else (ps, ps), discount)
@@ -1169,8 +1240,7 @@ class CustomerSim:
                 self._guard(at)
                 pause_until_k = k + 3
                 resumes = self._period_end(anchor, interval, pause_until_k)
-                self._update_sub(at, sub, by_request=True,
-                                 pause_collection={"behavior": "void", "resumes_at": resumes})
+                self._update_sub(at, sub, by_request=True, pause_collection={"behavior": "void", "resumes_at": resumes})
                 self._activity(pe, 0.0)
             if sub["cancel_at_period_end"]:
                 self._guard(pe)
@@ -1181,8 +1251,9 @@ class CustomerSim:
             ps = pe
             k += 1
 
-    def _change_item(self, at: int, sub: Obj, inv: Obj, line: Obj, ps: int, pe: int, new_tier: str,
-                     new_qty: int) -> list[Obj]:
+    def _change_item(
+        self, at: int, sub: Obj, inv: Obj, line: Obj, ps: int, pe: int, new_tier: str, new_qty: int
+    ) -> list[Obj]:
         """Change the subscription's item mid-period; returns the two proration invoice items."""
         item = self._item(sub)
         old_plan, old_price, old_qty = item["plan"], item["price"], item["quantity"]
@@ -1194,10 +1265,22 @@ class CustomerSim:
         debit = round(new_price["unit_amount"] * new_qty * frac)
         items = []
         for amount, qty, plan, price, desc, credited in (
-            (credit, old_qty, old_plan, old_price, f"Unused time on {old_qty} × {old_name} after {_day_label(at)}",
-             {"invoice": inv["id"], "invoice_line_items": [line["id"]]}),
-            (debit, new_qty, new_plan, new_price,
-             f"Remaining time on {new_qty} × {TIER_NAMES[new_tier]} after {_day_label(at)}", None),
+            (
+                credit,
+                old_qty,
+                old_plan,
+                old_price,
+                f"Unused time on {old_qty} × {old_name} after {_day_label(at)}",
+                {"invoice": inv["id"], "invoice_line_items": [line["id"]]},
+            ),
+            (
+                debit,
+                new_qty,
+                new_plan,
+                new_price,
+                f"Remaining time on {new_qty} × {TIER_NAMES[new_tier]} after {_day_label(at)}",
+                None,
+            ),
         ):
             ii = {
                 "id": self._id("ii_", 24),
@@ -1242,10 +1325,22 @@ class CustomerSim:
         lines = []
         for ii in items:
             ii["invoice"] = inv_id
-            lines.append(self._line(inv_id, sub, ii["amount"], ii["period"]["start"], ii["period"]["end"],
-                                    qty=ii["quantity"], plan=ii["plan"], price=ii["price"],
-                                    description=ii["description"], proration=True, invoice_item=ii["id"],
-                                    credited=ii["_credited"]))
+            lines.append(
+                self._line(
+                    inv_id,
+                    sub,
+                    ii["amount"],
+                    ii["period"]["start"],
+                    ii["period"]["end"],
+                    qty=ii["quantity"],
+                    plan=ii["plan"],
+                    price=ii["price"],
+                    description=ii["description"],
+                    proration=True,
+                    invoice_item=ii["id"],
+                    credited=ii["_credited"],
+                )
+            )
         inv = self._invoice(at, sub, "subscription_update", lines, inv_id, (at, at), None)
         self._finalize(at + 2, inv)
         if inv["status"] == "open":
@@ -1281,12 +1376,11 @@ class CustomerSim:
             return None
         if story in ("lost_unpaid", "lost_void") and k == k_star:
             schedule = [ts, ts + 3 * DAY, ts + 8 * DAY, ts + 15 * DAY]
-            for n, t in enumerate(schedule):
-                nxt = schedule[n + 1] if n + 1 < len(schedule) else None
-                self._attempt(t, inv, False, next_attempt=nxt)
+            for n, when in enumerate(schedule):
+                self._attempt(when, inv, False, next_attempt=schedule[n + 1] if n + 1 < len(schedule) else None)
                 if n == 0:
-                    self._update_sub(t, sub, status="past_due")
-                    self._activity(t, 0.4)
+                    self._update_sub(when, sub, status="past_due")
+                    self._activity(when, 0.4)
             last = schedule[-1]
             if story == "lost_void":
                 end = last + 60
@@ -1318,8 +1412,9 @@ class CustomerSim:
         return None
 
 
-def simulate(seed: int, catalog: Catalog, horizon_ts: int, script: BillingScript) -> tuple[dict[str, list[Obj]],
-                                                                                            BillingOutcome]:
+def simulate(
+    seed: int, catalog: Catalog, horizon_ts: int, script: BillingScript
+) -> tuple[dict[str, list[Obj]], BillingOutcome]:
     objects, outcome = CustomerSim(seed, catalog, horizon_ts, script).run()
     for ii in objects["invoiceitems"]:
         ii.pop("_credited", None)

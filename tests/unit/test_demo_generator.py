@@ -199,7 +199,9 @@ def test_jobs_are_consistent(app: dict[str, list[dict[str, Any]]]) -> None:
         assert j["updated_at"] >= j["created_at"]
 
 
-def test_churned_tenants_go_quiet(app: dict[str, list[dict[str, Any]]], stripe: dict[str, list[dict[str, Any]]]) -> None:
+def test_churned_tenants_go_quiet(
+    app: dict[str, list[dict[str, Any]]], stripe: dict[str, list[dict[str, Any]]]
+) -> None:
     subs_by_tenant: dict[str, list[dict[str, Any]]] = defaultdict(list)
     tenant_of = {c["id"]: c["metadata"]["tenant_id"] for c in stripe["customers"]}
     for s in stripe["subscriptions"]:
@@ -264,8 +266,10 @@ def test_stripe_dump_covers_the_billing_stories(stripe: dict[str, list[dict[str,
     assert {"usd", "eur", "gbp", "jpy"} <= {c["currency"] for c in stripe["customers"]}
     jpy = [p for p in stripe["prices"] if p["currency"] == "jpy" and p["recurring"]["interval_count"] == 1]
     assert {p["unit_amount"] for p in jpy if p["recurring"]["interval"] == "month"} == {2000, 5000, 10000}
-    assert any(e["type"] == "customer.subscription.updated" and "pause_collection" in
-               e["data"].get("previous_attributes", {}) for e in stripe["events"])
+    assert any(
+        e["type"] == "customer.subscription.updated" and "pause_collection" in e["data"].get("previous_attributes", {})
+        for e in stripe["events"]
+    )
     # a reactivation: a customer with a canceled subscription and a later one
     by_customer: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for s in subs:
@@ -276,9 +280,19 @@ def test_stripe_dump_covers_the_billing_stories(stripe: dict[str, list[dict[str,
 
 
 def test_stripe_objects_have_the_pinned_shape(stripe: dict[str, list[dict[str, Any]]]) -> None:
-    prefixes = {"customers": "cus_", "subscriptions": "sub_", "subscription_items": "si_", "invoices": "in_",
-                "charges": "ch_", "refunds": "re_", "payment_intents": "pi_", "events": "evt_", "products": "prod_",
-                "coupons": "co_", "invoiceitems": "ii_"}
+    prefixes = {
+        "customers": "cus_",
+        "subscriptions": "sub_",
+        "subscription_items": "si_",
+        "invoices": "in_",
+        "charges": "ch_",
+        "refunds": "re_",
+        "payment_intents": "pi_",
+        "events": "evt_",
+        "products": "prod_",
+        "coupons": "co_",
+        "invoiceitems": "ii_",
+    }
     loader = pytest.importorskip("extract.stripe.loader")
     ids: set[str] = set()
     for kind, objects in stripe.items():
@@ -305,7 +319,7 @@ def test_api_requests_stream_lazily_with_bounded_memory() -> None:
         """
         import resource, sys
         from extract.demo.generator import DemoCompany, DemoConfig
-        co = DemoCompany(DemoConfig(tenants=12, months=3, seed=3, api_requests_per_active_user_day=260))
+        co = DemoCompany(DemoConfig(tenants=12, months=3, seed=3, api_requests_per_active_user_day=300))
         before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         n = sum(1 for _ in co.iter_rows("api_requests"))
         after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -337,6 +351,19 @@ def test_first_rows_come_before_the_rest_is_generated() -> None:
     assert peak < 100 * 1024 * 1024
 
 
+def test_jsonl_lines_are_the_rows_as_json(tmp_path: Path) -> None:
+    co = DemoCompany(SMALL)
+    co.write_app_files(tmp_path)
+    for table in ("tenants", "events", "api_requests"):
+        with (tmp_path / f"{table}.jsonl").open(encoding="utf-8") as handle:
+            for line, row in itertools.islice(zip(handle, co.iter_rows(table), strict=False), 3000):
+                parsed = json.loads(line)
+                assert list(parsed) == list(APP_TABLES[table])
+                for key, value in row.items():
+                    expected = value.isoformat(timespec="milliseconds") if isinstance(value, datetime) else value
+                    assert parsed[key] == expected, (table, key)
+
+
 def test_csv_files(tmp_path: Path) -> None:
     counts = DemoCompany(SMALL).write_app_files(tmp_path, fmt="csv")
     for table, columns in APP_TABLES.items():
@@ -358,14 +385,20 @@ def test_write_app_database(request: pytest.FixtureRequest) -> None:
     with psycopg.connect(conninfo) as conn:
         for table, columns in APP_TABLES.items():
             assert conn.execute(f"select count(*) from {table}").fetchone()[0] == counts[table] > 0
-            got = [r[0] for r in conn.execute(
-                "select column_name from information_schema.columns where table_name = %s order by ordinal_position",
-                (table,),
-            )]
+            got = [
+                r[0]
+                for r in conn.execute(
+                    "select column_name from information_schema.columns"
+                    " where table_name = %s order by ordinal_position",
+                    (table,),
+                )
+            ]
             assert tuple(got) == columns
-        types = dict(conn.execute(
-            "select column_name, data_type from information_schema.columns where table_name = 'events'"
-        ).fetchall())
+        types = dict(
+            conn.execute(
+                "select column_name, data_type from information_schema.columns where table_name = 'events'"
+            ).fetchall()
+        )
         assert types["properties"] == "json" and types["occurred_at"] == "timestamp with time zone"
         first = next(co.iter_rows("events"))
         row = conn.execute("select occurred_at, properties from events where id = %s", (first["id"],)).fetchone()
