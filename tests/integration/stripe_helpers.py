@@ -239,6 +239,11 @@ class _Handler(BaseHTTPRequestHandler):
     do_DELETE = _forward
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:  # clients that hang up (dropped on purpose)
+        pass
+
+
 @dataclass
 class FaultProxy:
     server: ThreadingHTTPServer
@@ -255,7 +260,7 @@ def run_proxy(upstream_port: int, state: ProxyState | None = None) -> Iterator[F
     state = state or ProxyState()
     state.reset()
     handler = type("Handler", (_Handler,), {"upstream_port": upstream_port, "state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = _QuietServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

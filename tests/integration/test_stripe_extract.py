@@ -343,7 +343,7 @@ def test_the_api_key_never_reaches_logs_output_or_errors(
     capfd: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    Scenario(ls).base(n_customers=5, n_subs=2)
+    Scenario(ls).base(n_customers=6, n_subs=3)
     secret = "sk_test_" + uuid.uuid4().hex
     rejected = "rk_test_" + uuid.uuid4().hex  # localstripe accepts only sk_ keys: a forced 401
     monkeypatch.setattr(stripe, "log", "debug")  # the SDK's own console logging, on purpose
