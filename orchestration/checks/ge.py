@@ -1,7 +1,341 @@
-"""Great Expectations suites on the raw tables (placeholder until the suites land)."""
+"""Great Expectations (GX Core 1.x) suites on the raw tables, run as Dagster asset checks after each extract.
 
-from __future__ import annotations
+One check op (`ge_raw_checks`) validates the partition window's batch of every raw table the run touched:
+- `ge_errors` (blocking, severity ERROR): ids not null / unique in the batch, timestamps between the company's
+  founding (COMPANY_FOUNDED_DATE, default the first partition) and now, amounts >= 0, ISO currencies, statuses in
+  their allowed sets. A failure stops the downstream dbt models in the same run, with the failed expectations in
+  the check's metadata and description (what the UI shows).
+- `ge_warnings` (severity WARN, not blocking): soft rules and the row count within a band of the trailing days.
+
+Results are kept: the GX Data Docs site under `<output_dir>/ge_data_docs` (index.html) and one row per suite run
+in `audit.ge_validation_results`.
+"""
+
+import fcntl
+import json
+import os
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from dagster import (
+    AssetCheckExecutionContext,
+    AssetCheckKey,
+    AssetCheckResult,
+    AssetCheckSeverity,
+    AssetCheckSpec,
+    AssetKey,
+    MetadataValue,
+    multi_asset_check,
+)
+
+from extract.settings import get_settings
+from extract.warehouse import STRIPE_OBJECT_TABLES, Warehouse
+from orchestration.assets.extract import RAW_KEYS
+from orchestration.checks.suites import Rule, TableSuite, app_suites, stripe_suites
+from orchestration.partitions import daily_partitions, partitions_start
+from orchestration.resources import WarehouseResource, retry_transient
+
+ERRORS_CHECK = "ge_errors"
+WARNINGS_CHECK = "ge_warnings"
+FOUNDED_ENV = "COMPANY_FOUNDED_DATE"
+BAND_TRAILING_DAYS = 7
+BAND_LOW, BAND_HIGH = 0.2, 5.0  # a window's rows per day vs the trailing days' average
+DATA_DOCS_SITE = "execmetrics"
+
+RESULTS_DDL = """
+create schema if not exists audit;
+create table if not exists audit.ge_validation_results (
+    id bigserial primary key,
+    validated_at timestamptz not null default now(),
+    run_id text,
+    asset_key text not null,
+    suite text not null,
+    level text not null,
+    window_start timestamptz,
+    window_end timestamptz,
+    success boolean not null,
+    evaluated integer not null,
+    failed integer not null,
+    row_count bigint,
+    failures jsonb not null default '[]'::jsonb,
+    data_docs text
+)"""
+
+
+def founded() -> date:
+    raw = os.environ.get(FOUNDED_ENV, "").strip()
+    return date.fromisoformat(raw) if raw else partitions_start()
+
+
+def data_docs_dir() -> Path:
+    return Path(get_settings().output_dir).resolve() / "ge_data_docs"
+
+
+def gx_project_dir() -> Path:
+    return Path(get_settings().output_dir).resolve() / "gx_project"
+
+
+def all_suites(now: datetime) -> dict[str, TableSuite]:
+    founded_iso = datetime.combine(founded(), datetime.min.time(), tzinfo=UTC).isoformat()
+    now_iso = now.isoformat()
+    suites = app_suites(founded_iso, now_iso) + stripe_suites(STRIPE_OBJECT_TABLES, founded_iso, now_iso)
+    return {suite.table: suite for suite in suites}
+
+
+@dataclass
+class SuiteOutcome:
+    table: str
+    level: str
+    success: bool
+    evaluated: int = 0
+    failures: list[str] = field(default_factory=list)
+    row_count: int = 0
+
+
+@contextmanager
+def _lock(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _expectation(rule: Rule) -> Any:
+    import great_expectations.expectations as gxe
+
+    return getattr(gxe, rule.expectation)(**rule.kwargs, meta={"why": rule.why, "level": rule.level})
+
+
+def _failure_text(result: Any) -> str:
+    config = result.expectation_config
+    why = (config.meta or {}).get("why") or config.type
+    details = result.result or {}
+    count = details.get("unexpected_count")
+    sample = details.get("partial_unexpected_list") or []
+    text = why
+    if count is not None:
+        text += f": {count} unexpected"
+    if sample:
+        text += f" (e.g. {', '.join(map(str, sample[:3]))})"
+    elif "observed_value" in details:
+        text += f" (observed {details['observed_value']})"
+    return text
+
+
+def trailing_band(conn: Any, suite: TableSuite, start: datetime, end: datetime) -> Rule | None:
+    """Row count of the window within BAND_LOW..BAND_HIGH × the trailing days' average (None: no history yet)."""
+    row = conn.execute(
+        f"select count(*) from raw.{suite.table} where {suite.window_column} >= %s and {suite.window_column} < %s",
+        (start - timedelta(days=BAND_TRAILING_DAYS), start),
+    ).fetchone()
+    trailing = int(row[0]) if row else 0
+    if trailing == 0:
+        return None
+    days = max(1, round((end - start).total_seconds() / 86400))
+    per_day = trailing / BAND_TRAILING_DAYS
+    low, high = int(per_day * BAND_LOW * days), int(per_day * BAND_HIGH * days) + 1
+    return Rule(
+        "ExpectTableRowCountToBeBetween",
+        {"min_value": low, "max_value": high},
+        "warning",
+        f"row count within {BAND_LOW}-{BAND_HIGH}x of the trailing {BAND_TRAILING_DAYS} days ({per_day:.0f}/day)",
+    )
+
+
+def validate_raw(
+    warehouse: Warehouse,
+    tables: list[str],
+    start: datetime,
+    end: datetime,
+    run_id: str | None = None,
+    now: datetime | None = None,
+) -> list[SuiteOutcome]:
+    """Validate the window's batch of each table against its error and warning suites; record the results."""
+    import great_expectations as gx
+    from great_expectations.checkpoint import UpdateDataDocsAction
+
+    now = now or datetime.now(UTC)
+    suites = all_suites(now)
+    outcomes: list[SuiteOutcome] = []
+    project = gx_project_dir()
+    with _lock(project / ".lock"):
+        # Checkpoints and validation definitions are rebuilt every run (their batch is this window's query):
+        # drop the previous run's, which point at query assets this run replaces.
+        for folder in ("checkpoints", "validation_definitions"):
+            for stale in (project / "gx" / folder).glob("*.json"):
+                stale.unlink()
+        context = gx.get_context(mode="file", project_root_dir=str(project))
+        if DATA_DOCS_SITE not in (context.get_config().data_docs_sites or {}):
+            context.add_data_docs_site(
+                site_name=DATA_DOCS_SITE,
+                site_config={
+                    "class_name": "SiteBuilder",
+                    "store_backend": {
+                        "class_name": "TupleFilesystemStoreBackend",
+                        "base_directory": str(data_docs_dir()),
+                    },
+                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+                },
+            )
+        datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=warehouse.target.url)
+        if context.variables.progress_bars is None or context.variables.progress_bars.get("globally") is not False:
+            context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+            context.variables.save()
+        datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=warehouse.target.url)
+        definitions = []
+        checked: dict[str, int] = {}
+        with warehouse.connect(autocommit=True) as conn:
+            for table in tables:
+                suite_def = suites[table]
+                query = suite_def.batch_query(start.isoformat(), end.isoformat())
+                rows = int(conn.execute(f"select count(*) from ({query}) b").fetchone()[0])
+                band = trailing_band(conn, suite_def, start, end) if suite_def.trailing_band else None
+                rules = [*suite_def.rules, *([band] if band else [])]
+                if rows == 0 and band is None:
+                    # An empty batch satisfies every value rule: nothing to send to GX.
+                    for level in ("error", "warning"):
+                        outcomes.append(SuiteOutcome(table, level, True, 0, [], 0))
+                    continue
+                checked[table] = rows
+                if table in {a.name for a in datasource.assets}:
+                    datasource.delete_asset(table)
+                asset = datasource.add_query_asset(table, query=query)
+                batch_definition = asset.add_batch_definition_whole_table("window")
+                suite = context.suites.add_or_update(
+                    gx.ExpectationSuite(name=f"raw.{table}", expectations=[_expectation(rule) for rule in rules])
+                )
+                definitions.append(
+                    context.validation_definitions.add_or_update(
+                        gx.ValidationDefinition(name=f"raw.{table}", data=batch_definition, suite=suite)
+                    )
+                )
+        if definitions:
+            checkpoint = context.checkpoints.add_or_update(
+                gx.Checkpoint(
+                    name="raw_window",
+                    validation_definitions=definitions,
+                    actions=[UpdateDataDocsAction(name="data_docs", site_names=[DATA_DOCS_SITE])],
+                    result_format={"result_format": "SUMMARY", "partial_unexpected_count": 5},
+                )
+            )
+            result = checkpoint.run()
+            for validation in result.run_results.values():
+                table = validation.suite_name.removeprefix("raw.")
+                for level in ("error", "warning"):
+                    results = [r for r in validation.results if (r.expectation_config.meta or {}).get("level") == level]
+                    failures = [_failure_text(r) for r in results if not r.success]
+                    outcomes.append(SuiteOutcome(table, level, not failures, len(results), failures, checked[table]))
+    record_results(warehouse, outcomes, start, end, run_id)
+    return outcomes
+
+
+def record_results(
+    warehouse: Warehouse, outcomes: list[SuiteOutcome], start: datetime, end: datetime, run_id: str | None
+) -> None:
+    docs = str(data_docs_dir() / "index.html")
+    with warehouse.connect() as conn:
+        conn.execute(RESULTS_DDL)
+        with conn.cursor() as cur:
+            cur.executemany(
+                """insert into audit.ge_validation_results (run_id, asset_key, suite, level, window_start, window_end,
+                       success, evaluated, failed, row_count, failures, data_docs)
+                   values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)""",
+                [
+                    (
+                        run_id,
+                        f"raw/{o.table}",
+                        f"raw.{o.table}.{o.level}s",
+                        o.level,
+                        start,
+                        end,
+                        o.success,
+                        o.evaluated,
+                        len(o.failures),
+                        o.row_count,
+                        json.dumps(o.failures),
+                        docs,
+                    )
+                    for o in outcomes
+                ],
+            )
+        conn.commit()
+
+
+# ------------------------------------------------------------------------------------------------ Dagster
+
+
+def ge_check_specs() -> list[AssetCheckSpec]:
+    daily = daily_partitions()
+    specs = []
+    for key in RAW_KEYS:
+        specs.append(
+            AssetCheckSpec(
+                ERRORS_CHECK,
+                asset=key,
+                blocking=True,
+                partitions_def=daily,
+                description="GX error suite (ids, timestamps, amounts, currencies, statuses): blocks dbt on failure",
+            )
+        )
+        specs.append(
+            AssetCheckSpec(
+                WARNINGS_CHECK,
+                asset=key,
+                partitions_def=daily,
+                description="GX warning suite (soft value sets, row count vs trailing days): reported, not blocking",
+            )
+        )
+    return specs
 
 
 def build_ge_checks() -> list:
-    return []
+    @multi_asset_check(
+        name="ge_raw_checks",
+        specs=ge_check_specs(),
+        can_subset=True,
+        op_tags={"execmetrics/stage": "checks"},
+    )
+    def ge_raw_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[AssetCheckResult]:
+        selected: set[AssetCheckKey] = set(context.selected_asset_check_keys)
+        tables = sorted({key.asset_key.path[-1] for key in selected})
+        window = context.op_execution_context.partition_time_window
+        began = time.monotonic()
+        with retry_transient(context):
+            outcomes = validate_raw(warehouse.get(), tables, window.start, window.end, context.run_id)
+        duration = round(time.monotonic() - began, 3)
+        docs = data_docs_dir() / "index.html"
+        for outcome in outcomes:
+            check = ERRORS_CHECK if outcome.level == "error" else WARNINGS_CHECK
+            key = AssetCheckKey(AssetKey(["raw", outcome.table]), check)
+            if key not in selected:
+                continue
+            description = (
+                f"{len(outcome.failures)} of {outcome.evaluated} expectations failed: " + "; ".join(outcome.failures)
+                if outcome.failures
+                else f"{outcome.evaluated} expectations passed"
+            )
+            yield AssetCheckResult(
+                asset_key=key.asset_key,
+                check_name=check,
+                passed=outcome.success,
+                severity=AssetCheckSeverity.ERROR if outcome.level == "error" else AssetCheckSeverity.WARN,
+                description=description[:2000],
+                metadata={
+                    "failures": MetadataValue.json(outcome.failures),
+                    "expectations": MetadataValue.int(outcome.evaluated),
+                    "batch_rows": MetadataValue.int(int(outcome.row_count)),
+                    "window": f"{window.start.isoformat()}..{window.end.isoformat()}",
+                    "duration_s": MetadataValue.float(duration),
+                    "data_docs": MetadataValue.path(str(docs)),
+                },
+            )
+
+    return [ge_raw_checks]
