@@ -919,12 +919,17 @@ class DemoCompany:
                 with conn.transaction(), conn.cursor() as cur:
                     sql = f"copy {table} ({', '.join(columns)}) from stdin"
                     with cur.copy(sql) as copy:
+                        # COPY text format, formatted here and sent in chunks (write_row is ~3x slower)
+                        buffer: list[str] = []
+                        fast = _FAST_COPY.get(table)
                         for row in self.iter_rows(table):
-                            values = [row[c] for c in columns]
-                            if table == "events" and values[5] is not None:
-                                values[5] = json.dumps(values[5], ensure_ascii=False, separators=(",", ":"))
-                            copy.write_row(values)
+                            buffer.append(fast(row) if fast is not None else _copy_line(row, columns))
                             n += 1
+                            if len(buffer) >= 2000:
+                                copy.write("".join(buffer))
+                                buffer.clear()
+                        if buffer:
+                            copy.write("".join(buffer))
                 counts[table] = n
             with conn.transaction():
                 for statement in APP_INDEXES:
@@ -1027,6 +1032,48 @@ def _fast_event(row: dict[str, Any]) -> str:
 
 
 _FAST_JSONL = {"api_requests": _fast_api_request, "events": _fast_event}
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def _copy_value(value: Any) -> str:
+    if value is None:
+        return "\\N"
+    if isinstance(value, str):
+        return value.translate(_COPY_ESCAPES)
+    if isinstance(value, bool):
+        return "t" if value else "f"
+    if isinstance(value, datetime):
+        return value.isoformat(timespec="milliseconds")
+    if isinstance(value, dict):
+        return _PROPS(value).translate(_COPY_ESCAPES)
+    return repr(value) if isinstance(value, float) else str(value)
+
+
+def _copy_line(row: dict[str, Any], columns: tuple[str, ...]) -> str:
+    return "\t".join([_copy_value(row[c]) for c in columns]) + "\n"
+
+
+def _n(value: str | None) -> str:
+    return "\\N" if value is None else value
+
+
+def _copy_api_request(row: dict[str, Any]) -> str:
+    # generated ids, methods and routes hold no tab, newline or backslash
+    return (
+        f"{row['id']}\t{row['tenant_id']}\t{_n(row['user_id'])}\t{row['method']}\t{row['route']}\t"
+        f"{row['status_code']}\t{row['duration_ms']!r}\t{row['occurred_at']}\n"
+    )
+
+
+def _copy_event(row: dict[str, Any]) -> str:
+    props = row["properties"]
+    text = "\\N" if props is None else _PROPS(props).translate(_COPY_ESCAPES)
+    return f"{row['id']}\t{row['tenant_id']}\t{_n(row['user_id'])}\t{row['event_type']}\t{row['occurred_at']}\t{text}\n"
+
+
+_FAST_COPY = {"api_requests": _copy_api_request, "events": _copy_event}
 
 
 def _json_value(value: Any) -> Any:
