@@ -41,6 +41,24 @@ class ExportResult:
     def paths(self) -> list[Path]:
         return [*self.csv_files, *(p for p in (self.html, self.pdf) if p is not None)]
 
+    def __str__(self) -> str:
+        lines = [
+            f"export {self.window.start} → {self.window.end}, {self.tenant or 'all tenants'} → {self.out_dir}",
+            f"  CSV:  {len(self.csv_files)} mart tables in {self.out_dir / 'csv'}",
+        ]
+        lines += [f"  CSV failed: {table}: {error}" for table, error in self.csv_errors.items()]
+        lines.append(f"  HTML: {self.html or 'not written'}")
+        lines.append(f"  PDF:  {self.pdf or 'not requested'}")
+        if self.unavailable:
+            lines.append(f"  shown as n/a ({len(self.unavailable)}):")
+            lines += [f"    {what}: {why}" for what, why in self.unavailable]
+        return "\n".join(lines)
+
+    def __rich__(self) -> str:
+        from rich.markup import escape
+
+        return escape(str(self))
+
 
 def export_all(
     conn: psycopg.Connection,

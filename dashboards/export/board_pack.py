@@ -125,11 +125,10 @@ def _movements_panel(got: Movements | Unavailable) -> Panel:
 def _cohort_panel(got: Cohorts | Unavailable) -> Panel:
     title = "Cohort retention"
     if isinstance(got, Unavailable):
-        return Panel(title, "Share of each cohort still active, by months since start", reason=got.reason)
+        return Panel(title, "Share of each signup cohort active in each period after signup", reason=got.reason)
     unit = got.period_unit
-    subtitle = f"Share of each cohort still active, by {unit}s since start" + (
-        f" ({got.basis} retention)" if got.basis else ""
-    )
+    members = f" of {got.basis}" if got.basis else ""
+    subtitle = f"Share of each signup cohort{members} active in each {unit} after signup (blank: not yet observable)"
     rows = [c.strftime("%b %Y") if unit == "month" else c.isoformat() for c in got.cohorts]
     notes = [fmt_count(got.sizes[i]) if i in got.sizes else "—" for i in range(len(got.cohorts))]
     cols = [f"{'M' if unit == 'month' else 'W'}{p}" for p in got.periods]

@@ -45,8 +45,8 @@ def _prod(*cols: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
 KPIS: tuple[KpiSpec, ...] = (
     KpiSpec(
         "mrr", "MRR", "money", REVENUE,
-        "Monthly recurring revenue at month end: active paid subscriptions normalised to one month, "
-        "after discounts, in the reporting currency.",
+        "Monthly recurring revenue at month end: active subscriptions normalised to one month, after discounts, "
+        "in the reporting currency, under the revenue policy on the cover.",
         _rev("mrr", "ending_mrr", "mrr_amount", "mrr_minor", "ending_mrr_minor"),
     ),
     KpiSpec(
@@ -56,19 +56,18 @@ KPIS: tuple[KpiSpec, ...] = (
     ),
     KpiSpec(
         "nrr", "NRR", "pct", REVENUE,
-        "Net revenue retention: MRR now from customers paying 12 months ago ÷ their MRR then "
-        "(expansion, contraction and churn included).",
+        "Net revenue retention in the month: (starting MRR + expansion − contraction − churned MRR) "
+        "÷ starting MRR.",
         _rev("nrr", "net_revenue_retention"), discover=("net_revenue_retention",),
     ),
     KpiSpec(
         "grr", "GRR", "pct", REVENUE,
-        "Gross revenue retention: like NRR without expansion or reactivation; retained MRR ÷ starting MRR, "
-        "at most 100%.",
+        "Gross revenue retention in the month: (starting MRR − contraction − churned MRR) ÷ starting MRR.",
         _rev("grr", "gross_revenue_retention"), discover=("gross_revenue_retention",),
     ),
     KpiSpec(
         "paying_customers", "Paying customers", "count", REVENUE,
-        "Customers with at least one active paid subscription at month end.",
+        "Customers with MRR above zero at month end.",
         _rev("paying_customers", "customers", "active_customers", "customer_count"), discover=("paying_customers",),
     ),
     KpiSpec(
@@ -78,7 +77,7 @@ KPIS: tuple[KpiSpec, ...] = (
     ),
     KpiSpec(
         "customer_churn_rate", "Customer churn rate", "pct", REVENUE,
-        "Paying customers lost in the month ÷ paying customers at the start of the month.",
+        "Customers churned in the month ÷ paying customers at the start of the month.",
         _rev("customer_churn_rate", "logo_churn_rate", "churn_rate"), discover=("customer_churn_rate",),
         higher_is_better=False,
     ),
@@ -89,23 +88,25 @@ KPIS: tuple[KpiSpec, ...] = (
     ),
     KpiSpec(
         "runway", "Runway", "months", REVENUE,
-        "Months of cash left: month-end cash balance ÷ monthly net burn (empty when the company is not burning).",
+        "Months of cash left: month-end cash balance ÷ trailing 3-month average net burn (operating expenses "
+        "− net cash collected); n/a when not burning.",
         (("fct_finance_monthly", ("runway_months",)), (REVENUE_MONTHLY, ("runway_months",))),
         discover=("runway_months",),
     ),
     KpiSpec(
         "dau", "DAU", "count", PRODUCT,
-        "Daily active users: distinct users with at least one event on the day (staff and internal tenants excluded).",
+        "Daily active users: distinct counted users with at least one event on the day (staff, deleted users "
+        "and internal tenants excluded).",
         _prod("dau"),
     ),
     KpiSpec(
         "wau", "WAU", "count", PRODUCT,
-        "Weekly active users: distinct users active in the 7 days ending on the day.",
+        "Weekly active users: distinct users active in the rolling 7 days ending on the day.",
         _prod("wau"),
     ),
     KpiSpec(
         "mau", "MAU", "count", PRODUCT,
-        "Monthly active users: distinct users active in the 30 days ending on the day.",
+        "Monthly active users: distinct users active in the rolling 30 days ending on the day.",
         _prod("mau"),
     ),
     KpiSpec(
@@ -126,7 +127,7 @@ KPIS: tuple[KpiSpec, ...] = (
     ),
     KpiSpec(
         "api_p95", "API p95 latency", "ms", PRODUCT,
-        "95th percentile duration of API requests on the day.",
+        "95th percentile duration of API requests on the day (interpolated percentile_cont).",
         _prod("api_p95_latency_ms", "api_latency_p95_ms"), higher_is_better=False,
     ),
 )  # fmt: skip

@@ -38,7 +38,9 @@ from dashboards.export.metrics import (
 T = TypeVar("T")
 
 MINOR_UNIT_SUFFIXES = ("_minor_units", "_minor", "_cents")
-CURRENCY_COLUMNS = ("currency", "reporting_currency", "currency_code")
+# Only a reporting-currency column names the currency amounts are stated in: a mart's `currency` column is the
+# customer's billing currency (its amounts are converted to the reporting currency).
+CURRENCY_COLUMNS = ("reporting_currency",)
 EXPONENT_COLUMNS = ("currency_exponent", "minor_unit_exponent")
 
 
@@ -382,83 +384,98 @@ def classify_movement(label: str) -> str | None:
     return None
 
 
+def _movement_source(catalog: MartCatalog) -> str | Unavailable:
+    """The monthly revenue mart when it carries the bucket columns (it has all-tenants rows), else fct_mrr_movements."""
+    wide = [catalog.first_present(REVENUE_MONTHLY, cands) for key, _, _, cands in MOVEMENT_BUCKETS if key != "fx"]
+    if all(wide) and catalog.date_column(REVENUE_MONTHLY):
+        return REVENUE_MONTHLY
+    if catalog.has_table(MRR_MOVEMENTS):
+        return MRR_MOVEMENTS
+    return Unavailable(f"revenue marts not built ({catalog.qualified(MRR_MOVEMENTS)} missing)")
+
+
 def fetch_movements(
     conn: psycopg.Connection, catalog: MartCatalog, window: Window, tenant: str | None, currency: str
 ) -> Movements | Unavailable:
-    table = MRR_MOVEMENTS
-    if not catalog.has_table(table):
-        return Unavailable(f"revenue marts not built ({catalog.qualified(table)} missing)")
+    table_or_reason = _movement_source(catalog)
+    if isinstance(table_or_reason, Unavailable):
+        return table_or_reason
+    table = table_or_reason
     date_col = catalog.date_column(table)
     if date_col is None:
         return Unavailable(f"{catalog.qualified(table)} has no date column")
-    cond = tenant_condition(catalog, table, tenant)
-    if isinstance(cond, Unavailable):
-        return cond
+    qtable = _ident(table, catalog)
     type_col = catalog.first_present(table, MOVEMENT_TYPE_COLUMNS)
     amount_col = catalog.first_present(table, MOVEMENT_AMOUNT_COLUMNS)
     wide = {key: catalog.first_present(table, cands) for key, _, _, cands in MOVEMENT_BUCKETS}
+    present = [(k, c) for k, c in wide.items() if c]
+    long_format = bool(type_col and amount_col) and len(present) < 3
+    if not long_format and not present:
+        return Unavailable(f"{catalog.qualified(table)} has no movement type/amount or per-bucket MRR columns")
     month = sql.SQL("date_trunc('month', {})::date").format(sql.Identifier(date_col))
     cur_col = catalog.first_present(table, CURRENCY_COLUMNS)
     exp_col = catalog.first_present(table, EXPONENT_COLUMNS)
-    where = sql.SQL("{cond} and {m} between {lo} and {hi}").format(
-        cond=cond, m=month, lo=sql.Literal(window.start.replace(day=1)), hi=sql.Literal(window.end)
-    )
     cur_sql = sql.SQL("max({}::text)").format(sql.Identifier(cur_col)) if cur_col else sql.SQL("null::text")
     exp_sql = sql.SQL("max({}::int)").format(sql.Identifier(exp_col)) if exp_col else sql.SQL("null::int")
+    minor_cols = {amount_col} if long_format else {c for _, c in present}
 
-    if type_col and amount_col:
-        query = sql.SQL(
-            "select {m}, {ty}::text, sum({amt}), {cur}, {exp} from {t} where {w} group by 1, 2 order by 1"
-        ).format(
-            m=month, ty=sql.Identifier(type_col), amt=sql.Identifier(amount_col), cur=cur_sql, exp=exp_sql,
-            t=_ident(table, catalog), w=where,
-        )  # fmt: skip
-        minor_cols = {amount_col}
-    elif any(wide.values()):
-        present = [(k, c) for k, c in wide.items() if c]
-        sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(c)) for _, c in present)
-        query = sql.SQL("select {m}, {sums}, {cur}, {exp} from {t} where {w} group by 1 order by 1").format(
-            m=month, sums=sums, cur=cur_sql, exp=exp_sql, t=_ident(table, catalog), w=where
-        )
-        minor_cols = {c for _, c in present}
-    else:
-        return Unavailable(f"{catalog.qualified(table)} has no movement type/amount or per-bucket MRR columns")
-
-    def scale(col: str, v: object, cur: str | None, exp: int | None) -> float:
+    def scale(col: str | None, v: object, cur: str | None, exp: int | None) -> float:
         x = to_float(v) or 0.0
-        if col in minor_cols and col.endswith(MINOR_UNIT_SUFFIXES):
+        if col in minor_cols and col and col.endswith(MINOR_UNIT_SUFFIXES):
             x /= 10 ** (exp if exp is not None else currency_exponent(cur or currency))
         return x
 
     def run() -> Movements | Unavailable:
+        cond: sql.Composable | Unavailable = tenant_condition(catalog, table, tenant)
+        if tenant is None and catalog.has_tenant(table):
+            # Per-customer marts may have no all-tenants rows: then the total is the sum over every tenant.
+            has_all = conn.execute(
+                sql.SQL("select exists (select 1 from {} where {} = {})").format(
+                    qtable, sql.Identifier(TENANT_COLUMN), sql.Literal(ALL_TENANTS)
+                )
+            ).fetchone()
+            if not (has_all and has_all[0]):
+                cond = sql.SQL("true")
+        if isinstance(cond, Unavailable):
+            return cond
+        where = sql.SQL("{cond} and {m} between {lo} and {hi}").format(
+            cond=cond, m=month, lo=sql.Literal(window.start.replace(day=1)), hi=sql.Literal(window.end)
+        )
+        if long_format:
+            query = sql.SQL(
+                "select {m}, {ty}::text, sum({amt}), {cur}, {exp} from {t} where {w} group by 1, 2 order by 1"
+            ).format(
+                m=month, ty=sql.Identifier(type_col or ""), amt=sql.Identifier(amount_col or ""), cur=cur_sql,
+                exp=exp_sql, t=qtable, w=where,
+            )  # fmt: skip
+        else:
+            sums = sql.SQL(", ").join(sql.SQL("sum({})").format(sql.Identifier(c or "")) for _, c in present)
+            query = sql.SQL("select {m}, {sums}, {cur}, {exp} from {t} where {w} group by 1 order by 1").format(
+                m=month, sums=sums, cur=cur_sql, exp=exp_sql, t=qtable, w=where
+            )
         totals: dict[date, dict[str, float]] = {}
         seen_currency: str | None = None
         for row in conn.execute(query):
-            m = row[0]
-            bucket_totals = totals.setdefault(m, {})
+            bucket_totals = totals.setdefault(row[0], {})
             cur, exp = row[-2], row[-1]
             seen_currency = cur or seen_currency
-            if type_col and amount_col:
+            if long_format:
                 key = classify_movement(str(row[1]))
                 if key is not None:
                     bucket_totals[key] = bucket_totals.get(key, 0.0) + scale(amount_col, row[2], cur, exp)
             else:
-                for (key, col), v in zip([(k, c) for k, c in wide.items() if c], row[1:-2], strict=True):
-                    bucket_totals[key] = bucket_totals.get(key, 0.0) + scale(col or "", v, cur, exp)
+                for (key, col), v in zip(present, row[1:-2], strict=True):
+                    bucket_totals[key] = bucket_totals.get(key, 0.0) + scale(col, v, cur, exp)
         if not totals:
             return Unavailable(f"no rows in {catalog.qualified(table)} for the window")
         months = sorted(totals)
         buckets: list[tuple[str, str, list[float]]] = []
         for key, label, sign, _ in MOVEMENT_BUCKETS:
-            if not any(key in totals[m] for m in months) and key == "fx":
+            if key == "fx" and not any(totals[m].get(key) for m in months):
                 continue
-            values = []
-            for m in months:
-                v = totals[m].get(key, 0.0)
-                values.append(abs(v) * sign if sign else v)
+            values = [abs(totals[m].get(key, 0.0)) * sign if sign else totals[m].get(key, 0.0) for m in months]
             buckets.append((key, label, values))
-        source = catalog.qualified(table)
-        return Movements(months, buckets, seen_currency or currency, source)
+        return Movements(months, buckets, seen_currency or currency, catalog.qualified(table))
 
     return guarded(conn, run)
 
@@ -474,8 +491,11 @@ PERIOD_COLUMNS = (
 RATE_COLUMNS = ("retention_rate", "retention_pct", "retained_pct", "pct_retained", "retention", "logo_retention_rate")
 RETAINED_COLUMNS = ("retained_users", "retained_customers", "retained_tenants", "retained", "active_users")
 SIZE_COLUMNS = ("cohort_size", "cohort_users", "cohort_customers", "cohort_tenants", "initial_users")
-BASIS_COLUMNS = ("retention_type", "cohort_type", "basis", "metric", "retention_basis")
-PREFERRED_BASIS = ("logo", "customer", "customers", "tenant", "tenants", "user", "users")
+BASIS_COLUMNS = ("cohort_type", "retention_type", "basis", "retention_basis")
+# Customers (tenants) first: the board reads logo retention; user retention is the product view.
+PREFERRED_BASIS = ("tenants", "tenant", "customers", "customer", "logo", "accounts", "users", "user")
+PERIOD_TYPE_COLUMNS = ("period_type", "period_unit", "period_grain")
+PREFERRED_PERIOD_TYPES = ("month", "months", "monthly", "week", "weeks", "weekly")
 
 
 def fetch_cohorts(
@@ -503,24 +523,33 @@ def fetch_cohorts(
     if isinstance(cond, Unavailable):
         return cond
     basis_col = catalog.first_present(table, BASIS_COLUMNS)
+    period_type_col = catalog.first_present(table, PERIOD_TYPE_COLUMNS)
     qtable = _ident(table, catalog)
+
+    def pick(where: sql.Composable, col: str, preferred: tuple[str, ...]) -> tuple[str | None, sql.Composable]:
+        """Keep one value of a discriminator column (e.g. cohort_type): the first preferred one present."""
+        kinds = [
+            r[0]
+            for r in conn.execute(
+                sql.SQL("select distinct {b}::text from {t} where {c} order by 1").format(
+                    b=sql.Identifier(col), t=qtable, c=where
+                )
+            )
+            if r[0] is not None
+        ]
+        chosen = next((v for p in preferred for v in kinds if v.lower() == p), kinds[0] if kinds else None)
+        if chosen is None:
+            return None, where
+        return chosen, sql.SQL("{} and {}::text = {}").format(where, sql.Identifier(col), sql.Literal(chosen))
 
     def run() -> Cohorts | Unavailable:
         where: sql.Composable = cond
         basis: str | None = None
+        period_type: str | None = None
         if basis_col:
-            kinds = [
-                r[0]
-                for r in conn.execute(
-                    sql.SQL("select distinct {b}::text from {t} where {c} order by 1").format(
-                        b=sql.Identifier(basis_col), t=qtable, c=cond
-                    )
-                )
-                if r[0] is not None
-            ]
-            basis = next((v for p in PREFERRED_BASIS for v in kinds if v.lower() == p), kinds[0] if kinds else None)
-            if basis is not None:
-                where = sql.SQL("{} and {}::text = {}").format(where, sql.Identifier(basis_col), sql.Literal(basis))
+            basis, where = pick(where, basis_col, PREFERRED_BASIS)
+        if period_type_col:
+            period_type, where = pick(where, period_type_col, PREFERRED_PERIOD_TYPES)
         rate = (
             sql.SQL("{}::float8").format(sql.Identifier(rate_col))
             if rate_col
@@ -556,7 +585,7 @@ def fetch_cohorts(
         values = {(index[r[0]], r[1]): (r[2] / 100 if percent else r[2]) for r in raw}
         sizes = {index[r[0]]: r[3] for r in rows if r[0] in index and r[1] == 0 and r[3] is not None}
         periods = list(range(0, max((r[1] for r in rows), default=0) + 1))
-        unit = "week" if "week" in period_col else "month"
+        unit = "week" if "week" in (period_type or period_col) else "month"
         return Cohorts(cohorts, periods, values, sizes, basis, catalog.qualified(table), unit)
 
     return guarded(conn, run)
@@ -567,7 +596,7 @@ def fetch_cohorts(
 ALERT_COLUMN_PREFERENCE = (
     ("metric_date", "alert_date", "date", "day", "month"),
     ("tenant_id",),
-    ("metric_name", "metric", "kpi"),
+    ("metric", "metric_name", "kpi"),
     ("severity", "level"),
     ("direction",),
     ("metric_value", "value", "observed", "actual", "observed_value"),
@@ -607,8 +636,11 @@ def fetch_alerts(
     order: sql.Composable = sql.SQL("")
     if date_col:
         order = sql.SQL(" order by {} desc").format(sql.Identifier(date_col))
-        if (sev := catalog.first_present(table, ("severity",))) is not None:
-            order = order + sql.SQL(", {}").format(sql.Identifier(sev))
+        if (sev := catalog.first_present(table, ("severity", "level"))) is not None:
+            order = order + sql.SQL(
+                ", case lower({s}::text) when 'critical' then 0 when 'high' then 1 when 'warning' then 2"
+                " when 'medium' then 3 else 4 end"
+            ).format(s=sql.Identifier(sev))
     qtable = _ident(table, catalog)
 
     def run() -> Alerts:

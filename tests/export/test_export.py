@@ -61,6 +61,7 @@ def test_csv_has_exactly_the_rows_of_the_window_and_tenant(conn, tmp_path):
         "dim_plans.csv",
         "fct_cohort_retention.csv",
         "fct_daily_metrics.csv",
+        "fct_finance_monthly.csv",
         "fct_metric_alerts.csv",
         "fct_mrr_movements.csv",
         "fct_revenue_monthly.csv",
@@ -87,10 +88,13 @@ def test_csv_has_exactly_the_rows_of_the_window_and_tenant(conn, tmp_path):
     movements = read_csv(csv_dir / "fct_mrr_movements.csv")
     assert len(movements) == 10 and {r["tenant_id"] for r in movements} == {"t1"}
     assert {r["month"] for r in movements} == {"2024-02-01", "2024-03-01"}
-    # The cohort mart only has all-tenants rows; the alerts of t1 are outside the window: header only.
-    assert read_csv(csv_dir / "fct_cohort_retention.csv") == []
+    # The cohort mart has no tenant_id: filtered by cohort month only (Feb and Mar cohorts, 2 types x 11 periods).
+    cohorts = read_csv(csv_dir / "fct_cohort_retention.csv")
+    assert len(cohorts) == 44 and {r["cohort_month"] for r in cohorts} == {"2024-02-01", "2024-03-01"}
+    # Company-wide finance rows are not t1's; the alerts of t1 are outside the window: header only.
+    assert read_csv(csv_dir / "fct_finance_monthly.csv") == []
     assert (csv_dir / "fct_metric_alerts.csv").read_text(encoding="utf-8").splitlines() == [
-        "metric_date,tenant_id,metric_name,severity,metric_value,expected_value,message"
+        "metric_date,tenant_id,metric,rule,rule_id,severity,metric_value,expected_value,z_score,message"
     ]
     # No date, no tenant: exported whole, UTF-8, quoted as CSV requires.
     plans = read_csv(csv_dir / "dim_plans.csv")
@@ -102,7 +106,7 @@ def test_csv_without_filters_exports_every_row(conn, tmp_path):
     result = export(conn, tmp_path)
     by_name = {p.name: p for p in result.csv_files}
     assert len(read_csv(by_name["fct_daily_metrics.csv"])) == len(marts_data.days()) * len(marts_data.TENANTS)
-    assert len(read_csv(by_name["fct_metric_alerts.csv"])) == 3
+    assert len(read_csv(by_name["fct_metric_alerts.csv"])) == 4
     assert len(read_csv(by_name["fct_revenue_monthly.csv"])) == 9
 
 
@@ -136,7 +140,7 @@ def test_html_kpis_are_formatted_for_executives(conn, tmp_path):
     assert "€89.50" in t["arpa"]
     assert "2.1%" in t["customer_churn_rate"] and "−0.4 pp" in t["customer_churn_rate"]
     assert "3.46×" in t["quick_ratio"] and "+19.2%" in t["quick_ratio"]
-    assert "n/a — marts.fct_revenue_monthly has no column runway_months" in t["runway"]
+    assert "Mar 2024 12.9 months −1.3 months vs prior month" in t["runway"]
     # Product (daily, 31 Mar 2024 vs 29 Feb 2024).
     assert t["dau"].startswith("DAU 31 Mar 2024 1,234 +23.4% vs prior month")
     assert "2,345" in t["wau"] and "5,000" in t["mau"]
@@ -153,7 +157,13 @@ def test_html_kpis_are_formatted_for_executives(conn, tmp_path):
     assert "Revenue policy</dt><dd>stripe" in html
     assert html.count('<svg class="chart"') == 4  # MRR, DAU/MAU, movements, cohorts
     assert "<script" not in html and "http://" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")
-    assert "DAU 18.5% below its 28-day baseline" in html and "3 most recent of 3 alerts" in html
+    assert "4 most recent of 4 alerts in the window" in html
+    # Newest first; on the same day the more severe first.
+    assert html.index("DAU 18.5% below") < html.index("5xx rate above 1%") < html.index("API p95 latency more")
+    assert 'class="sev-critical">critical' in html
+    # Cohorts: tenant cohorts by month (not user cohorts, not weeks); unobservable cells left blank.
+    assert "signup cohort of tenants active in each month after signup" in html
+    assert ">100.0%<" in html and ">74.0%<" in html and ">80.0%<" in html and ">64.0%<" not in html
     assert "<td>Net new MRR</td><td>€8K</td><td>€10K</td><td>€23.5K</td>" in html  # 15000+9500+1200-800-1443.22
 
 
@@ -188,11 +198,32 @@ def test_tenant_scope_reads_that_tenants_rows(conn, tmp_path):
 
 def test_minor_units_use_the_currency_exponent(conn, tmp_path):
     conn.execute("create schema marts")
-    conn.execute("create table marts.fct_revenue_monthly (month date, tenant_id text, mrr_minor bigint, currency text)")
+    conn.execute(
+        "create table marts.fct_revenue_monthly (month date, tenant_id text, mrr_minor bigint, reporting_currency text)"
+    )
     conn.execute("insert into marts.fct_revenue_monthly values ('2024-03-01', '__all__', 98765, 'KWD')")
     conn.execute("insert into marts.fct_revenue_monthly values ('2024-02-01', '__all__', 1234567, 'KWD')")
     t = tiles(export(conn, tmp_path).html.read_text(encoding="utf-8"))
     assert "KWD 98.765" in t["mrr"] and "−92.0%" in t["mrr"]
+
+
+def test_movements_come_from_the_monthly_revenue_mart_when_it_has_the_buckets(conn, tmp_path):
+    marts_data.create_revenue_monthly(conn, buckets=True)
+    html = export(conn, tmp_path).html.read_text(encoding="utf-8")
+    assert "Source: marts.fct_revenue_monthly<" in html
+    # March: new 3000 + expansion 500 + reactivation 60 - contraction 100 - churn 200
+    assert "<td>Net new MRR</td><td>$1.3K</td><td>$2.3K</td><td>$3.3K</td>" in html
+
+
+def test_per_tenant_pack_says_which_marts_are_company_wide(conn, tmp_path):
+    marts_data.create_all(conn)
+    result = export(conn, tmp_path, tenant="t1")
+    html = result.html.read_text(encoding="utf-8")
+    assert "n/a — marts.fct_cohort_retention has no tenant_id, cannot show tenant t1" in html
+    t = tiles(html)
+    assert "n/a — no rows for tenant t1 in marts.fct_finance_monthly in the window" in t["runway"]
+    # Movements of t1 only (60% of every bucket in the fixture): March net 0.6 x 23456.78
+    assert "<td>Net new MRR</td><td>$4.8K</td><td>$6K</td><td>$14.1K</td>" in html
 
 
 def test_a_failing_mart_query_is_reported_and_the_rest_still_renders(conn, tmp_path):
