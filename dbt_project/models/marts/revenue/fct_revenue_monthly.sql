@@ -45,7 +45,10 @@ monthly as (
         count(*) filter (where ending_mrr > 0) as customers,
         count(*) filter (where new_mrr > 0) as new_customers,
         count(*) filter (where churned_mrr > 0) as churned_customers,
-        count(*) filter (where reactivation_mrr > 0) as reactivated_customers
+        count(*) filter (where reactivation_mrr > 0) as reactivated_customers,
+        -- churn of the customers paying at the start of the month (a same-month join-and-leave is not in it)
+        coalesce(sum(churned_mrr) filter (where starting_mrr > 0), 0) as starting_churned_mrr,
+        count(*) filter (where churned_mrr > 0 and starting_mrr > 0) as starting_churned_customers
     from movement_rows
     group by month, group_tenant_id
 
@@ -78,7 +81,7 @@ rates as (
         monthly.*,
         coalesce(trial_months.trials_ended, 0) as trials_ended,
         coalesce(trial_months.trials_converted, 0) as trials_converted,
-        monthly.churned_customers::numeric / nullif(monthly.starting_customers, 0) as customer_churn_rate,
+        monthly.starting_churned_customers::numeric / nullif(monthly.starting_customers, 0) as customer_churn_rate,
         monthly.mrr / nullif(monthly.customers, 0) as arpa
     from monthly
     left join trial_months
@@ -120,13 +123,13 @@ final as (
         with_trailing.churned_customers::integer as churned_customers,
         with_trailing.reactivated_customers::integer as reactivated_customers,
         with_trailing.customer_churn_rate::numeric(12, 6) as customer_churn_rate,
-        ((with_trailing.churned_mrr + with_trailing.contraction_mrr)
+        ((with_trailing.starting_churned_mrr + with_trailing.contraction_mrr)
             / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as gross_revenue_churn_rate,
-        ((with_trailing.churned_mrr + with_trailing.contraction_mrr - with_trailing.expansion_mrr)
+        ((with_trailing.starting_churned_mrr + with_trailing.contraction_mrr - with_trailing.expansion_mrr)
             / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as net_revenue_churn_rate,
         ((with_trailing.starting_mrr + with_trailing.expansion_mrr - with_trailing.contraction_mrr
-            - with_trailing.churned_mrr) / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as nrr,
-        ((with_trailing.starting_mrr - with_trailing.contraction_mrr - with_trailing.churned_mrr)
+            - with_trailing.starting_churned_mrr) / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as nrr,
+        ((with_trailing.starting_mrr - with_trailing.contraction_mrr - with_trailing.starting_churned_mrr)
             / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as grr,
         with_trailing.arpa::numeric(20, 4) as arpa,
         ((with_trailing.new_mrr + with_trailing.expansion_mrr + with_trailing.reactivation_mrr)
