@@ -1,0 +1,476 @@
+"""Idempotent apply of the dashboard specs to Metabase.
+
+Order: the collection (found by name, else created), the warehouse database connection (found by name, else
+created; updated when its connection details differ), every card by name inside the collection (created, or
+`PUT` when what the spec says differs from what Metabase holds), then every dashboard by name inside the
+collection (created with its parameters, then one `PUT /api/dashboard/{id}` with `dashcards` + `parameters`
+when the layout, the filter wiring or the filters differ). A second run with the same specs sends no write.
+
+`dry_run` sends only reads (and with no client at all, plans offline: everything would be created).
+The warehouse password is sent in the database request body only; it is never logged or reported.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from dashboards.metabase.client import MetabaseClient, unwrap_list
+from dashboards.spec import CardSpec, DashboardSpec, ParameterSpec
+
+log = logging.getLogger(__name__)
+
+Action = Literal["create", "update", "unchanged"]
+TAG_NAMESPACE = uuid.UUID("6f1e0c39-3e0b-4a59-9a55-7d5d0b1f6a11")  # template-tag ids are uuid5(namespace, card/tag)
+PLACEHOLDER_ID = -1  # ids of objects a dry run would create
+
+
+@dataclass(frozen=True)
+class Change:
+    kind: Literal["collection", "database", "card", "dashboard"]
+    name: str
+    action: Action
+    id: int | None = None
+    detail: str = ""
+
+
+@dataclass
+class ApplyReport:
+    dry_run: bool = False
+    changes: list[Change] = field(default_factory=list)
+
+    def add(self, change: Change) -> None:
+        self.changes.append(change)
+        log.info("%s %s %r %s", change.action, change.kind, change.name, change.detail)
+
+    def of(self, action: Action, kind: str | None = None) -> list[Change]:
+        return [c for c in self.changes if c.action == action and (kind is None or c.kind == kind)]
+
+    @property
+    def created(self) -> list[Change]:
+        return self.of("create")
+
+    @property
+    def updated(self) -> list[Change]:
+        return self.of("update")
+
+    @property
+    def unchanged(self) -> list[Change]:
+        return self.of("unchanged")
+
+    def ids(self, kind: str) -> dict[str, int]:
+        return {c.name: c.id for c in self.changes if c.kind == kind and c.id is not None and c.id > 0}
+
+    def lines(self) -> list[str]:
+        verb = {
+            "create": "would create" if self.dry_run else "created",
+            "update": "would update" if self.dry_run else "updated",
+        }
+        out = []
+        for c in self.changes:
+            where = f" (id {c.id})" if c.id is not None and c.id > 0 else ""
+            detail = f": {c.detail}" if c.detail else ""
+            out.append(f"{verb.get(c.action, c.action):<13} {c.kind:<10} {c.name}{where}{detail}")
+        out.append(
+            f"{len(self.created)} {'to create' if self.dry_run else 'created'}, "
+            f"{len(self.updated)} {'to update' if self.dry_run else 'updated'}, {len(self.unchanged)} unchanged"
+        )
+        return out
+
+
+@dataclass(frozen=True)
+class WarehouseConnection:
+    """The warehouse as Metabase reaches it (in docker-compose that is the `postgres` service, not 127.0.0.1)."""
+
+    name: str
+    host: str
+    port: int
+    dbname: str
+    user: str
+    password: str = field(default="", repr=False)
+    ssl: bool = False
+    schemas: tuple[str, ...] = ("marts",)
+
+    def details(self) -> dict[str, Any]:
+        """The `details` Metabase's postgres driver takes (password included: request bodies only)."""
+        return {**self.public_details(), "password": self.password or None}
+
+    def public_details(self) -> dict[str, Any]:
+        return {
+            "host": self.host,
+            "port": self.port,
+            "dbname": self.dbname,
+            "user": self.user,
+            "ssl": self.ssl,
+            "schema-filters-type": "inclusion",
+            "schema-filters-patterns": ",".join(self.schemas),
+        }
+
+    def redacted(self) -> str:
+        return f"postgres://{self.user}{':***' if self.password else ''}@{self.host}:{self.port}/{self.dbname}"
+
+
+# ------------------------------------------------------------------------------------------------ payloads
+
+
+def _tag_id(card: CardSpec, tag: str) -> str:
+    return str(uuid.uuid5(TAG_NAMESPACE, f"{card.name}/{tag}"))
+
+
+def template_tags(card: CardSpec, params: dict[str, ParameterSpec]) -> dict[str, dict[str, Any]]:
+    tags: dict[str, dict[str, Any]] = {}
+    for name in card.tags:
+        param = params[name]
+        tag: dict[str, Any] = {
+            "id": _tag_id(card, name),
+            "name": name,
+            "display-name": param.name,
+            "type": param.tag_type,
+            "required": name in card.required_tags,
+        }
+        if param.default is not None:
+            tag["default"] = param.default
+        tags[name] = tag
+    return tags
+
+
+def card_payload(card: CardSpec, spec: DashboardSpec, *, database_id: int, collection_id: int) -> dict[str, Any]:
+    """The body of `POST /api/card` / `PUT /api/card/{id}` for one spec card (a native query)."""
+    params = {p.slug: p for p in spec.parameters}
+    return {
+        "name": card.name,
+        "description": card.description.strip() if card.description and card.description.strip() else None,
+        "type": "question",
+        "display": card.display,
+        "collection_id": collection_id,
+        "dataset_query": {
+            "type": "native",
+            "database": database_id,
+            "native": {"query": card.sql, "template-tags": template_tags(card, params)},
+        },
+        "visualization_settings": dict(card.visualization),
+    }
+
+
+def parameter_target(slug: str) -> list[Any]:
+    return ["variable", ["template-tag", slug]]
+
+
+def dashboard_parameters(spec: DashboardSpec) -> list[dict[str, Any]]:
+    out = []
+    for p in spec.parameters:
+        param: dict[str, Any] = {
+            "id": p.slug,
+            "name": p.name,
+            "slug": p.slug,
+            "type": p.type,
+            "sectionId": p.type.split("/")[0] if "/" in p.type else "string",
+        }
+        if p.default is not None:
+            param["default"] = p.default
+        out.append(param)
+    return out
+
+
+def dashcards_payload(spec: DashboardSpec, card_ids: dict[str, int], existing: dict[int, int]) -> list[dict[str, Any]]:
+    """`dashcards` for `PUT /api/dashboard/{id}`: one per spec card, reusing the dashcard id already holding the
+    card (`existing`: card id -> dashcard id) and negative ids for new ones. Every parameter is mapped to every
+    card whose SQL uses its template tag."""
+    dashcards = []
+    new_id = 0
+    for card in spec.cards:
+        card_id = card_ids[card.name]
+        if card_id in existing:
+            dashcard_id = existing[card_id]
+        else:
+            new_id -= 1
+            dashcard_id = new_id
+        mappings = [
+            {"parameter_id": p.slug, "card_id": card_id, "target": parameter_target(p.slug)}
+            for p in spec.parameters
+            if p.slug in card.tags
+        ]
+        dashcards.append(
+            {
+                "id": dashcard_id,
+                "card_id": card_id,
+                "row": card.layout.row,
+                "col": card.layout.col,
+                "size_x": card.layout.size_x,
+                "size_y": card.layout.size_y,
+                "parameter_mappings": mappings,
+                "visualization_settings": {},
+                "series": [],
+            }
+        )
+    return dashcards
+
+
+# ------------------------------------------------------------------------------------------------ comparison
+
+
+def _native_view(dataset_query: Any) -> dict[str, Any]:
+    """What matters of a native dataset_query, in either the legacy shape (`native.query`) or the MBQL 5 shape
+    (`stages[0].native`) newer Metabase versions answer with."""
+    dq = dataset_query if isinstance(dataset_query, dict) else {}
+    if isinstance(dq.get("stages"), list) and dq["stages"]:
+        stage = dq["stages"][0]
+        query, tags = stage.get("native"), stage.get("template-tags") or stage.get("template_tags") or {}
+    else:
+        native = dq.get("native") or {}
+        query, tags = native.get("query"), native.get("template-tags") or native.get("template_tags") or {}
+    norm_tags = {
+        name: (
+            tag.get("type"),
+            tag.get("display-name") or tag.get("display_name"),
+            bool(tag.get("required", False)),
+            tag.get("default"),
+        )
+        for name, tag in tags.items()
+    }
+    return {"database": dq.get("database"), "query": (query or "").strip(), "tags": norm_tags}
+
+
+def card_differences(desired: dict[str, Any], actual: dict[str, Any]) -> list[str]:
+    diffs = []
+    for key in ("name", "display", "collection_id"):
+        if desired.get(key) != actual.get(key):
+            diffs.append(key)
+    if (desired.get("description") or None) != (actual.get("description") or None):
+        diffs.append("description")
+    if actual.get("type", "question") != desired["type"]:
+        diffs.append("type")
+    want, have = _native_view(desired["dataset_query"]), _native_view(actual.get("dataset_query"))
+    if want["query"] != have["query"]:
+        diffs.append("sql")
+    if want["tags"] != have["tags"]:
+        diffs.append("template tags")
+    if want["database"] != have["database"]:
+        diffs.append("database")
+    viz = actual.get("visualization_settings") or {}
+    if any(viz.get(k) != v for k, v in desired["visualization_settings"].items()):
+        diffs.append("visualization")
+    return diffs
+
+
+def _dashcard_view(dashcards: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    view = []
+    for dc in dashcards:
+        mappings = sorted(
+            (m.get("parameter_id"), repr(m.get("target")), m.get("card_id")) for m in dc.get("parameter_mappings") or []
+        )
+        view.append(
+            (dc.get("card_id"), dc.get("row"), dc.get("col"), dc.get("size_x"), dc.get("size_y"), tuple(mappings))
+        )
+    return sorted(view, key=repr)
+
+
+def _parameters_view(parameters: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+    return sorted(
+        ((p.get("id"), p.get("name"), p.get("slug"), p.get("type"), p.get("default")) for p in parameters), key=repr
+    )
+
+
+def dashboard_differences(
+    desired_params: list[dict[str, Any]], desired_dashcards: list[dict[str, Any]], spec: DashboardSpec, actual: dict
+) -> list[str]:
+    diffs = []
+    if (spec.description or None) != (actual.get("description") or None):
+        diffs.append("description")
+    if _parameters_view(desired_params) != _parameters_view(actual.get("parameters") or []):
+        diffs.append("parameters")
+    have_cards = actual.get("dashcards")
+    if have_cards is None:
+        have_cards = actual.get("ordered_cards") or []  # Metabase < 0.47
+    if _dashcard_view(desired_dashcards) != _dashcard_view(have_cards):
+        diffs.append("dashcards")
+    return diffs
+
+
+# ------------------------------------------------------------------------------------------------ apply
+
+
+class Applier:
+    def __init__(
+        self,
+        client: MetabaseClient | None,
+        database: WarehouseConnection,
+        *,
+        collection_name: str = "execmetrics",
+        dry_run: bool = False,
+    ):
+        if client is None and not dry_run:
+            raise ValueError("applying needs a Metabase client; without one only a dry run is possible")
+        self.client = client
+        self.database = database
+        self.collection_name = collection_name
+        self.dry_run = dry_run or client is None
+        self.report = ApplyReport(dry_run=self.dry_run)
+
+    # -------------------------------------------------------------------------------------------- steps
+
+    def apply(self, specs: list[DashboardSpec]) -> ApplyReport:
+        collection_id = self.ensure_collection()
+        database_id = self.ensure_database()
+        existing = self._collection_items(collection_id)
+        card_ids: dict[str, int] = {}
+        for spec in specs:
+            for card in spec.cards:
+                card_ids[card.name] = self.ensure_card(card, spec, collection_id, database_id, existing["card"])
+        for spec in specs:
+            self.ensure_dashboard(spec, collection_id, card_ids, existing["dashboard"])
+        return self.report
+
+    def ensure_collection(self) -> int:
+        if self.client is not None:
+            for coll in unwrap_list(self.client.get("/api/collection")):
+                if (
+                    coll.get("name") == self.collection_name
+                    and not coll.get("archived")
+                    and coll.get("personal_owner_id") is None
+                    and isinstance(coll.get("id"), int)
+                ):
+                    self.report.add(Change("collection", self.collection_name, "unchanged", coll["id"]))
+                    return int(coll["id"])
+        body = {
+            "name": self.collection_name,
+            "description": "execmetrics dashboards, managed as code (dashboards/specs).",
+        }
+        new_id = self._write("POST", "/api/collection", body)
+        self.report.add(Change("collection", self.collection_name, "create", new_id))
+        return new_id
+
+    def ensure_database(self) -> int:
+        conn = self.database
+        if self.client is not None:
+            for db in unwrap_list(self.client.get("/api/database")):
+                if db.get("name") != conn.name:
+                    continue
+                have = db.get("details") or {}
+                changed = [k for k, v in conn.public_details().items() if have.get(k) != v]
+                if db.get("engine") != "postgres":
+                    changed.insert(0, "engine")
+                if not changed:
+                    self.report.add(Change("database", conn.name, "unchanged", db["id"], conn.redacted()))
+                    return int(db["id"])
+                put_body = {"name": conn.name, "engine": "postgres", "details": conn.details()}
+                self._write("PUT", f"/api/database/{db['id']}", put_body)
+                self.report.add(Change("database", conn.name, "update", db["id"], "changed: " + ", ".join(changed)))
+                return int(db["id"])
+        body: dict[str, Any] = {
+            "name": conn.name,
+            "engine": "postgres",
+            "details": conn.details(),
+            "is_full_sync": True,
+            "is_on_demand": False,
+            "connection_source": "admin",
+        }
+        new_id = self._write("POST", "/api/database", body)
+        if not self.dry_run:
+            # Native queries do not need the sync, but the data browser and column types do; it runs in the background.
+            self._write("POST", f"/api/database/{new_id}/sync_schema", {})
+        self.report.add(Change("database", conn.name, "create", new_id, conn.redacted()))
+        return new_id
+
+    def _collection_items(self, collection_id: int) -> dict[str, dict[str, int]]:
+        """name -> id of the cards and dashboards directly in the collection."""
+        found: dict[str, dict[str, int]] = {"card": {}, "dashboard": {}}
+        if self.client is None or collection_id <= 0:
+            return found
+        body = self.client.get(f"/api/collection/{collection_id}/items", models=["card", "dashboard"])
+        for item in unwrap_list(body):
+            model, name, item_id = item.get("model"), item.get("name"), item.get("id")
+            if model in found and isinstance(name, str) and isinstance(item_id, int) and not item.get("archived"):
+                found[model].setdefault(name, item_id)  # the oldest wins if a human made a copy with the same name
+        return found
+
+    def ensure_card(
+        self, card: CardSpec, spec: DashboardSpec, collection_id: int, database_id: int, existing: dict[str, int]
+    ) -> int:
+        desired = card_payload(card, spec, database_id=database_id, collection_id=collection_id)
+        card_id = existing.get(card.name)
+        if card_id is None or self.client is None:
+            new_id = self._write("POST", "/api/card", desired)
+            self.report.add(Change("card", card.name, "create", new_id, f"{spec.key}, {card.display}"))
+            return new_id
+        actual = self.client.get(f"/api/card/{card_id}")
+        diffs = card_differences(desired, actual)
+        if diffs:
+            self._write("PUT", f"/api/card/{card_id}", desired)
+            self.report.add(Change("card", card.name, "update", card_id, "changed: " + ", ".join(diffs)))
+        else:
+            self.report.add(Change("card", card.name, "unchanged", card_id))
+        return card_id
+
+    def ensure_dashboard(
+        self, spec: DashboardSpec, collection_id: int, card_ids: dict[str, int], existing: dict[str, int]
+    ) -> int:
+        params = dashboard_parameters(spec)
+        dash_id = existing.get(spec.name)
+        created = dash_id is None or self.client is None
+        if created:
+            body = {
+                "name": spec.name,
+                "description": spec.description,
+                "collection_id": collection_id,
+                "parameters": params,
+            }
+            dash_id = self._write("POST", "/api/dashboard", body)
+            actual: dict[str, Any] = {"description": spec.description, "parameters": params, "dashcards": []}
+            if self.client is not None and not self.dry_run:
+                actual = self.client.get(f"/api/dashboard/{dash_id}")
+        else:
+            assert self.client is not None and dash_id is not None
+            actual = self.client.get(f"/api/dashboard/{dash_id}")
+        have_cards = actual.get("dashcards")
+        if have_cards is None:
+            have_cards = actual.get("ordered_cards") or []
+        # card id -> the dashcard to keep for it; when a card sits on the dashboard twice (a copy added by hand),
+        # keep the one already where the spec puts it, else the oldest.
+        spec_pos = {card_ids[c.name]: (c.layout.row, c.layout.col) for c in spec.cards}
+        reuse: dict[int, int] = {}
+        for dc in sorted(have_cards, key=lambda d: d.get("id") or 0):
+            card_id, dc_id = dc.get("card_id"), dc.get("id")
+            if not isinstance(dc_id, int) or not isinstance(card_id, int):
+                continue
+            if card_id not in reuse or spec_pos.get(card_id) == (dc.get("row"), dc.get("col")):
+                reuse.setdefault(card_id, dc_id)
+                if spec_pos.get(card_id) == (dc.get("row"), dc.get("col")):
+                    reuse[card_id] = dc_id
+        dashcards = dashcards_payload(spec, card_ids, reuse)
+        diffs = dashboard_differences(params, dashcards, spec, actual)
+        if diffs:
+            body = {"name": spec.name, "description": spec.description, "parameters": params, "dashcards": dashcards}
+            self._write("PUT", f"/api/dashboard/{dash_id}", body)
+        if created:
+            self.report.add(Change("dashboard", spec.name, "create", dash_id, f"{len(dashcards)} cards"))
+        elif diffs:
+            self.report.add(Change("dashboard", spec.name, "update", dash_id, "changed: " + ", ".join(diffs)))
+        else:
+            self.report.add(Change("dashboard", spec.name, "unchanged", dash_id))
+        return dash_id
+
+    # -------------------------------------------------------------------------------------------- writes
+
+    def _write(self, method: str, path: str, body: dict[str, Any]) -> int:
+        """Send a write (or, in a dry run, pretend to) and return the id Metabase gave the object."""
+        if self.dry_run or self.client is None:
+            return PLACEHOLDER_ID
+        answer = self.client.request(method, path, json=body)
+        if isinstance(answer, dict) and isinstance(answer.get("id"), int):
+            return int(answer["id"])
+        return PLACEHOLDER_ID
+
+
+def apply_specs(
+    client: MetabaseClient | None,
+    specs: list[DashboardSpec],
+    database: WarehouseConnection,
+    *,
+    collection_name: str = "execmetrics",
+    dry_run: bool = False,
+) -> ApplyReport:
+    return Applier(client, database, collection_name=collection_name, dry_run=dry_run).apply(specs)

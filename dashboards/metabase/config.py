@@ -1,0 +1,59 @@
+"""Where Metabase is and how to log in, read from the environment (METABASE_*) when a command asks, never at import.
+
+The warehouse connection Metabase gets is the project's warehouse (`extract.settings`), unless
+`METABASE_WAREHOUSE_URL` says how Metabase reaches it (in docker-compose: `postgresql://...@postgres:5432/...`).
+"""
+
+from __future__ import annotations
+
+from pydantic import SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from dashboards.metabase.apply import WarehouseConnection
+from dashboards.metabase.client import MetabaseClient, Transport
+from extract.settings import Settings, get_settings
+
+
+class MetabaseSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="METABASE_", env_file=".env", extra="ignore")
+
+    url: str | None = None
+    user: str | None = None
+    password: SecretStr | None = None
+    api_key: SecretStr | None = None
+    collection: str = "execmetrics"
+    database_name: str = "execmetrics warehouse"
+    warehouse_url: SecretStr | None = None  # the warehouse as Metabase reaches it
+    warehouse_ssl: bool = False
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.url and (self.api_key or (self.user and self.password)))
+
+    def client(self, transport: Transport | None = None) -> MetabaseClient:
+        if not self.url:
+            raise ValueError("METABASE_URL is not set")
+        return MetabaseClient(
+            self.url,
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            username=self.user,
+            password=self.password.get_secret_value() if self.password else None,
+            transport=transport,
+        )
+
+    def warehouse_connection(self, settings: Settings | None = None) -> WarehouseConnection:
+        from extract.warehouse import Target, Warehouse  # psycopg import only when a command needs it
+
+        if self.warehouse_url:
+            target = Target.from_url(self.warehouse_url.get_secret_value())
+        else:
+            target = Warehouse(settings or get_settings()).target
+        return WarehouseConnection(
+            name=self.database_name,
+            host=target.host,
+            port=target.port,
+            dbname=target.dbname,
+            user=target.user,
+            password=target.password,
+            ssl=self.warehouse_ssl,
+        )
