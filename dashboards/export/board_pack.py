@@ -15,15 +15,17 @@ import psycopg
 from markupsafe import Markup
 
 from dashboards.export import charts
-from dashboards.export.catalog import MartCatalog
+from dashboards.export.catalog import ALL_TENANTS, MartCatalog
 from dashboards.export.formatting import (
     fmt_cell,
     fmt_count,
     fmt_day,
     fmt_money,
     fmt_money_compact,
+    fmt_ms,
     fmt_pct,
     fmt_pct_axis,
+    to_float,
 )
 from dashboards.export.queries import (
     Alerts,
@@ -136,12 +138,49 @@ def _cohort_panel(got: Cohorts | Unavailable) -> Panel:
     return Panel(title, subtitle, svg=svg, source=got.source)
 
 
+ALERT_HEADERS = {
+    "metric_date": "Date", "alert_date": "Date", "tenant_id": "Tenant", "metric": "Metric", "metric_name": "Metric",
+    "metric_value": "Value", "value": "Value", "expected_value": "Expected", "expected": "Expected",
+    "z_score": "z-score", "message": "Message",
+}  # fmt: skip
+VALUE_COLUMNS = ("metric_value", "value", "observed", "actual", "observed_value", "expected", "expected_value",
+                 "baseline", "baseline_value")  # fmt: skip
+
+
+def _alert_value(metric: str, value: object, currency: str) -> str:
+    """Alert values in their metric's unit: rates as percentages, latencies in ms, counts with separators."""
+    v = to_float(value)
+    if v is None or isinstance(value, str):
+        return fmt_cell(value, currency)
+    if metric.endswith(("_rate", "_ratio")):
+        return fmt_pct(v)
+    if metric.endswith("_ms"):
+        return fmt_ms(v)
+    if metric.endswith("mrr") or metric in ("arpa", "arr"):
+        return fmt_money(v, currency)
+    return fmt_count(v) if v == int(v) else fmt_cell(value, currency)
+
+
 def _alerts_panel(got: Alerts | Unavailable, currency: str) -> Panel:
     title = "Recent alerts"
     if isinstance(got, Unavailable):
         return Panel(title, reason=got.reason)
-    header = [c.replace("_", " ").capitalize() for c in got.columns]
-    rows = [[fmt_cell(v, currency) for v in r] for r in got.rows]
+    header = [ALERT_HEADERS.get(c, c.replace("_", " ").capitalize()) for c in got.columns]
+    metric_at = next((i for i, c in enumerate(got.columns) if c in ("metric", "metric_name", "kpi")), None)
+    rows = []
+    for r in got.rows:
+        metric = str(r[metric_at]) if metric_at is not None else ""
+        cells = []
+        for col, v in zip(got.columns, r, strict=True):
+            if col in VALUE_COLUMNS:
+                cells.append(_alert_value(metric, v, currency))
+            elif col == "tenant_id" and v == ALL_TENANTS:
+                cells.append("All tenants")
+            elif col == "z_score" and v is not None:
+                cells.append(f"{float(v):+.1f}")
+            else:
+                cells.append(fmt_cell(v, currency))
+        rows.append(cells)
     subtitle = (
         f"{len(got.rows)} most recent of {got.total} alerts in the window" if got.total else "No alerts in the window"
     )
@@ -391,7 +430,7 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
     <tbody>{% for row in pack.alerts.table.rows %}
       <tr>{% for c in row %}
         {%- set sev = pack.alerts.table.header[loop.index0] == 'Severity' -%}
-        <td class="{{ ('sev-' ~ c | lower) if sev else '' }}">{{ c }}</td>{% endfor %}</tr>
+        <td{% if sev %} class="sev-{{ c | lower }}"{% endif %}>{{ c }}</td>{% endfor %}</tr>
     {% endfor %}</tbody>
   </table>
   {% endif %}

@@ -161,6 +161,12 @@ def test_html_kpis_are_formatted_for_executives(conn, tmp_path):
     # Newest first; on the same day the more severe first.
     assert html.index("DAU 18.5% below") < html.index("5xx rate above 1%") < html.index("API p95 latency more")
     assert 'class="sev-critical">critical' in html
+    assert '<td>api_5xx_rate</td><td class="sev-info">info</td><td>1.2%</td><td>1.0%</td><td>—</td>' in html
+    assert (
+        '<td>All tenants</td><td>dau</td><td class="sev-warning">warning</td><td>1,100</td><td>1,350</td><td>-3.4</td>'
+        in html
+    )
+    assert "<td>950 ms</td><td>410 ms</td>" in html
     # Cohorts: tenant cohorts by month (not user cohorts, not weeks); unobservable cells left blank.
     assert "signup cohort of tenants active in each month after signup" in html
     assert ">100.0%<" in html and ">74.0%<" in html and ">80.0%<" in html and ">64.0%<" not in html
