@@ -15,6 +15,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dashboards.metabase.cli import dashboards_app
 from extract.settings import get_settings, reset_settings
 from extract.warehouse import DEMO_APP_DB, RAW_SCHEMAS, Warehouse, WarehouseError, ensure_raw_schema
 
@@ -25,6 +26,7 @@ load_app = typer.Typer(help="Load files into the warehouse's raw tables.", no_ar
 app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(extract_app_cli, name="extract")
 app.add_typer(load_app, name="load")
+app.add_typer(dashboards_app, name="dashboards")
 
 console = Console(stderr=True)
 out = Console()
