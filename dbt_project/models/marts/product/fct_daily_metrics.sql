@@ -63,7 +63,10 @@ bounds as (
             (select min(created_date) from tenants),
             {{ lower_bound if lower_bound is not none else 'null::date' }}
         ) as first_day,
-        {{ product_last_date() }} as last_day
+        {{ product_last_date() }} as last_day,
+        -- the last day the activity model has loaded: activation windows are read up to it (a backfill of an
+        -- old day sees the whole window, exactly as a full build does)
+        (select max(activity_date) from {{ ref('int_user_daily_activity') }}) as observed_through
 
 ),
 
@@ -91,7 +94,7 @@ activity as (
     inner join users
         on daily.user_id = users.user_id
     where daily.activity_date >= (select first_day from bounds) - {{ history_days }}
-        and daily.activity_date <= (select last_day from bounds)
+        and daily.activity_date <= (select last_day from bounds) + {{ activation_window_days - 1 }}
 
 ),
 
@@ -427,7 +430,8 @@ joined as (
         coalesce(activation.file_upload_users, 0) as file_upload_users,
         coalesce(activation.worklog_users, 0) as worklog_users,
         coalesce(activation.report_users, 0) as report_users,
-        spine.metric_date + {{ activation_window_days - 1 }} <= (select last_day from bounds) as activation_window_complete,
+        spine.metric_date + {{ activation_window_days - 1 }} <= (select observed_through from bounds)
+            as activation_window_complete,
         coalesce(jobs_created.jobs_created, 0) as jobs_created,
         coalesce(jobs_outcomes.jobs_total, 0) as jobs_total,
         coalesce(jobs_outcomes.jobs_succeeded, 0) as jobs_succeeded,
