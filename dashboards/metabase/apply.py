@@ -152,7 +152,28 @@ def card_payload(card: CardSpec, spec: DashboardSpec, *, database_id: int, colle
             "native": {"query": card.sql, "template-tags": template_tags(card, params)},
         },
         "visualization_settings": dict(card.visualization),
+        "parameters": card_parameters(card, params),
     }
+
+
+def card_parameters(card: CardSpec, params: dict[str, ParameterSpec]) -> list[dict[str, Any]]:
+    """The card's own `parameters`, one per template tag, as Metabase's editor saves them
+    (`getTemplateTagParameters`): without them Metabase falls back to deriving them from the tags, a path its
+    source calls a legacy convenience."""
+    out = []
+    for name in card.tags:
+        param = params[name]
+        entry: dict[str, Any] = {
+            "id": _tag_id(card, name),
+            "type": param.type,
+            "target": parameter_target(name),
+            "name": param.name,
+            "slug": name,
+        }
+        if param.default is not None:
+            entry["default"] = param.default
+        out.append(entry)
+    return out
 
 
 def parameter_target(slug: str) -> list[Any]:
@@ -250,6 +271,9 @@ def card_differences(desired: dict[str, Any], actual: dict[str, Any]) -> list[st
         diffs.append("template tags")
     if want["database"] != have["database"]:
         diffs.append("database")
+    want_params = _parameters_view(desired.get("parameters") or [], with_target=True)
+    if want_params != _parameters_view(actual.get("parameters") or [], with_target=True):
+        diffs.append("parameters")
     viz = actual.get("visualization_settings") or {}
     if any(viz.get(k) != v for k, v in desired["visualization_settings"].items()):
         diffs.append("visualization")
@@ -268,9 +292,14 @@ def _dashcard_view(dashcards: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]
     return sorted(view, key=repr)
 
 
-def _parameters_view(parameters: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]:
+def _parameters_view(parameters: Iterable[dict[str, Any]], *, with_target: bool = False) -> list[tuple[Any, ...]]:
     return sorted(
-        ((p.get("id"), p.get("name"), p.get("slug"), p.get("type"), p.get("default")) for p in parameters), key=repr
+        (
+            (p.get("id"), p.get("name"), p.get("slug"), p.get("type"), p.get("default"))
+            + ((repr(p.get("target")),) if with_target else ())
+            for p in parameters
+        ),
+        key=repr,
     )
 
 

@@ -53,9 +53,14 @@ def test_first_apply_creates_everything(fake, client, specs, connection):
             )
             mapped = {m["parameter_id"]: m["target"] for m in dc["parameter_mappings"]}
             assert set(mapped) == set(card.tags)
-            tags = fake.cards[dc["card_id"]]["dataset_query"]["native"]["template-tags"]
+            stored = fake.cards[dc["card_id"]]
+            tags = stored["dataset_query"]["native"]["template-tags"]
+            card_params = {p["slug"]: p for p in stored["parameters"]}
             for slug, target in mapped.items():
                 assert target == ["variable", ["template-tag", slug]] and slug in tags
+                # the card's own parameter for the tag: same id as the tag, same target, the filter's type
+                assert card_params[slug]["id"] == tags[slug]["id"] and card_params[slug]["target"] == target
+                assert card_params[slug]["type"] == next(p.type for p in spec.parameters if p.slug == slug)
 
 
 def test_every_request_matches_the_contract(fake, client, specs, connection, contract: MetabaseContract):
@@ -99,9 +104,13 @@ def test_every_request_body_validates_against_the_contract(fake, client, specs, 
             for mapping in dashcard["parameter_mappings"]:
                 assert not contract.target_errors(mapping["target"]), mapping
                 targets += 1
+        for parameter in (req.body or {}).get("parameters") or []:
+            if "target" in parameter:  # card parameters carry a target, dashboard parameters do not
+                assert not contract.target_errors(parameter["target"]), parameter
+                targets += 1
         checked.add((req.method, template))
     assert {
-        ("POST", "/api/session") if False else ("POST", "/api/collection"),
+        ("POST", "/api/collection"),
         ("POST", "/api/database"),
         ("PUT", "/api/database/{id}"),
         ("POST", "/api/card"),
