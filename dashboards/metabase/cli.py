@@ -84,4 +84,4 @@ def apply_cmd(
         except MetabaseError as exc:
             raise _fail(str(exc)) from None
     for line in report.lines():
-        out.print(line, highlight=False)
+        out.print(line, highlight=False, soft_wrap=True)
