@@ -17,10 +17,9 @@ from datetime import date
 
 import psycopg
 import pytest
+from test_product_helpers import dbt, fresh_warehouse, insert, rows, ts  # noqa: I001
 
 from extract.warehouse import Target
-
-from test_product_helpers import dbt, fresh_warehouse, insert, rows, ts  # noqa: I001
 
 SPIKE_DAY = date(2025, 4, 9)
 THRESHOLD_DAY = date(2025, 4, 2)

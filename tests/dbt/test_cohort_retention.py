@@ -20,10 +20,9 @@ from decimal import Decimal
 
 import psycopg
 import pytest
+from test_product_helpers import dbt, fresh_warehouse, insert, one, rows, ts  # noqa: I001
 
 from extract.warehouse import Target
-
-from test_product_helpers import dbt, fresh_warehouse, insert, one, rows, ts  # noqa: I001
 
 USERS = {"a": ("T1", "01-01"), "b": ("T1", "01-10"), "c": ("T1", "01-20"), "e": ("T3", "01-15"),
          "f": ("T4", "01-20"), "d": ("T2", "03-05")}

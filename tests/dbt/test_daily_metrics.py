@@ -22,10 +22,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_product_helpers import daily, dbt, fresh_warehouse, insert, one, rows, ts  # noqa: I001
 
 from extract.warehouse import Target
-
-from test_product_helpers import daily, dbt, fresh_warehouse, insert, one, rows, ts  # noqa: I001
 
 
 def load_fixture(conn: psycopg.Connection) -> None:

@@ -15,10 +15,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from psycopg.types.json import Jsonb
+from test_product_helpers import dbt, fresh_warehouse, one, rows  # noqa: I001
 
 from extract.warehouse import Target
-
-from test_product_helpers import dbt, fresh_warehouse, one, rows  # noqa: I001
 
 MODELS = ["intermediate.int_user_daily_activity", "marts.fct_daily_metrics", "marts.fct_metric_alerts"]
 SELECT = "+fct_daily_metrics +fct_metric_alerts"

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from test_product_helpers import dbt, fresh_warehouse, insert, rows, ts  # noqa: I001
 
 from extract.warehouse import Target
-
-from test_product_helpers import dbt, fresh_warehouse, insert, rows, ts  # noqa: I001
 
 EVENTS = [
     # user, UTC instant, local (New York) day
