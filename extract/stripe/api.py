@@ -41,7 +41,15 @@ from extract.stripe.client import (
     UnparsableResponse,
 )
 from extract.stripe.loader import OBJECT_TABLES, SOURCE, LoadResult, load_objects
-from extract.warehouse import Reject, Warehouse, ensure_raw_schema, get_watermark, new_batch_id, record_batch, set_watermark
+from extract.warehouse import (
+    Reject,
+    Warehouse,
+    ensure_raw_schema,
+    get_watermark,
+    new_batch_id,
+    record_batch,
+    set_watermark,
+)
 
 __all__ = ["StripeExtractResult", "extract_stripe", "StripeApi", "SdkTransport", "StripeApiError", "AuthError"]
 
@@ -404,8 +412,10 @@ class _Run:
                 set_watermark(self.conn, SOURCE, WM_EVENTS_LISTED, started)
                 self.commit_batch("events", total, batch_id, extracted_at)
         except NotFoundError:
-            log.warning("stripe: this API has no /v1/events (HTTP 404): no events are loaded; later incremental"
-                        " runs will re-list every object type")
+            log.warning(
+                "stripe: this API has no /v1/events (HTTP 404): no events are loaded; later incremental"
+                " runs will re-list every object type"
+            )
             self.result.not_offered.append("events")
             with self.conn.transaction():
                 set_watermark(self.conn, SOURCE, WM_EVENTS_LISTED, started)
@@ -429,7 +439,9 @@ class _Run:
                             seen.add(obj["id"])
                     self.result.fetched[table] += len(page)
                     self.result.fetched["subscription_items"] += len(out.get("subscription_items", []))
-                    seen_items |= {i.get("id") for i in out.get("subscription_items", []) if isinstance(i, dict)}
+                    seen_items |= {
+                        i["id"] for i in out.get("subscription_items", []) if isinstance(i, dict) and i.get("id")
+                    }
                     total.merge(self.load(out, batch_id, extracted_at))
                     self.tick(table)
                 # ids we hold, or that events name, which the complete list does not show: re-fetch to tell

@@ -92,14 +92,15 @@ class SdkTransport:
         stripe = self._stripe
         try:
             response = self._client.raw_request("get", path, **dict(params or {}))
-        except stripe.RateLimitError as exc:
+        except stripe.RateLimitError:
             raise TransientError(f"GET {path}: rate limited (429)", 429) from None
         except stripe.APIConnectionError as exc:
             raise TransientError(f"GET {path}: connection failed: {redact(str(exc), self._secret)}") from None
         except (stripe.AuthenticationError, stripe.PermissionError) as exc:
             status = exc.http_status
+            reason = redact(exc.user_message or "", self._secret)
             raise AuthError(
-                f"GET {path}: the Stripe API refused the key (HTTP {status}): {redact(exc.user_message or '', self._secret)}"
+                f"GET {path}: the Stripe API refused the key (HTTP {status}): {reason}"
                 " — check STRIPE_API_KEY and its read permissions (docs/STRIPE.md)",
                 status,
             ) from None

@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -206,10 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
                 state.faults[fault] += 1
         if fault == "drop":
             self.close_connection = True
-            try:
+            with suppress(OSError):
                 self.connection.shutdown(socket.SHUT_RDWR)
-            except OSError:
-                pass
             return
         if fault == "429":
             self._reply(429, {"error": {"type": "invalid_request_error", "code": "rate_limit", "message": "Too many"}})
