@@ -257,10 +257,9 @@ def demo(
 
     It replaces the warehouse's raw, staging, intermediate and marts schemas with the demo's data.
     """
-    from extract.demo.generator import DemoCompany, DemoConfig
-
     from dashboards.export import export_all
-    from orchestration.pipeline import run_pipeline
+    from extract.demo.generator import DemoCompany, DemoConfig
+    from orchestration.pipeline import PipelineError, run_pipeline
 
     settings = get_settings()
     wh = Warehouse()
@@ -297,7 +296,10 @@ def demo(
     os.environ.setdefault("PARTITIONS_START_DATE", company.start.isoformat())
     reset_settings()
     step(f"pipeline: Dagster run over {(company.end - company.start).days + 1} daily partitions")
-    run_pipeline(company.start, company.end, full_refresh=True, progress=step)
+    try:
+        run_pipeline(company.start, company.end, full_refresh=True, progress=step)
+    except PipelineError as exc:
+        raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
 
     out_dir = get_settings().output_dir
     with wh.connect() as conn:
