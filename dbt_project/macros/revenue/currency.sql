@@ -40,16 +40,26 @@
 {%- endmacro %}
 
 {#- First day an incremental run of fct_mrr_daily rebuilds (only call inside is_incremental()); a literal, so the
-    pre-hook's delete and the model's insert agree on it. -#}
+    pre-hook's delete and the model's insert agree on it. When the table was built under another policy, the whole
+    ledger is rebuilt (a policy change never leaves a mixed ledger). -#}
 {% macro mrr_daily_window_start() -%}
     {%- set lookback = var('lookback_days', 3) | int -%}
-    {%- if var('min_date', none) -%}
-        ('{{ var("min_date") }}'::date - {{ lookback }})
-    {%- elif execute -%}
-        {%- set result = run_query("select coalesce(max(day), '1900-01-01'::date)::text from " ~ this) -%}
-        ('{{ result.columns[0].values()[0] }}'::date - {{ lookback }})
+    {%- if execute -%}
+        {%- set result = run_query(
+            "select coalesce(max(day), '1900-01-01'::date)::text, coalesce(bool_or(policy <> '"
+            ~ policy_label() ~ "'), false) from " ~ this) -%}
+        {%- set latest = result.columns[0].values()[0] -%}
+        {%- set policy_changed = result.columns[1].values()[0] -%}
     {%- else -%}
+        {%- set latest = '1900-01-01' -%}
+        {%- set policy_changed = false -%}
+    {%- endif -%}
+    {%- if policy_changed -%}
         ('1900-01-01'::date)
+    {%- elif var('min_date', none) -%}
+        ('{{ var("min_date") }}'::date - {{ lookback }})
+    {%- else -%}
+        ('{{ latest }}'::date - {{ lookback }})
     {%- endif -%}
 {%- endmacro %}
 
