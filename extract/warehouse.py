@@ -277,12 +277,15 @@ def raw_ddl() -> list[str]:
         else:
             statements.append(f"create index if not exists {table}_occurred_at_ix on raw.{table} (occurred_at)")
     for name in STRIPE_OBJECT_TABLES:
+        # _seq orders the versions of an id: the latest version is the one with the greatest _seq.
         statements.append(
             f"""create table if not exists raw.stripe_{name} (
+                _seq bigint generated always as identity primary key,
                 id text not null, created timestamptz, payload jsonb not null, payload_hash text not null,
-                is_deleted boolean not null default false, _batch_id text not null, _extracted_at timestamptz not null,
-                unique (id, payload_hash))"""
+                is_deleted boolean not null default false,
+                _batch_id text not null, _extracted_at timestamptz not null)"""
         )
+        statements.append(f"create index if not exists stripe_{name}_id_ix on raw.stripe_{name} (id, _seq)")
     statements += [
         """create table if not exists raw._rejects (
             reject_id bigserial primary key, source text not null, table_name text not null, reason text not null,
@@ -334,8 +337,7 @@ def insert_rejects(
     """Record rejected records with their reasons; returns how many were handed in (re-rejections included)."""
     count = 0
     conn.execute(
-        "create temp table if not exists _stage_rejects"
-        " (reason text, record text, record_hash text) on commit drop"
+        "create temp table if not exists _stage_rejects (reason text, record text, record_hash text) on commit drop"
     )
     conn.execute("truncate _stage_rejects")
     with conn.cursor().copy("copy _stage_rejects (reason, record, record_hash) from stdin") as copy:

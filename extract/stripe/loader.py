@@ -1,8 +1,9 @@
 """The one way Stripe objects reach the warehouse: dump files and API pages both come through `load_objects`.
 
-Each object type has a table `raw.stripe_<type>` (id, created, payload jsonb, payload_hash, is_deleted,
-_batch_id, _extracted_at). Loading is idempotent: an object whose payload is unchanged adds nothing; a changed
-one adds a version, so history is kept and the latest version per id is recoverable. Bad objects (no id,
+Each object type has a table `raw.stripe_<type>` (_seq, id, created, payload jsonb, payload_hash, is_deleted,
+_batch_id, _extracted_at). Loading is idempotent: an object whose payload equals its latest stored version adds
+nothing; any other payload adds a version (also a change back to an earlier payload), so history is kept and the
+latest version per id is the row with the greatest _seq. Bad objects (no id,
 unknown object type, missing fields of the pinned API version, unparsable JSON) go to raw._rejects.
 """
 
@@ -159,19 +160,23 @@ def load_objects(
         stage = f"_stage_stripe_{table}"
         conn.execute(
             f"create temp table if not exists {stage}"
-            " (id text, created timestamptz, payload jsonb, payload_hash text, is_deleted boolean)"
-            " on commit drop"
+            " (ord bigint generated always as identity, id text, created timestamptz, payload jsonb,"
+            " payload_hash text, is_deleted boolean) on commit drop"
         )
         conn.execute(f"truncate {stage}")
-        with conn.cursor().copy(f"copy {stage} from stdin") as copy:
+        with conn.cursor().copy(f"copy {stage} (id, created, payload, payload_hash, is_deleted) from stdin") as copy:
             for line in lines:
                 copy.write(line + "\n")
+        # The last occurrence of an id in the batch is its newest state; it becomes a version unless it equals the
+        # latest stored one.
         inserted = conn.execute(
             f"""insert into raw.stripe_{table}
                     (id, created, payload, payload_hash, is_deleted, _batch_id, _extracted_at)
-                select distinct on (id, payload_hash) id, created, payload, payload_hash, is_deleted, %s, %s
-                from {stage}
-                on conflict (id, payload_hash) do nothing""",
+                select s.id, s.created, s.payload, s.payload_hash, s.is_deleted, %s, %s
+                from (select distinct on (id) * from {stage} order by id, ord desc) as s
+                where s.payload_hash is distinct from (
+                    select r.payload_hash from raw.stripe_{table} as r where r.id = s.id order by r._seq desc limit 1)
+                order by s.ord""",
             (batch_id, extracted_at),
         ).rowcount
         result.loaded[table] += inserted

@@ -122,3 +122,10 @@ def test_unknown_files_are_an_error_not_skipped(raw_conn: psycopg.Connection, tm
         load_dump(raw_conn, dump)
     with pytest.raises(DumpError, match="does not exist"):
         load_dump(raw_conn, tmp_path / "nowhere")
+
+
+def test_a_change_back_to_an_earlier_state_is_the_latest_version(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    for step, email in enumerate(["a@b.test", "b@b.test", "a@b.test"]):
+        load_dump(raw_conn, write_dump(tmp_path / f"d{step}", {"customers": [{**CUSTOMER, "email": email}]}))
+    versions = raw_conn.execute("select payload->>'email' from raw.stripe_customers order by _seq").fetchall()
+    assert [v[0] for v in versions] == ["a@b.test", "b@b.test", "a@b.test"]
