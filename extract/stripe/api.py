@@ -336,7 +336,7 @@ class _Run:
         rows = self.conn.execute(
             f"""select id from (
                     select distinct on (id) id, is_deleted from raw.stripe_{table}
-                    order by id, _extracted_at desc, (payload->>'created') desc nulls last) latest
+                    order by id, _seq desc) latest
                 where not is_deleted"""
         ).fetchall()
         return {row[0] for row in rows}
@@ -356,7 +356,7 @@ class _Run:
     def previous_item_ids(self, sub_ids: list[str]) -> dict[str, set[str]]:
         rows = self.conn.execute(
             """select distinct on (id) id, payload->'items'->'data' from raw.stripe_subscriptions
-               where id = any(%s) order by id, _extracted_at desc, (payload->>'created') desc nulls last""",
+               where id = any(%s) order by id, _seq desc""",
             (sub_ids,),
         ).fetchall()
         found: dict[str, set[str]] = {}

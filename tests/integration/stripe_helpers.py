@@ -279,7 +279,7 @@ def raw_state(conn: psycopg.Connection, include_deleted: bool = False) -> dict[s
         rows = conn.execute(
             f"""select id, payload, is_deleted from (
                     select distinct on (id) id, payload, is_deleted from raw.stripe_{table}
-                    order by id, _extracted_at desc, (payload->>'created') desc nulls last) latest"""
+                    order by id, _seq desc) latest"""
         ).fetchall()
         state[table] = {row[0]: row[1] for row in rows if include_deleted or not row[2]}
     return state
