@@ -339,5 +339,80 @@ def export_command(
     out.print(result)
 
 
+# ------------------------------------------------------------------------------------------------ orchestration
+
+
+@app.command("ui")
+def ui_command(
+    port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: UI_PORT or 3000).")] = None,
+) -> None:
+    """Start the Dagster UI (dagster-webserver) and the daemon (schedules, backfills) on 127.0.0.1."""
+    from orchestration.ui import daemon_healthy, start_ui
+
+    settings = get_settings()
+    Warehouse().ensure_running()
+    procs = start_ui(port=port, settings=settings)
+    storage = "Postgres (DAGSTER_PG_URL)" if settings.dagster_pg_url else "SQLite"
+    out.print(f"Dagster UI: {procs.url}   (DAGSTER_HOME={procs.home}, {storage} storage; logs in {procs.home}/logs)")
+    out.print("Ctrl-C stops the webserver and the daemon.")
+    try:
+        deadline = time.monotonic() + 90
+        healthy, detail = False, "no heartbeat yet"
+        while time.monotonic() < deadline and procs.alive()["daemon"]:
+            try:
+                healthy, detail = daemon_healthy(procs.url)
+            except OSError as exc:
+                detail = f"webserver not answering: {exc}"
+            if healthy:
+                break
+            time.sleep(3)
+        if healthy:
+            out.print("Dagster daemon: running (schedules and backfills will run).")
+        else:
+            console.print(
+                f"[bold yellow]warning:[/] the Dagster daemon is not healthy ({detail}): schedules and backfills"
+                f" will not run; see {procs.logs[1]}"
+            )
+        while True:
+            time.sleep(5)
+            alive = procs.alive()
+            if not alive["webserver"]:
+                raise _fail(f"dagster-webserver stopped; see {procs.logs[0]}")
+            if not alive["daemon"]:
+                raise _fail(f"the Dagster daemon stopped (schedules and backfills need it); see {procs.logs[1]}")
+    except KeyboardInterrupt:
+        pass
+    finally:
+        procs.stop()
+
+
+@app.command("backfill")
+def backfill_command(
+    start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (inclusive).")],
+    end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day (inclusive).")],
+    chunk_days: Annotated[int, typer.Option("--chunk-days", help="Days per run (0: the whole range in one run).")] = 0,
+    full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models and reload Stripe fully.")] = False,
+) -> None:
+    """Backfill the daily partitions start..end (and their months) through Dagster, in one run or chunks."""
+    from orchestration.partitions import chunk_days as split
+    from orchestration.pipeline import PipelineError, run_pipeline
+
+    began = time.monotonic()
+
+    def step(message: str) -> None:
+        console.print(f"[dim]{time.monotonic() - began:6.1f}s[/] {message}", highlight=False)
+
+    Warehouse().ensure_running()
+    chunks = split(start.date(), end.date(), chunk_days)
+    step(f"backfill {start.date()}..{end.date()}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
+    for first, last in chunks:
+        try:
+            result = run_pipeline(first, last, full_refresh=full_refresh, progress=step)
+        except PipelineError as exc:
+            raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
+        step(f"{first}..{last} done: runs {', '.join(result.run_ids)}")
+    out.print(f"Backfill {start.date()}..{end.date()} finished in {time.monotonic() - began:,.0f}s")
+
+
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -7,7 +7,6 @@ from dagster import AssetSelection, Definitions, define_asset_job
 
 from orchestration.assets import dbt_keys
 from orchestration.assets.extract import RAW_KEYS
-from orchestration.partitions import daily_partitions, monthly_partitions
 
 DAILY_JOB = "daily_job"
 MONTHLY_JOB = "monthly_job"
@@ -34,7 +33,6 @@ def build_jobs() -> list:
         define_asset_job(
             DAILY_JOB,
             selection=daily_job_selection(),
-            partitions_def=daily_partitions(),
             description="Extract app + Stripe for the day(s), GE checks on the raw rows, then the daily dbt models.",
             tags={PIPELINE_TAG: "daily"},
         )
@@ -44,7 +42,6 @@ def build_jobs() -> list:
             define_asset_job(
                 MONTHLY_JOB,
                 selection=monthly_job_selection(),
-                partitions_def=monthly_partitions(),
                 description="The monthly dbt models (cohorts, monthly revenue) for the month(s).",
                 tags={PIPELINE_TAG: "monthly"},
             )

@@ -4,8 +4,8 @@
   the dbt project files, so a fresh clone needs no committed manifest.
 - The translator maps the dbt sources `app.*` / `stripe.*` to the extract assets' keys (`raw/<table>`) and the
   models to `<schema>/<model>` (`staging/stg_app__events`, `marts/fct_daily_metrics`, ...).
-- Monthly models: tagged `monthly`, or with `cohort` in their path, or under `marts/revenue/` without `daily` in
-  their name (tag `daily` overrides) — and anything
+- Monthly models: tagged `monthly`, or with `cohort` in their path, or `fct_*` under `marts/revenue/` without
+  `daily` in their name (tag `daily` overrides) — and anything
   downstream of one of those. Everything else (staging, intermediate, daily marts, seeds, snapshots) is daily.
 - Each run calls dbt once with the run's partition window as `--vars {min_date, max_date}` (inclusive dates),
   whatever the number of partitions (BackfillPolicy.single_run()).
@@ -125,8 +125,8 @@ def _is_monthly_root(node: Mapping[str, Any]) -> bool:
         return False
     if any("cohort" in part for part in fqn[1:]):
         return True
-    # marts/revenue is monthly, except its explicitly daily models (fct_mrr_daily)
-    return fqn[1:3] == ["marts", "revenue"] and "daily" not in fqn[-1]
+    # marts/revenue facts are monthly, except the explicitly daily ones (fct_mrr_daily); dimensions are daily
+    return fqn[1:3] == ["marts", "revenue"] and fqn[-1].startswith("fct_") and "daily" not in fqn[-1]
 
 
 def split_models(manifest: Mapping[str, Any]) -> tuple[list[str], list[str]]:
@@ -196,7 +196,9 @@ def run_dbt_build(
     }
     began = time.monotonic()
     # dbt builds shared tables: one dbt run at a time over the warehouse, whatever the partitions.
-    with _environ(wh.dbt_env()), partition_locks(wh, "dbt", ["build"]):
+    # Tests run only when all their parents are in this run (a daily model's test on a monthly one waits for it).
+    env = {**wh.dbt_env(), "DBT_INDIRECT_SELECTION": "buildable"}
+    with _environ(env), partition_locks(wh, "dbt", ["build"]):
         context.log.info(f"dbt {' '.join(args)}")
         invocation = dbt.cli(args, context=context)
         for event in invocation.stream().fetch_row_counts():

@@ -309,7 +309,8 @@ def build_ge_checks() -> list:
         window = context.op_execution_context.partition_time_window
         began = time.monotonic()
         with retry_transient(context):
-            outcomes = validate_raw(warehouse.get(), tables, window.start, window.end, context.run_id)
+            run_id = context.op_execution_context.run_id
+            outcomes = validate_raw(warehouse.get(), tables, window.start, window.end, run_id)
         duration = round(time.monotonic() - began, 3)
         docs = data_docs_dir() / "index.html"
         for outcome in outcomes:

@@ -1,0 +1,75 @@
+"""Orchestration fixtures: one database + Dagster home per test module, fed by small hand-written sources."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import psycopg
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from orch_helpers import write_app_source, write_stripe_dump  # noqa: E402
+
+from extract.settings import Settings, reset_settings  # noqa: E402
+from extract.warehouse import Target, Warehouse, ensure_raw_schema  # noqa: E402
+
+FIRST_DAY = date(2025, 11, 1)
+LAST_DAY = date(2025, 11, 7)
+
+
+@dataclass
+class OrchEnv:
+    warehouse: Warehouse
+    target: Target
+    root: Path
+    app_dir: Path
+    stripe_dir: Path
+    env: dict[str, str]
+
+
+def _reset() -> None:
+    from orchestration.definitions import reset_definitions
+
+    reset_settings()
+    reset_definitions()
+
+
+@pytest.fixture(scope="module")
+def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrchEnv]:
+    name = "o_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    target = pg_server.with_db(name)
+    root = tmp_path_factory.mktemp("orch")
+    app_dir = write_app_source(root / "app", FIRST_DAY, LAST_DAY)
+    stripe_dir = write_stripe_dump(root / "stripe", FIRST_DAY)
+    env = {
+        "WAREHOUSE_URL": target.url.replace("+psycopg", ""),
+        "DAGSTER_HOME": str(root / "dagster_home"),
+        "OUTPUT_DIR": str(root / "out"),
+        "APP_SOURCE_DIR": str(app_dir),
+        "STRIPE_DUMP_DIR": str(stripe_dir),
+        "PARTITIONS_START_DATE": FIRST_DAY.isoformat(),
+        "COMPANY_FOUNDED_DATE": "2025-09-01",
+        "REPORTING_TIMEZONE": "UTC",
+    }
+    with pytest.MonkeyPatch.context() as mp:
+        for key, value in env.items():
+            mp.setenv(key, value)
+        mp.delenv("STRIPE_API_KEY", raising=False)
+        mp.delenv("APP_DATABASE_URL", raising=False)
+        mp.delenv("DAGSTER_PG_URL", raising=False)
+        _reset()
+        warehouse = Warehouse(Settings())
+        with warehouse.connect() as conn:
+            ensure_raw_schema(conn)
+        yield OrchEnv(warehouse, target, root, app_dir, stripe_dir, env)
+        _reset()
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}" with (force)')
