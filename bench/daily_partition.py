@@ -42,7 +42,7 @@ from generate_series(1, %(tenants)s) t, generate_series(1, %(users)s) n;
 -- each user is active on ~40%% of days after signup, with 3 events per active day
 insert into raw.app_events (id, tenant_id, user_id, event_type, occurred_at, _batch_id, _extracted_at)
 select u.id || '_' || d::date || '_' || k, u.tenant_id, u.id,
-       (array['login', 'file_upload', 'worklog_created', 'report_generated'])[1 + (k + hashtext(u.id)) %% 4],
+       (array['login', 'file_upload', 'worklog_created', 'report_generated'])[1 + abs(k + hashtext(u.id)) %% 4],
        d + (9 + k) * interval '1 hour', 'bench', now()
 from raw.app_users u
 cross join generate_series(u.created_at, %(end)s::timestamptz, interval '1 day') d
@@ -75,8 +75,10 @@ def build(wh: Warehouse, dbname: str, months: int, tenants: int, users: int, rep
     start = date(start.year, start.month, 1)
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         ensure_raw_schema(conn)
-        conn.execute(DATA_SQL, {"start": start, "end": END, "days": (END - start).days + 1,
-                                "tenants": tenants, "users": users})
+        params = {"start": start, "end": END, "days": (END - start).days + 1, "tenants": tenants, "users": users}
+        for statement in DATA_SQL.split(";\n"):
+            if statement.strip():
+                conn.execute(statement, params)
         events = conn.execute("select count(*) from raw.app_events").fetchone()[0]
     with tempfile.TemporaryDirectory() as tmp:
         run_dbt(["build", "--select", SELECT, "--exclude", "resource_type:test", "--quiet"], target,
