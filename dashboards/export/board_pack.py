@@ -296,6 +296,7 @@ table.data { border-collapse: collapse; width: 100%; font-size: 12px; margin-top
 table.data th { text-align: left; color: #4b5563; font-weight: bold; border-bottom: 1.5px solid #cbd5e1;
                 padding: 5px 6px; }
 table.data td { border-bottom: 1px solid #eef0f3; padding: 5px 6px; vertical-align: top; }
+table.data th, table.data.alerts td:nth-child(-n+2) { white-space: nowrap; }
 table.data.numeric td:not(:first-child), table.data.numeric th:not(:first-child) { text-align: right; }
 table.data tr.total td { font-weight: bold; border-top: 1.5px solid #cbd5e1; }
 .sev-critical, .sev-high { color: #b91c1c; font-weight: bold; }
@@ -425,7 +426,7 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
   {{ panel(pack.alerts, titled=false) }}
   {% if pack.alerts.table %}
   {% if pack.alerts.table.rows %}
-  <table class="data">
+  <table class="data alerts">
     <thead><tr>{% for h in pack.alerts.table.header %}<th>{{ h }}</th>{% endfor %}</tr></thead>
     <tbody>{% for row in pack.alerts.table.rows %}
       <tr>{% for c in row %}

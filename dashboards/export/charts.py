@@ -96,9 +96,9 @@ def line_chart(
     step = max(1, math.ceil(len(months) / 12))
     with_year = len({m.year for m in months}) > 1
     for i, m in enumerate(months):
-        if i % step:
-            continue
-        x = px(max(m.toordinal(), x0))
+        if i % step or (m.toordinal() < x0 and len(months) > 1):
+            continue  # a month that starts before the first point gets no tick (it would sit at the wrong place)
+        x = px(m.toordinal())
         parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{top + ph}" y2="{top + ph + 4}" stroke="{MUTED}"/>')
         parts.append(_text(x, top + ph + 18, _month_label(m, with_year or m.month == 1), size=11))
     parts.append(f'<line x1="{left}" x2="{width - right}" y1="{top + ph}" y2="{top + ph}" stroke="{MUTED}"/>')
@@ -113,9 +113,11 @@ def line_chart(
             )
     lx, ly = px(xs[-1]), py(ys[-1])
     parts.append(f'<circle cx="{lx:.1f}" cy="{ly:.1f}" r="5" fill="{color}"/>')
-    parts.append(
-        _text(min(lx, width - right - 4), ly - 10, y_format(ys[-1]), anchor="end", size=12, fill=INK, weight="bold")
+    label_svg = _text(
+        min(lx, width - right - 4), ly - 10, y_format(ys[-1]), anchor="end", size=12, fill=INK, weight="bold"
     )
+    # A white halo keeps the value readable where it crosses the line.
+    parts.append(label_svg.replace("<text ", '<text stroke="#fff" stroke-width="4" paint-order="stroke" ', 1))
     parts.append("</svg>")
     return Markup("".join(parts))
 

@@ -233,6 +233,15 @@ def _scale_value(src: Source, value: object, currency: str, exponent: int | None
     return v
 
 
+def _no_rows_reason(conn: psycopg.Connection, catalog: MartCatalog, table: str, tenant: str | None) -> str:
+    """Why a mart gave no row: empty altogether, or only not for this tenant / window."""
+    exists = conn.execute(sql.SQL("select exists (select 1 from {})").format(_ident(table, catalog))).fetchone()
+    if not (exists and exists[0]):
+        return f"{catalog.qualified(table)} is empty"
+    who = f"tenant {tenant}" if tenant else "all tenants"
+    return f"no rows for {who} in {catalog.qualified(table)} in the window"
+
+
 def fetch_kpi(
     conn: psycopg.Connection,
     catalog: MartCatalog,
@@ -268,8 +277,7 @@ def fetch_kpi(
             )
         ).fetchone()
         if row is None:
-            who = f"tenant {tenant}" if tenant else "all tenants"
-            kpi.reason = f"no rows for {who} in {catalog.qualified(src.table)} in the window"
+            kpi.reason = _no_rows_reason(conn, catalog, src.table, tenant)
             return kpi
         period, raw, row_cur, row_exp = row
         kpi.period = period
@@ -354,7 +362,8 @@ def fetch_series(
             if v is not None:
                 points.append((d, v))
         if not points:
-            return Unavailable(f"no values in {source} for the window")
+            empty = _no_rows_reason(conn, catalog, src.table, tenant)
+            return Unavailable(empty if empty.endswith("is empty") else f"no values in {source} for the window")
         return Series(points, source, row_currency or currency)
 
     return guarded(conn, run)
@@ -467,7 +476,10 @@ def fetch_movements(
                 for (key, col), v in zip(present, row[1:-2], strict=True):
                     bucket_totals[key] = bucket_totals.get(key, 0.0) + scale(col, v, cur, exp)
         if not totals:
-            return Unavailable(f"no rows in {catalog.qualified(table)} for the window")
+            empty = _no_rows_reason(conn, catalog, table, tenant)
+            return Unavailable(
+                empty if empty.endswith("is empty") else f"no rows in {catalog.qualified(table)} for the window"
+            )
         months = sorted(totals)
         buckets: list[tuple[str, str, list[float]]] = []
         for key, label, sign, _ in MOVEMENT_BUCKETS:

@@ -275,3 +275,11 @@ def test_pdf_is_a4_landscape_one_page_per_section(conn, tmp_path, marts):
     assert pages == PAGE_COUNT == 6
     if size:
         assert size.startswith("841.") and "x 594." in size and "A4" in size
+
+
+def test_an_empty_mart_says_so(conn, tmp_path):
+    marts_data.create_revenue_monthly(conn)
+    conn.execute("truncate marts.fct_revenue_monthly")
+    html = export(conn, tmp_path, end=date(2024, 3, 31)).html.read_text(encoding="utf-8")
+    assert "n/a — marts.fct_revenue_monthly is empty" in tiles(html)["mrr"]
+    assert '<div class="na-box" data-status="na">n/a — marts.fct_revenue_monthly is empty</div>' in html
