@@ -30,7 +30,7 @@ REVENUE_MODELS = (
     "currencies fx_rates finance_monthly_inputs revenue_policy_presets"
     " stg_stripe__customers stg_stripe__subscriptions stg_stripe__coupons stg_stripe__invoices"
     " stg_stripe__invoice_lines stg_stripe__charges stg_stripe__refunds stg_stripe__payment_intents"
-    " int_stripe__discounts int_invoice_lines_priced int_mrr_entitlements int_mrr_customer_months"
+    " stg_app__tenants int_stripe__customer_tenants int_stripe__discounts int_invoice_lines_priced int_mrr_entitlements int_mrr_customer_months"
     " int_subscription_trials path:dbt_project/models/marts/revenue"
 )
 # What a preset changes in fct_revenue_monthly on this fixture, compared with the default (stripe) preset.
@@ -123,7 +123,7 @@ def db(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         assert result.rejected == 0, result.reject_reasons
         revenue = RevenueDb(target, tmp_path_factory.mktemp("revenue"), {}, {}, set(), set())
         # seeds, models, the dbt unit tests and every data test on the revenue marts
-        revenue.dbt(["build", "--select", REVENUE_MODELS], {"max_date": AS_OF})
+        revenue.dbt(["build", "--indirect-selection", "cautious", "--select", REVENUE_MODELS], {"max_date": AS_OF})
         revenue.month_end = read_month_end(revenue)
         revenue.monthly = read_monthly(revenue)
         revenue.daily = read_daily(revenue)

@@ -18,7 +18,7 @@ subscriptions as (
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
 
@@ -49,7 +49,8 @@ classified as (
 
     select
         lines.*,
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
+        coalesce(customers.is_internal, false) as is_internal,
         subscriptions.status as subscription_status,
         subscriptions.ended_at,
         subscriptions.canceled_at,
@@ -105,6 +106,7 @@ valued as (
         ) as valid_to
     from classified
     where entitlement_status is not null
+        and not is_internal
 
 ),
 

@@ -7,6 +7,12 @@ customers as (
 
 ),
 
+customer_tenants as (
+
+    select * from {{ ref('int_stripe__customer_tenants') }}
+
+),
+
 movements as (
 
     select * from {{ ref('fct_mrr_movements') }}
@@ -28,8 +34,9 @@ final as (
 
     select
         customers.customer_id,
-        -- TODO(app link): fall back to stg_app__tenants.stripe_customer_id once that model is stable
-        coalesce(customers.metadata_tenant_id, '__unassigned__')::text as tenant_id,
+        customer_tenants.tenant_id::text as tenant_id,
+        customer_tenants.tenant_source::text as tenant_source,
+        customer_tenants.is_internal,
         customers.email,
         customers.currency,
         customers.created_at,
@@ -38,6 +45,7 @@ final as (
         paying_months.last_paying_month,
         {{ policy_label_sql() }} as policy
     from customers
+    left join customer_tenants on customers.customer_id = customer_tenants.customer_id
     left join paying_months on customers.customer_id = paying_months.customer_id
 
 )

@@ -17,7 +17,7 @@ payment_intents as (
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
 
@@ -49,10 +49,11 @@ with_tenant as (
 
     select
         failures.*,
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
         {{ to_reporting('failures.amount', 'failures.currency', 'failures.day') }} as amount_reporting
     from failures
     left join customers on failures.customer_id = customers.customer_id
+    where not coalesce(customers.is_internal, false)
 
 ),
 

@@ -17,7 +17,7 @@ subscriptions as (
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
 
@@ -26,11 +26,12 @@ dunning as (
     select
         invoices.*,
         subscriptions.status as subscription_status,
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id
     from invoices
     left join subscriptions on invoices.subscription_id = subscriptions.subscription_id
     left join customers on invoices.customer_id = customers.customer_id
     where not invoices.is_deleted
+        and not coalesce(customers.is_internal, false)
         and invoices.attempted
         and invoices.attempt_count >= 1
         and (invoices.attempt_count > 1 or invoices.status <> 'paid')

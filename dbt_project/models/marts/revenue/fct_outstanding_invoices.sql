@@ -10,7 +10,7 @@ invoices as (
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
 
@@ -18,13 +18,14 @@ open_invoices as (
 
     select
         invoices.*,
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
         {{ reporting_date('coalesce(invoices.due_at, invoices.created_at)') }} as due_day,
         {{ revenue_as_of_date() }} - {{ reporting_date('coalesce(invoices.due_at, invoices.created_at)') }}
             as days_past_due
     from invoices
     left join customers on invoices.customer_id = customers.customer_id
     where invoices.status = 'open'
+        and not coalesce(customers.is_internal, false)
         and not invoices.is_deleted
         and invoices.amount_remaining > 0
         and {{ reporting_date('invoices.created_at') }} <= {{ revenue_as_of_date() }}

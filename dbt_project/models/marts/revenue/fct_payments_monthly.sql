@@ -16,7 +16,7 @@ refunds as (
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
 
@@ -41,25 +41,27 @@ movements as (
 charge_rows as (
 
     select
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
         date_trunc('month', {{ reporting_date('charges.created_at') }})::date as month,
         {{ to_reporting('charges.amount', 'charges.currency', reporting_date('charges.created_at')) }} as amount
     from charges
     left join customers on charges.customer_id = customers.customer_id
     where charges.status = 'succeeded'
+        and not coalesce(customers.is_internal, false)
 
 ),
 
 refund_rows as (
 
     select
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id,
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
         date_trunc('month', {{ reporting_date('refunds.created_at') }})::date as month,
         {{ to_reporting('refunds.amount', 'refunds.currency', reporting_date('refunds.created_at')) }} as amount
     from refunds
     left join charges on refunds.charge_id = charges.charge_id
     left join customers on charges.customer_id = customers.customer_id
     where coalesce(refunds.status, 'succeeded') in ('succeeded', 'pending')
+        and not coalesce(customers.is_internal, false)
 
 ),
 

@@ -23,7 +23,7 @@ subscriptions as (
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
+    select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
 
@@ -32,9 +32,10 @@ subscription_tenants as (
     select
         subscriptions.subscription_id,
         subscriptions.ended_at,
-        coalesce(customers.metadata_tenant_id, '__unassigned__') as tenant_id
+        coalesce(customers.tenant_id, '__unassigned__') as tenant_id
     from subscriptions
     left join customers on subscriptions.customer_id = customers.customer_id
+    where not coalesce(customers.is_internal, false)
 
 ),
 
