@@ -65,8 +65,16 @@ def revenue_summary(conn: psycopg.Connection, start: date, end: date, tenant: st
         "end": end,
         "before_start": start - timedelta(days=1),
     }
-    empty: dict[str, Any] = {"mrr": None, "arr": None, "nrr": None, "grr": None, "arpa": None,
-                             "paying_customers": None, "as_of": None, "policy": None}
+    empty: dict[str, Any] = {
+        "mrr": None,
+        "arr": None,
+        "nrr": None,
+        "grr": None,
+        "arpa": None,
+        "paying_customers": None,
+        "as_of": None,
+        "policy": None,
+    }
     try:
         with conn.transaction():
             cur = conn.execute(_SQL, params)

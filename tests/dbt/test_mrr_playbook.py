@@ -21,8 +21,14 @@ from orchestration.dbt_cli import run_dbt
 
 PLAYBOOK_DIR = PROJECT_ROOT.parent / "shared" / "reference" / "mrr-playbook"
 # playbook category -> ours
-CATEGORIES = {"new": "new", "upgrade": "expansion", "downgrade": "contraction", "churn": "churn",
-              "reactivation": "reactivation", None: "unchanged"}
+CATEGORIES = {
+    "new": "new",
+    "upgrade": "expansion",
+    "downgrade": "contraction",
+    "churn": "churn",
+    "reactivation": "reactivation",
+    None: "unchanged",
+}
 
 
 def ts(d: date) -> int:
@@ -50,36 +56,80 @@ def read_periods() -> list[dict[str, Any]]:
 
 
 def stripe_objects(periods: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    price = {"id": "price_pb", "object": "price", "currency": "usd", "unit_amount": None,
-             "recurring": {"interval": "month", "interval_count": 1}}
+    price = {
+        "id": "price_pb",
+        "object": "price",
+        "currency": "usd",
+        "unit_amount": None,
+        "recurring": {"interval": "month", "interval_count": 1},
+    }
     objects: list[dict[str, Any]] = []
     for customer_id in sorted({p["customer_id"] for p in periods}, key=int):
-        objects.append({"id": f"cus_pb{customer_id}", "object": "customer", "created": ts(date(2017, 1, 1)),
-                        "currency": "usd", "metadata": {"tenant_id": "playbook"}})
+        objects.append(
+            {
+                "id": f"cus_pb{customer_id}",
+                "object": "customer",
+                "created": ts(date(2017, 1, 1)),
+                "currency": "usd",
+                "metadata": {"tenant_id": "playbook"},
+            }
+        )
     for p in periods:
         sid = f"sub_pb{p['subscription_id']}"
         cid = f"cus_pb{p['customer_id']}"
-        objects.append({
-            "id": sid, "object": "subscription", "customer": cid, "status": "canceled", "created": ts(p["start"]),
-            "start_date": ts(p["start"]), "items": {"object": "list", "data": []},
-            "current_period_start": ts(p["start"]), "current_period_end": ts(p["end"]),
-            "cancel_at_period_end": True, "canceled_at": ts(p["start"]), "ended_at": ts(p["end"]),
-            "trial_start": None, "trial_end": None, "pause_collection": None,
-        })
+        objects.append(
+            {
+                "id": sid,
+                "object": "subscription",
+                "customer": cid,
+                "status": "canceled",
+                "created": ts(p["start"]),
+                "start_date": ts(p["start"]),
+                "items": {"object": "list", "data": []},
+                "current_period_start": ts(p["start"]),
+                "current_period_end": ts(p["end"]),
+                "cancel_at_period_end": True,
+                "canceled_at": ts(p["start"]),
+                "ended_at": ts(p["end"]),
+                "trial_start": None,
+                "trial_end": None,
+                "pause_collection": None,
+            }
+        )
         month = p["start"]
         while month < p["end"]:
             end = next_month(month)
-            line = {"id": f"il_pb{p['subscription_id']}_{month:%Y%m}", "object": "line_item", "type": "subscription",
-                    "subscription": sid, "amount": p["amount"], "currency": "usd",
-                    "period": {"start": ts(month), "end": ts(end)}, "proration": False, "quantity": 1,
-                    "price": {**price, "unit_amount": p["amount"]}, "discount_amounts": []}
-            objects.append({
-                "id": f"in_pb{p['subscription_id']}_{month:%Y%m}", "object": "invoice", "customer": cid,
-                "subscription": sid, "currency": "usd", "status": "paid", "created": ts(month),
-                "billing_reason": "subscription_cycle", "attempt_count": 1, "attempted": True,
-                "amount_due": p["amount"], "amount_paid": p["amount"], "amount_remaining": 0,
-                "lines": {"object": "list", "has_more": False, "data": [line]},
-            })
+            line = {
+                "id": f"il_pb{p['subscription_id']}_{month:%Y%m}",
+                "object": "line_item",
+                "type": "subscription",
+                "subscription": sid,
+                "amount": p["amount"],
+                "currency": "usd",
+                "period": {"start": ts(month), "end": ts(end)},
+                "proration": False,
+                "quantity": 1,
+                "price": {**price, "unit_amount": p["amount"]},
+                "discount_amounts": [],
+            }
+            objects.append(
+                {
+                    "id": f"in_pb{p['subscription_id']}_{month:%Y%m}",
+                    "object": "invoice",
+                    "customer": cid,
+                    "subscription": sid,
+                    "currency": "usd",
+                    "status": "paid",
+                    "created": ts(month),
+                    "billing_reason": "subscription_cycle",
+                    "attempt_count": 1,
+                    "attempted": True,
+                    "amount_due": p["amount"],
+                    "amount_paid": p["amount"],
+                    "amount_remaining": 0,
+                    "lines": {"object": "list", "has_more": False, "data": [line]},
+                }
+            )
             month = end
     return objects
 
@@ -142,7 +192,9 @@ def test_playbook_mrr_and_movements_agree(warehouse: Warehouse, tmp_path: Path) 
     expected = playbook_expectations(periods, date(as_of.year, as_of.month, 1))
 
     disagreements = sorted(
-        (key, expected.get(key), ours.get(key)) for key in set(expected) | set(ours) if expected.get(key) != ours.get(key)
+        (key, expected.get(key), ours.get(key))
+        for key in set(expected) | set(ours)
+        if expected.get(key) != ours.get(key)
     )
     agreeing = len(set(expected) & set(ours)) - len([d for d in disagreements if d[1] and d[2]])
     print(f"playbook customer-months: {len(expected)}, agreeing: {agreeing}, disagreeing: {len(disagreements)}")

@@ -30,7 +30,8 @@ REVENUE_MODELS = (
     "currencies fx_rates finance_monthly_inputs revenue_policy_presets"
     " stg_stripe__customers stg_stripe__subscriptions stg_stripe__coupons stg_stripe__invoices"
     " stg_stripe__invoice_lines stg_stripe__charges stg_stripe__refunds stg_stripe__payment_intents"
-    " stg_app__tenants int_stripe__customer_tenants int_stripe__discounts int_invoice_lines_priced int_mrr_entitlements int_mrr_customer_months"
+    " stg_app__tenants int_stripe__customer_tenants int_stripe__discounts int_invoice_lines_priced"
+    " int_mrr_entitlements int_mrr_customer_months"
     " int_subscription_trials path:dbt_project/models/marts/revenue"
 )
 # What a preset changes in fct_revenue_monthly on this fixture, compared with the default (stripe) preset.
@@ -38,14 +39,42 @@ REVENUE_MODELS = (
 PRESET_CHANGED_COLUMNS = {
     # same_month_new_churn = count_both: cus_same (joins 03-05, leaves 03-20) adds new + churn in March.
     # (past_due_grace_days = 9999 changes nothing here: the trial customer's open invoice ends with its period.)
-    "chartmogul": {"new_mrr", "churned_mrr", "new_customers", "churned_customers", "quick_ratio", "cac",
-                   "cac_payback_months"},
+    "chartmogul": {
+        "new_mrr",
+        "churned_mrr",
+        "new_customers",
+        "churned_customers",
+        "quick_ratio",
+        "cac",
+        "cac_payback_months",
+    },
     # churn at cancellation, 14 grace days, forever-only discounts and full refunds zeroing the period move MRR
     # itself, so every MRR-derived metric can change; spend, trials and the currency do not.
-    "profitwell": {"starting_mrr", "mrr", "arr", "new_mrr", "expansion_mrr", "churned_mrr", "reactivation_mrr",
-                   "net_new_mrr", "starting_customers", "customers", "new_customers", "churned_customers",
-                   "reactivated_customers", "customer_churn_rate", "gross_revenue_churn_rate",
-                   "net_revenue_churn_rate", "nrr", "grr", "arpa", "quick_ratio", "ltv", "cac", "cac_payback_months"},
+    "profitwell": {
+        "starting_mrr",
+        "mrr",
+        "arr",
+        "new_mrr",
+        "expansion_mrr",
+        "churned_mrr",
+        "reactivation_mrr",
+        "net_new_mrr",
+        "starting_customers",
+        "customers",
+        "new_customers",
+        "churned_customers",
+        "reactivated_customers",
+        "customer_churn_rate",
+        "gross_revenue_churn_rate",
+        "net_revenue_churn_rate",
+        "nrr",
+        "grr",
+        "arpa",
+        "quick_ratio",
+        "ltv",
+        "cac",
+        "cac_payback_months",
+    },
 }
 
 
@@ -95,8 +124,12 @@ def read_monthly(db: RevenueDb) -> dict[tuple[date, str], dict[str, Any]]:
 
 
 def read_daily(db: RevenueDb) -> set[tuple[Any, ...]]:
-    return set(db.query("select customer_id, tenant_id, day, currency, mrr_original_minor, mrr, status, policy"
-                        " from marts.fct_mrr_daily"))
+    return set(
+        db.query(
+            "select customer_id, tenant_id, day, currency, mrr_original_minor, mrr, status, policy"
+            " from marts.fct_mrr_daily"
+        )
+    )
 
 
 def read_movements(db: RevenueDb) -> set[tuple[Any, ...]]:
@@ -139,8 +172,10 @@ def test_stripe_preset_month_end_mrr(db: RevenueDb) -> None:
 
 
 def test_stripe_preset_movements(db: RevenueDb) -> None:
-    rows = db.query("select customer_id, month, movement_type, new_mrr, expansion_mrr, contraction_mrr, churned_mrr,"
-                    " reactivation_mrr, fx_mrr, churn_type from marts.fct_mrr_movements where movement_type <> 'unchanged'")
+    rows = db.query(
+        "select customer_id, month, movement_type, new_mrr, expansion_mrr, contraction_mrr, churned_mrr,"
+        " reactivation_mrr, fx_mrr, churn_type from marts.fct_mrr_movements where movement_type <> 'unchanged'"
+    )
     moves = {(r[0], r[1].month): (r[2], *(float(x) for x in r[3:9]), r[9]) for r in rows}
     assert moves[("cus_annual", 1)] == ("new", 100, 0, 0, 0, 0, 0, None)
     assert moves[("cus_switch", 3)] == ("contraction", 0, 0, 5, 0, 0, 0, None)  # monthly 50 -> annual 540/12
@@ -172,29 +207,41 @@ def test_stripe_preset_monthly_metrics(db: RevenueDb) -> None:
     tenants = {key[1] for key in db.monthly} - {"__all__"}
     assert tenants == {"t1", "t2", "t3"}
     for month in {key[0] for key in db.monthly}:
-        assert sum(db.monthly[(month, t)]["mrr"] for t in tenants if (month, t) in db.monthly) == \
-            db.monthly[(month, "__all__")]["mrr"]
+        assert (
+            sum(db.monthly[(month, t)]["mrr"] for t in tenants if (month, t) in db.monthly)
+            == db.monthly[(month, "__all__")]["mrr"]
+        )
     assert {row["policy"] for row in db.monthly.values()} == {"stripe"}
 
 
 def test_payments_health(db: RevenueDb) -> None:
-    assert db.query("select invoice_id is not null, customer_id, aging_bucket, days_past_due,"
-                    " amount_remaining_reporting from marts.fct_outstanding_invoices") == [
-        (True, "cus_trial", "90+", 167, Decimal("100.0000"))]
+    assert db.query(
+        "select invoice_id is not null, customer_id, aging_bucket, days_past_due,"
+        " amount_remaining_reporting from marts.fct_outstanding_invoices"
+    ) == [(True, "cus_trial", "90+", 167, Decimal("100.0000"))]
     assert db.query("select customer_id, attempt_count, outcome from marts.fct_invoice_dunning") == [
-        ("cus_trial", 4, "lost")]
-    feb = db.query("select refunds, refunded_amount, failed_charges, failed_payment_intents, dunning_lost,"
-                   " voluntary_churned_customers, involuntary_churned_customers from marts.fct_payments_monthly"
-                   " where tenant_id = '__all__' and month = '2024-02-01'")
+        ("cus_trial", 4, "lost")
+    ]
+    feb = db.query(
+        "select refunds, refunded_amount, failed_charges, failed_payment_intents, dunning_lost,"
+        " voluntary_churned_customers, involuntary_churned_customers from marts.fct_payments_monthly"
+        " where tenant_id = '__all__' and month = '2024-02-01'"
+    )
     assert feb == [(2, Decimal("130.0000"), 1, 1, 1, 2, 0)]
-    mar = db.query("select voluntary_churned_customers, involuntary_churned_customers from marts.fct_payments_monthly"
-                   " where tenant_id = '__all__' and month = '2024-03-01'")
+    mar = db.query(
+        "select voluntary_churned_customers, involuntary_churned_customers from marts.fct_payments_monthly"
+        " where tenant_id = '__all__' and month = '2024-03-01'"
+    )
     assert mar == [(2, 1)]
-    failures = db.query("select payment_object, failure_code, failures from marts.fct_failed_payments"
-                        " where tenant_id = '__all__' order by 1")
+    failures = db.query(
+        "select payment_object, failure_code, failures from marts.fct_failed_payments"
+        " where tenant_id = '__all__' order by 1"
+    )
     assert failures == [("charge", "card_declined", 1), ("payment_intent", "insufficient_funds", 1)]
-    status = db.query("select trialing, active, past_due, unpaid, paused, canceled from marts.fct_subscription_status_daily"
-                      " where tenant_id = '__all__' and day = '2024-02-20'")
+    status = db.query(
+        "select trialing, active, past_due, unpaid, paused, canceled from marts.fct_subscription_status_daily"
+        " where tenant_id = '__all__' and day = '2024-02-20'"
+    )
     assert status == [(0, 11, 1, 0, 1, 0)]
     runway = db.query("select net_burn, runway_months from marts.fct_finance_monthly where month = '2024-01-01'")
     assert runway == [(Decimal("17750.0000"), Decimal("28.17"))]  # 20,000 opex - 2,250 collected; 500,000 / 17,750
@@ -207,8 +254,16 @@ def test_revenue_summary_reads_the_marts(db: RevenueDb) -> None:
         window = revenue_summary(conn, date(2024, 4, 1), date(2024, 7, 31), None)
         t1_feb = revenue_summary(conn, date(2024, 2, 1), date(2024, 2, 29), "t1")
     # paying on 03-31: 775.00; the same customers on 07-31: 795.00 with the JPY customer FX-neutral (coupon expired)
-    assert window == {"mrr": 990.0, "arr": 11880.0, "nrr": 1.0258, "grr": 1.0, "arpa": 99.0,
-                      "paying_customers": 10, "as_of": "2024-07-31", "policy": "stripe"}
+    assert window == {
+        "mrr": 990.0,
+        "arr": 11880.0,
+        "nrr": 1.0258,
+        "grr": 1.0,
+        "arpa": 99.0,
+        "paying_customers": 10,
+        "as_of": "2024-07-31",
+        "policy": "stripe",
+    }
     assert (t1_feb["mrr"], t1_feb["nrr"], t1_feb["grr"]) == (430.0, 0.8113, 0.8113)  # 430 / 530: cus_react left
 
 
@@ -217,8 +272,10 @@ def test_daily_incremental_run_equals_full_refresh(db: RevenueDb) -> None:
     db.dbt(["run", "--full-refresh", "--select", "fct_mrr_daily+"], {"max_date": "2024-07-30"})
     assert db.query("select max(day) from marts.fct_mrr_daily") == [(date(2024, 7, 30),)]
     with psycopg.connect(db.target.conninfo, autocommit=True) as conn:  # mark a row outside and one inside the window
-        conn.execute("update marts.fct_mrr_daily set status = 'marker' where customer_id = 'cus_annual'"
-                     " and day in ('2024-07-20', '2024-07-29')")
+        conn.execute(
+            "update marts.fct_mrr_daily set status = 'marker' where customer_id = 'cus_annual'"
+            " and day in ('2024-07-20', '2024-07-29')"
+        )
     db.dbt(["run", "--select", "fct_mrr_daily+"], {"min_date": AS_OF, "max_date": AS_OF})
     markers = db.query("select day from marts.fct_mrr_daily where status = 'marker'")
     assert markers == [(date(2024, 7, 20),)]  # only the window was rebuilt
@@ -231,8 +288,10 @@ def test_daily_incremental_run_equals_full_refresh(db: RevenueDb) -> None:
 
 @pytest.mark.parametrize("preset", ["chartmogul", "profitwell"])
 def test_preset_changes_exactly_the_documented_metrics(db: RevenueDb, preset: str) -> None:
-    db.dbt(["run", "--select", "int_invoice_lines_priced+ int_subscription_trials+"],
-           {"max_date": AS_OF, "revenue_policy": preset})
+    db.dbt(
+        ["run", "--select", "int_invoice_lines_priced+ int_subscription_trials+"],
+        {"max_date": AS_OF, "revenue_policy": preset},
+    )
     assert read_month_end(db) == expected_for(preset)
     monthly = read_monthly(db)
     assert set(monthly) == set(db.monthly) or preset == "profitwell"

@@ -12,7 +12,9 @@ import pytest
 from extract.stripe import STRIPE_API_VERSION
 from extract.stripe.loader import StripeShapeError, check_shape, load_objects
 
-spec = importlib.util.spec_from_file_location("revenue_cases", Path(__file__).parent / "fixtures" / "stripe" / "cases.py")
+spec = importlib.util.spec_from_file_location(
+    "revenue_cases", Path(__file__).parent / "fixtures" / "stripe" / "cases.py"
+)
 assert spec and spec.loader
 cases = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(cases)
@@ -62,5 +64,9 @@ def test_loader_rejects_with_the_reason(raw_conn: psycopg.Connection) -> None:
         result = load_objects(raw_conn, [good, bad], batch_id="shape-test")
     assert result.loaded["subscriptions"] == 1 and result.rejected == 1
     reasons = raw_conn.execute("select reason from raw._rejects where _batch_id = 'shape-test'").fetchall()
-    assert reasons == [("subscription 'sub_newer_shape' has no field 'current_period_end' (expected API version shape)",)]
-    assert raw_conn.execute("select count(*) from raw.stripe_subscriptions where id = 'sub_newer_shape'").fetchone() == (0,)
+    assert reasons == [
+        ("subscription 'sub_newer_shape' has no field 'current_period_end' (expected API version shape)",)
+    ]
+    assert raw_conn.execute(
+        "select count(*) from raw.stripe_subscriptions where id = 'sub_newer_shape'"
+    ).fetchone() == (0,)
