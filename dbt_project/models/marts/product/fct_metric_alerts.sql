@@ -1,11 +1,12 @@
 {#-
     Alert flags: one row per (metric_date, tenant_id, metric, rule) that fires, rule in ('threshold', 'anomaly').
     Threshold rules come from the seed alert_thresholds (the most severe firing rule per row and metric wins).
-    Anomalies: robust z-score of the day's value against the trailing anomaly_history_days (28) days with
-    weekday seasonality: expected = median of the same weekday in the history; scale = 1.4826 x MAD of the
-    history's residuals from their own weekday medians, floored at anomaly_min_relative_scale x expected and 1.
-    Fires when |z| >= anomaly_z_threshold, the expected value is at least anomaly_min_volume and there are at
-    least anomaly_min_history_days days of history: a quiet weekend or a tiny tenant does not page anyone.
+    Anomalies (weekday-seasonal robust z-score): expected(d) = median of the same weekday over the trailing 28
+    days (d-7, d-14, d-21, d-28; at least 2 of them); residual(h) = value(h) - expected(h); scale(d) = 1.4826 x
+    the median |residual| over the trailing anomaly_history_days (28) days, floored at
+    anomaly_min_relative_scale x expected and at 1; z = (value - expected) / scale. Fires when |z| >=
+    anomaly_z_threshold, expected >= anomaly_min_volume and there are >= anomaly_min_history_days residuals:
+    a quiet weekend or a tiny tenant does not page anyone. Window functions only (no self-joins).
     Incremental by metric_date with the same window as fct_daily_metrics.
 -#}
 {{
@@ -41,7 +42,7 @@ with
 daily as (
 
     select * from {{ ref('fct_daily_metrics') }}
-    where metric_date >= {{ lower_bound }} - {{ history_days }}
+    where metric_date >= {{ lower_bound }} - {{ 2 * history_days }}
     {%- if max_date is not none %}
         and metric_date <= {{ max_date }}
     {%- endif %}
@@ -54,57 +55,50 @@ rules as (
 
 ),
 
-metric_values as (
-
-    select
-        daily.metric_date,
-        daily.tenant_id,
-        metric_value.metric,
-        metric_value.value
-
-    from daily
-    cross join lateral (
-        values
-        {%- for metric in metrics %}
-            ('{{ metric }}', daily.{{ metric }}::numeric){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as metric_value (metric, value)
-
-),
-
 -- threshold rules -------------------------------------------------------------------------------------------
 
 threshold_hits as (
 
     select
-        metric_values.metric_date,
-        metric_values.tenant_id,
-        metric_values.metric,
-        metric_values.value,
+        daily.metric_date,
+        daily.tenant_id,
+        rules.metric,
+        case rules.metric
+        {%- for metric in metrics %}
+            when '{{ metric }}' then daily.{{ metric }}::numeric
+        {%- endfor %}
+        end as value,
+        case rules.volume_metric
+        {%- for metric in metrics %}
+            when '{{ metric }}' then daily.{{ metric }}::numeric
+        {%- endfor %}
+        end as volume,
         rules.rule_id,
         rules.comparator,
         rules.threshold,
         rules.severity,
+        rules.min_volume,
         rules.description
 
-    from metric_values
+    from daily
     inner join rules
-        on metric_values.metric = rules.metric
-        and (rules.tenant_scope = 'all' or rules.tenant_scope = metric_values.tenant_id)
-    left join metric_values as volume
-        on rules.volume_metric = volume.metric
-        and metric_values.tenant_id = volume.tenant_id
-        and metric_values.metric_date = volume.metric_date
-    where metric_values.metric_date >= {{ lower_bound }}
-        and metric_values.value is not null
-        and (rules.min_volume is null or coalesce(volume.value, 0) >= rules.min_volume)
-        and case rules.comparator
-            when '<' then metric_values.value < rules.threshold
-            when '<=' then metric_values.value <= rules.threshold
-            when '>' then metric_values.value > rules.threshold
-            when '>=' then metric_values.value >= rules.threshold
-            when '=' then metric_values.value = rules.threshold
-            when '<>' then metric_values.value <> rules.threshold
+        on rules.tenant_scope = 'all' or rules.tenant_scope = daily.tenant_id
+    where daily.metric_date >= {{ lower_bound }}
+
+),
+
+threshold_fired as (
+
+    select * from threshold_hits
+    where value is not null
+        and (min_volume is null or coalesce(volume, 0) >= min_volume)
+        and case comparator
+            when '<' then value < threshold
+            when '<=' then value <= threshold
+            when '>' then value > threshold
+            when '>=' then value >= threshold
+            when '=' then value = threshold
+            when '<>' then value <> threshold
             else false
         end
 
@@ -113,13 +107,13 @@ threshold_hits as (
 threshold_ranked as (
 
     select
-        threshold_hits.*,
+        threshold_fired.*,
         row_number() over (
             partition by metric_date, tenant_id, metric
             order by {{ product_severity_rank('severity') }} desc, rule_id
         ) as severity_order
 
-    from threshold_hits
+    from threshold_fired
 
 ),
 
@@ -151,101 +145,107 @@ threshold_alerts as (
 
 series as (
 
-    select * from metric_values
-    where metric in ({% for m in anomaly_metrics %}'{{ m }}'{% if not loop.last %}, {% endif %}{% endfor %})
-        and value is not null
+    select
+        daily.metric_date,
+        daily.tenant_id,
+        metric_value.metric,
+        metric_value.value
+
+    from daily
+    cross join lateral (
+        values
+        {%- for metric in anomaly_metrics %}
+            ('{{ metric }}', daily.{{ metric }}::numeric){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as metric_value (metric, value)
 
 ),
 
-history_pairs as (
+same_weekday as (
 
+    -- the same weekday 1..4 weeks back (null where that day has no row)
     select
-        current_day.metric_date,
-        current_day.tenant_id,
-        current_day.metric,
-        current_day.value,
-        history.metric_date as history_date,
-        extract(isodow from history.metric_date)::integer as history_weekday,
-        history.value as history_value
+        series.*,
+        array_remove(array[
+            {%- for weeks in range(1, (history_days // 7) + 1) %}
+            max(value) over weeks_back_{{ weeks }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ], null) as weekday_history
 
-    from series as current_day
-    inner join series as history
-        on current_day.tenant_id = history.tenant_id
-        and current_day.metric = history.metric
-        and history.metric_date between current_day.metric_date - {{ history_days }} and current_day.metric_date - 1
-    where current_day.metric_date >= {{ lower_bound }}
+    from series
+    window
+    {%- for weeks in range(1, (history_days // 7) + 1) %}
+        weeks_back_{{ weeks }} as (
+            partition by tenant_id, metric
+            order by metric_date
+            range between interval '{{ 7 * weeks }} days' preceding and interval '{{ 7 * weeks }} days' preceding
+        ){% if not loop.last %},{% endif %}
+    {%- endfor %}
 
 ),
 
-weekday_medians as (
+expected as (
 
     select
-        metric_date,
-        tenant_id,
-        metric,
-        history_weekday,
-        percentile_cont(0.5) within group (order by history_value) as weekday_median
+        same_weekday.*,
+        (
+            select percentile_cont(0.5) within group (order by history.value)
+            from unnest(same_weekday.weekday_history) as history (value)
+        ) as expected_value,
+        cardinality(same_weekday.weekday_history) as weekday_points
 
-    from history_pairs
-    group by metric_date, tenant_id, metric, history_weekday
+    from same_weekday
 
 ),
 
 residuals as (
 
     select
-        history_pairs.metric_date,
-        history_pairs.tenant_id,
-        history_pairs.metric,
-        history_pairs.value,
-        abs(history_pairs.history_value - weekday_medians.weekday_median) as abs_residual
+        expected.*,
+        case when expected.weekday_points >= 2 then abs(expected.value - expected.expected_value::numeric) end
+            as abs_residual
 
-    from history_pairs
-    inner join weekday_medians
-        on history_pairs.metric_date = weekday_medians.metric_date
-        and history_pairs.tenant_id = weekday_medians.tenant_id
-        and history_pairs.metric = weekday_medians.metric
-        and history_pairs.history_weekday = weekday_medians.history_weekday
+    from expected
 
 ),
 
-baselines as (
+history_scale as (
 
     select
-        residuals.metric_date,
-        residuals.tenant_id,
-        residuals.metric,
-        max(residuals.value) as value,
-        count(*) as history_points,
-        percentile_cont(0.5) within group (order by residuals.abs_residual) as mad
+        residuals.*,
+        array_remove(array_agg(abs_residual) over trailing_days, null) as residual_history
 
     from residuals
-    group by residuals.metric_date, residuals.tenant_id, residuals.metric
+    window trailing_days as (
+        partition by tenant_id, metric
+        order by metric_date
+        range between interval '{{ history_days }} days' preceding and interval '1 day' preceding
+    )
 
 ),
 
 scored as (
 
     select
-        baselines.metric_date,
-        baselines.tenant_id,
-        baselines.metric,
-        baselines.value,
-        baselines.history_points,
-        same_weekday.weekday_median as expected_value,
-        (baselines.value - same_weekday.weekday_median::numeric)
-        / greatest(
-            1.4826 * baselines.mad,
-            {{ min_relative_scale }} * abs(same_weekday.weekday_median),
+        metric_date,
+        tenant_id,
+        metric,
+        value,
+        expected_value,
+        cardinality(residual_history) as history_points,
+        (value - expected_value::numeric) / greatest(
+            1.4826 * (
+                select percentile_cont(0.5) within group (order by history.value)
+                from unnest(residual_history) as history (value)
+            ),
+            {{ min_relative_scale }} * abs(expected_value),
             1
         )::numeric as z_score
 
-    from baselines
-    inner join weekday_medians as same_weekday
-        on baselines.metric_date = same_weekday.metric_date
-        and baselines.tenant_id = same_weekday.tenant_id
-        and baselines.metric = same_weekday.metric
-        and extract(isodow from baselines.metric_date)::integer = same_weekday.history_weekday
+    from history_scale
+    where metric_date >= {{ lower_bound }}
+        and weekday_points >= 2
+        and value is not null
 
 ),
 
