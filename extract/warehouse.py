@@ -12,6 +12,7 @@ import os
 import subprocess
 import time
 import uuid
+import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -82,6 +83,13 @@ class Target:
         }
 
 
+def _import_pgserver() -> None:
+    """Import pgserver once, quietly: at import it picks a lock directory and warns when XDG_RUNTIME_DIR is unset."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import pgserver  # noqa: F401
+
+
 class EmbeddedServer:
     """Postgres from the pgserver wheel, started detached so it outlives the command that started it."""
 
@@ -95,6 +103,7 @@ class EmbeddedServer:
         return self.pgdata / "server.log"
 
     def _run_as(self) -> dict[str, object]:
+        _import_pgserver()
         if os.geteuid() != 0:
             return {}
         # Postgres refuses to run as root: pgserver's convention is a `pgserver` system user.
@@ -105,6 +114,7 @@ class EmbeddedServer:
         return {"user": "pgserver"}
 
     def _bin(self, name: str) -> str:
+        _import_pgserver()
         from pgserver._commands import POSTGRES_BIN_PATH
 
         return str(POSTGRES_BIN_PATH / name)
