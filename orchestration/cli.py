@@ -330,13 +330,24 @@ def export_command(
 ) -> None:
     """Export the marts: CSV per mart, the HTML board pack and its PDF."""
     from dashboards.export import export_all
+    from dashboards.export.pdf import PdfError
 
     target = out_dir or get_settings().output_dir
     with Warehouse().connect() as conn:
-        result = export_all(
-            conn, target, start=start.date() if start else None, end=end.date() if end else None, tenant=tenant, pdf=pdf
-        )
+        try:
+            result = export_all(
+                conn,
+                target,
+                start=start.date() if start else None,
+                end=end.date() if end else None,
+                tenant=tenant,
+                pdf=pdf,
+            )
+        except PdfError as exc:
+            raise _fail(f"{exc} (CSV and HTML were written to {target}; --no-pdf skips the PDF)") from None
     out.print(result)
+    if result.csv_errors:
+        raise typer.Exit(code=2)
 
 
 # ------------------------------------------------------------------------------------------------ orchestration
