@@ -267,8 +267,19 @@ def test_revenue_summary_reads_the_marts(db: RevenueDb) -> None:
     assert (t1_feb["mrr"], t1_feb["nrr"], t1_feb["grr"]) == (430.0, 0.8113, 0.8113)  # 430 / 530: cus_react left
 
 
+def late_objects() -> list[dict[str, Any]]:
+    """A customer whose first invoice (service from 07-29) reaches the warehouse only after the 07-30 run."""
+    b = cases.Builder()
+    b.objects = []
+    b._n = 9000  # ids must not collide with the fixture's (in_0001 ... are taken)
+    b.customer("cus_late", "t2")
+    b.subscription("sub_late", "cus_late", "m200", date(2024, 7, 29), (date(2024, 7, 29), date(2024, 8, 29)))
+    b.monthly("cus_late", "sub_late", "m200", date(2024, 7, 29), 1)
+    return b.objects
+
+
 def test_daily_incremental_run_equals_full_refresh(db: RevenueDb) -> None:
-    # Full refresh up to the day before, then the daily run for 07-31 (window 07-28..07-31 with lookback_days 3).
+    # Full refresh up to 07-30, then the daily run for 07-31 (window 07-28..07-31 with lookback_days 3).
     db.dbt(["run", "--full-refresh", "--select", "fct_mrr_daily+"], {"max_date": "2024-07-30"})
     assert db.query("select max(day) from marts.fct_mrr_daily") == [(date(2024, 7, 30),)]
     with psycopg.connect(db.target.conninfo, autocommit=True) as conn:  # mark a row outside and one inside the window
@@ -284,6 +295,26 @@ def test_daily_incremental_run_equals_full_refresh(db: RevenueDb) -> None:
     assert read_daily(db) == db.daily
     assert read_movements(db) == db.movements
     assert read_monthly(db) == db.monthly
+
+
+def test_late_invoice_inside_the_lookback(db: RevenueDb) -> None:
+    # The ledger is complete through 07-31 (previous test); an invoice for service from 07-29 arrives late.
+    with psycopg.connect(db.target.conninfo) as conn:
+        result = load_objects(conn, late_objects(), batch_id="late")
+        conn.commit()
+    assert result.rejected == 0
+    try:
+        db.dbt(["run", "--select", "int_invoice_lines_priced+"], {"min_date": AS_OF, "max_date": AS_OF})
+        incremental = (read_daily(db), read_movements(db), read_monthly(db))
+        late_days = {row[2] for row in incremental[0] if row[0] == "cus_late"}
+        assert late_days == {date(2024, 7, 29), date(2024, 7, 30), date(2024, 7, 31)}
+        db.dbt(["run", "--full-refresh", "--select", "int_invoice_lines_priced+"], {"max_date": AS_OF})
+        assert (read_daily(db), read_movements(db), read_monthly(db)) == incremental
+        assert incremental[2][(date(2024, 7, 1), "__all__")]["new_mrr"] == 200
+    finally:
+        with psycopg.connect(db.target.conninfo, autocommit=True) as conn:
+            for table in ("customers", "subscriptions", "invoices", "charges", "payment_intents"):
+                conn.execute(f"delete from raw.stripe_{table} where _batch_id = 'late'")
 
 
 @pytest.mark.parametrize("preset", ["chartmogul", "profitwell"])

@@ -24,7 +24,7 @@
     {%- else -%}(now() at time zone '{{ var("reporting_timezone") }}')::date{%- endif -%}
 {%- endmacro %}
 
-{#- Latest version of every Stripe object id: greatest _extracted_at, ties by payload created. -#}
+{#- Latest version of every Stripe object id: the greatest _seq (docs/ARCHITECTURE.md, raw tables). -#}
 {% macro stripe_latest(table_name) -%}
     select ranked.*
     from (
@@ -32,7 +32,7 @@
             src.*,
             row_number() over (
                 partition by src.id
-                order by src._extracted_at desc, (src.payload ->> 'created')::bigint desc nulls last, src.payload_hash desc
+                order by src._seq desc
             ) as _version_rank
         from {{ source('stripe', table_name) }} as src
     ) as ranked
