@@ -48,7 +48,7 @@ REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
     "plan": ("amount", "currency", "interval", "interval_count"),
     "price": ("currency", "recurring"),
     "subscription": ("customer", "status", "created", "items", "current_period_start", "current_period_end"),
-    "invoice": ("customer", "currency", "status", "created", "lines"),
+    "invoice": ("customer", "subscription", "currency", "status", "created", "lines"),  # 2025-03-31 moved subscription
     "charge": ("amount", "currency", "status", "created"),
     "refund": ("amount", "currency", "created"),
     "event": ("type", "created", "data"),

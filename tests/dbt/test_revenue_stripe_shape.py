@@ -37,6 +37,8 @@ def test_pinned_version() -> None:
         ("subscription", "current_period_start", "current_period_start"),
         ("subscription", "current_period_end", "current_period_end"),
         ("invoice", "lines", "lines"),
+        # 2025-03-31 moved invoice.subscription to invoice.parent.subscription_details
+        ("invoice", "subscription", "subscription"),
         ("invoice", "customer", "customer"),
         ("charge", "status", "status"),
         ("refund", "amount", "amount"),
