@@ -126,7 +126,7 @@ def read_monthly(db: RevenueDb) -> dict[tuple[date, str], dict[str, Any]]:
 def read_daily(db: RevenueDb) -> set[tuple[Any, ...]]:
     return set(
         db.query(
-            "select customer_id, tenant_id, day, currency, mrr_original_minor, mrr, status, policy"
+            "select customer_id, tenant_id, day, currency, mrr_original_minor, mrr, reporting_currency, status, policy"
             " from marts.fct_mrr_daily"
         )
     )

@@ -40,14 +40,15 @@
 {%- endmacro %}
 
 {#- First day an incremental run of fct_mrr_daily rebuilds (only call inside is_incremental()); a literal, so the
-    pre-hook's delete and the model's insert agree on it. When the table was built under another policy, the whole
-    ledger is rebuilt (a policy change never leaves a mixed ledger). -#}
+    pre-hook's delete and the model's insert agree on it. When the table was built under another policy or reporting
+    currency, the whole ledger is rebuilt (a change never leaves a mixed ledger). -#}
 {% macro mrr_daily_window_start() -%}
     {%- set lookback = var('lookback_days', 3) | int -%}
     {%- if execute -%}
         {%- set result = run_query(
             "select coalesce(max(day), '1900-01-01'::date)::text, coalesce(bool_or(policy <> '"
-            ~ policy_label() ~ "'), false) from " ~ this) -%}
+            ~ policy_label() ~ "' or reporting_currency <> '" ~ var('reporting_currency') ~ "'), false) from "
+            ~ this) -%}
         {%- set latest = result.columns[0].values()[0] -%}
         {%- set policy_changed = result.columns[1].values()[0] -%}
     {%- else -%}

@@ -74,6 +74,7 @@ final as (
         currency,
         mrr_original_minor::numeric(20, 4) as mrr_original_minor,
         mrr::numeric(20, 4) as mrr,
+        '{{ var("reporting_currency") }}'::text as reporting_currency,
         (case
             when has_past_due and mrr > 0 then 'past_due'
             when mrr > 0 then 'active'

@@ -66,15 +66,26 @@ typed as (
                     4
                 )
             else 0
-        end as fx_mrr
+        end as fx_mrr_raw
     from relevant
+
+),
+
+fx_rounded as (
+
+    -- MRR is rounded to 4 decimals per line, so a quantity change can leave ±0.0001 of "rate" noise: below half a
+    -- cent the currency did not move, and the difference stays with expansion / contraction
+    select
+        typed.*,
+        case when abs(typed.fx_mrr_raw) < 0.005 then 0 else typed.fx_mrr_raw end as fx_mrr
+    from typed
 
 ),
 
 amounts as (
 
     select
-        typed.*,
+        fx_rounded.*,
         case
             when arrival_type = 'new' and is_same_month_blip then peak_mrr
             when arrival_type = 'new' then ending_mrr
@@ -98,7 +109,7 @@ amounts as (
             when starting_mrr > 0 and ending_mrr = 0 then starting_mrr
             else 0
         end as churned_mrr
-    from typed
+    from fx_rounded
 
 ),
 
