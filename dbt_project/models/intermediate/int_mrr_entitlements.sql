@@ -68,6 +68,15 @@ classified as (
                     or subscription_history.last_paid_period_start_at > lines.period_start_at
                 )
                 and lines.invoice_status = 'void'
+                -- a voided invoice re-issued for the same period is not a pause
+                and not exists (
+                    select 1
+                    from lines as reissued
+                    where reissued.subscription_id = lines.subscription_id
+                        and reissued.invoice_status = 'paid'
+                        and reissued.period_start_at < lines.period_end_at
+                        and reissued.period_end_at > lines.period_start_at
+                )
                 then 'paused'
             when lines.invoice_status = 'open' then 'past_due'
             when lines.invoice_status = 'paid' and lines.is_fully_refunded then 'refunded'
