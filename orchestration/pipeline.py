@@ -177,9 +177,11 @@ def run_pipeline(
     full_refresh: bool = False,
     progress: Progress | None = None,
     instance: Any = None,
+    include_monthly: bool = True,
 ) -> PipelineResult:
     """Extract app + Stripe, check them, build the daily dbt models over start..end (one run), then the monthly
-    models over the months touching it (one run). Raises PipelineError with the reason on any failure."""
+    models over the months touching it (one run; skipped with include_monthly=False). Raises PipelineError with
+    the reason on any failure."""
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_JOB, MONTHLY_JOB
     from orchestration.partitions import daily_partitions
@@ -205,7 +207,7 @@ def run_pipeline(
     outcome = execute_range(DAILY_JOB, days[0], days[-1], full_refresh=full_refresh, instance=instance, result=result)
     _raise_for(outcome, DAILY_JOB, days[0], days[-1], result)
 
-    if any(job.name == MONTHLY_JOB for job in defs.resolve_all_job_defs()):
+    if include_monthly and any(job.name == MONTHLY_JOB for job in defs.resolve_all_job_defs()):
         months = month_keys(start, end)
         say(f"monthly job: {len(months)} partition(s) {months[0][:7]}..{months[-1][:7]} in one run")
         outcome = execute_range(

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from functools import cached_property
 from pathlib import Path
 
 import psycopg
 from dagster import ConfigurableResource, RetryRequested
 from dagster_dbt import DbtCliResource
+from packaging.version import Version
 
 from extract.settings import PROJECT_ROOT, get_settings
 from extract.warehouse import Warehouse
@@ -34,8 +36,18 @@ def dbt_executable() -> str:
     return str(candidate) if candidate.exists() else "dbt"
 
 
+class ExecmetricsDbtCliResource(DbtCliResource):  # type: ignore[misc]
+    """DbtCliResource that reads dbt-core's version in-process instead of spawning `dbt --version` every run."""
+
+    @cached_property
+    def _cli_version(self) -> Version:
+        from dbt.version import __version__
+
+        return Version(__version__)
+
+
 def dbt_resource() -> DbtCliResource:
-    return DbtCliResource(
+    return ExecmetricsDbtCliResource(
         project_dir=str(PROJECT_ROOT), profiles_dir=str(PROJECT_ROOT), dbt_executable=dbt_executable()
     )
 

@@ -151,6 +151,20 @@ def split_models(manifest: Mapping[str, Any]) -> tuple[list[str], list[str]]:
     return daily, sorted(monthly)
 
 
+def cross_tests(manifest: Mapping[str, Any], monthly_ids: list[str]) -> list[str]:
+    """Tests that read a monthly model and something else: they cannot run in a daily run (the month is not built
+    yet), so daily runs exclude them; monthly runs build them once every parent is there."""
+    monthly = set(monthly_ids)
+    found = []
+    for uid, node in manifest.get("nodes", {}).items():
+        if node.get("resource_type") != "test":
+            continue
+        parents = set((node.get("depends_on") or {}).get("nodes") or [])
+        if parents & monthly and parents - monthly:
+            found.append(uid)
+    return sorted(found)
+
+
 def _selection(manifest: Mapping[str, Any], unique_ids: list[str]) -> str:
     return " ".join("fqn:" + ".".join(manifest["nodes"][uid]["fqn"]) for uid in unique_ids)
 
@@ -181,7 +195,12 @@ def _environ(values: Mapping[str, str]) -> Iterator[None]:
 
 
 def run_dbt_build(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig, scope: str
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtRunConfig,
+    scope: str,
+    exclude: str | None = None,
 ) -> Iterator[Any]:
     """One `dbt build` for the run's whole partition window; every materialization gets window + row count."""
     window = context.partition_time_window
@@ -189,6 +208,8 @@ def run_dbt_build(
     args = ["build", "--vars", json.dumps(dbt_vars)]
     if config.full_refresh:
         args.append("--full-refresh")
+    if exclude:
+        args += ["--exclude", exclude]
     wh = warehouse.get()
     extra = {
         "partition_window": f"{dbt_vars['min_date']}..{dbt_vars['max_date']}",
@@ -211,6 +232,7 @@ def run_dbt_build(
 def build_dbt_assets(manifest: Mapping[str, Any] | None = None) -> list:
     manifest = manifest if manifest is not None else load_manifest()
     daily_ids, monthly_ids = split_models(manifest)
+    daily_exclude = _selection(manifest, cross_tests(manifest, monthly_ids)) or None
     assets = []
     if daily_ids:
 
@@ -226,7 +248,7 @@ def build_dbt_assets(manifest: Mapping[str, Any] | None = None) -> list:
         def dbt_daily(
             context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
         ) -> Iterator[Any]:
-            yield from run_dbt_build(context, dbt, warehouse, config, "daily")
+            yield from run_dbt_build(context, dbt, warehouse, config, "daily", exclude=daily_exclude)
 
         assets.append(dbt_daily)
     if monthly_ids:

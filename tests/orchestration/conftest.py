@@ -73,3 +73,11 @@ def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Ite
         _reset()
     with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="session")
+def dagster_ui(pg_server: Target, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest):  # noqa: ANN201
+    """dagster-webserver + dagster-daemon running as processes on a free loopback port (shared with tests/browser)."""
+    from ui_harness import shared_ui
+
+    return shared_ui(pg_server, tmp_path_factory, request)

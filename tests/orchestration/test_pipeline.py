@@ -1,0 +1,108 @@
+"""In-process runs through the Dagster definitions: one daily partition, its month, GE blocking, idempotent reruns."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+from dagster import AssetKey, DagsterInstance
+
+DAY = date(2025, 11, 3)
+BAD_DAY = date(2025, 11, 4)
+
+
+def _materialized(instance: DagsterInstance, key: list[str]) -> set[str]:
+    return set(instance.get_materialized_partitions(AssetKey(key)))
+
+
+def _day_rows(conn, day: date) -> dict[str, str]:  # noqa: ANN001
+    """A fingerprint of every daily mart's rows for one day."""
+    return {
+        table: conn.execute(
+            f"select md5(coalesce(string_agg(t::text, '|' order by t::text), '')) from marts.{table} t"
+            f" where {column} = %s",
+            (day,),
+        ).fetchone()[0]
+        for table, column in (("fct_daily_metrics", "metric_date"), ("fct_mrr_daily", "day"))
+    }
+
+
+@pytest.fixture(scope="module")
+def one_day(orch_env):  # noqa: ANN001, ANN201
+    from orchestration.pipeline import run_pipeline
+    from orchestration.ui import get_instance
+
+    messages: list[str] = []
+    result = run_pipeline(DAY, DAY, progress=messages.append)
+    return result, get_instance(), messages
+
+
+def test_one_daily_partition_materializes(orch_env, one_day) -> None:  # noqa: ANN001
+    result, instance, messages = one_day
+    assert [run.job for run in result.runs] == ["daily_job", "monthly_job"]
+    assert "2025-11-03" in _materialized(instance, ["raw", "app_events"])
+    assert _materialized(instance, ["marts", "fct_daily_metrics"]) == {"2025-11-03"}
+    assert result.row_counts["raw/app_events"] == 6  # the sample source has 6 events a day
+    with orch_env.warehouse.connect() as conn:
+        days = {row[0] for row in conn.execute("select distinct metric_date from marts.fct_daily_metrics")}
+        assert date(2025, 11, 3) in days
+    # every materialization records row counts, window and duration
+    events = result.assets["raw/app_events"]
+    assert events["rows_loaded"] == 6 and "duration_s" in events
+    assert events["partition_window"].startswith("2025-11-03T00:00:00+00:00..2025-11-04")
+    mart = result.assets["marts/fct_daily_metrics"]
+    assert mart["partition_window"] == "2025-11-03..2025-11-03" and isinstance(mart["dagster/row_count"], int)
+    # the GE checks ran and passed
+    assert result.checks["raw/app_events:ge_errors"].passed
+    assert any("one run" in message for message in messages)
+
+
+def test_monthly_partition_materializes_after_its_days(one_day) -> None:  # noqa: ANN001
+    result, instance, _ = one_day
+    assert _materialized(instance, ["marts", "fct_revenue_monthly"]) == {"2025-11-01"}
+    daily_run = instance.get_run_record_by_id(result.runs[0].run_id)
+    monthly_run = instance.get_run_record_by_id(result.runs[1].run_id)
+    assert monthly_run.start_time >= daily_run.end_time
+    assert result.assets["marts/fct_revenue_monthly"]["partition_window"] == "2025-11-01..2025-11-30"
+
+
+def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_env, one_day) -> None:  # noqa: ANN001
+    from orchestration.pipeline import PipelineError, run_pipeline
+
+    _, instance, _ = one_day
+    with orch_env.warehouse.connect() as conn:
+        built_day = _day_rows(conn, DAY)
+    events_file = orch_env.app_dir / "events.jsonl"
+    good = events_file.read_text()
+    rows = [json.loads(line) for line in good.splitlines()]
+    bad_row = next(row for row in rows if row["occurred_at"].startswith("2025-11-04"))
+    events_file.write_text(good + json.dumps(bad_row) + "\n")  # a duplicate event id on 2025-11-04
+    try:
+        with pytest.raises(PipelineError) as failure:
+            run_pipeline(BAD_DAY, BAD_DAY, include_monthly=False)
+        message = str(failure.value)
+        assert "raw/app_events:ge_errors" in message and "unique" in message
+        # the check failed, the dbt models of that partition did not run
+        assert "2025-11-04" not in _materialized(instance, ["marts", "fct_daily_metrics"])
+        assert "2025-11-04" in _materialized(instance, ["raw", "app_events"])
+        with orch_env.warehouse.connect() as conn:
+            recorded = conn.execute(
+                """select success, failed from audit.ge_validation_results
+                   where asset_key = 'raw/app_events' and level = 'error' order by id desc limit 1"""
+            ).fetchone()
+        assert recorded == (False, 1)
+        assert (orch_env.root / "out" / "ge_data_docs" / "index.html").exists()
+    finally:
+        events_file.write_text(good)
+
+    # fixed rows: the check passes and dbt runs; the range re-runs the already built DAY too
+    result = run_pipeline(DAY, BAD_DAY, include_monthly=False)
+    assert result.checks["raw/app_events:ge_errors"].passed
+    assert {"2025-11-03", "2025-11-04"} <= _materialized(instance, ["marts", "fct_daily_metrics"])
+    assert len(result.runs) == 1
+    with orch_env.warehouse.connect() as conn:
+        assert _day_rows(conn, DAY) == built_day, "re-running a built partition changed its marts"
+        assert conn.execute(
+            "select count(*) from marts.fct_daily_metrics where metric_date = %s", (BAD_DAY,)
+        ).fetchone()[0]
