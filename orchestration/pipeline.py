@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from orchestration.partitions import day_keys, month_keys
 
@@ -91,7 +91,8 @@ def _describe_failures(result: Any) -> list[str]:
     failures = []
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
-            error = event.event_specific_data.error
+            data: Any = event.event_specific_data
+            error = data.error
             message = error.message.strip() if error else "(no error message)"
             cause = error.cause.message.strip() if error and error.cause else ""
             failures.append(f"step {event.step_key} failed: {message}" + (f" (caused by: {cause})" if cause else ""))
@@ -139,10 +140,10 @@ def execute_range(
         )
         for event in outcome.all_events:
             if event.event_type == DagsterEventType.ASSET_MATERIALIZATION:
-                materialization = event.event_specific_data.materialization
+                materialization = cast(Any, event.event_specific_data).materialization
                 result.assets[materialization.asset_key.to_user_string()] = _plain(materialization.metadata)
             elif event.event_type == DagsterEventType.ASSET_CHECK_EVALUATION:
-                evaluation = event.event_specific_data
+                evaluation: Any = event.event_specific_data
                 key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
                 result.checks[key] = CheckOutcome(
                     passed=bool(evaluation.passed),

@@ -1,6 +1,6 @@
 """dbt models as Dagster assets (dagster-dbt): daily-partitioned and monthly-partitioned sets.
 
-- The manifest is prepared at load time (`dbt parse` into `target/dagster/`) when it is missing or older than
+- The manifest is prepared at load time (`dbt parse` into `target/dagster/<database>/`) when it is missing or older than
   the dbt project files, so a fresh clone needs no committed manifest.
 - The translator maps the dbt sources `app.*` / `stripe.*` to the extract assets' keys (`raw/<table>`) and the
   models to `<schema>/<model>` (`staging/stg_app__events`, `marts/fct_daily_metrics`, ...).
@@ -28,8 +28,7 @@ from extract.settings import PROJECT_ROOT
 from orchestration.partitions import backfill_policy, daily_partitions, dbt_vars_for_window, monthly_partitions
 from orchestration.resources import WarehouseResource, partition_locks
 
-MANIFEST_DIR = PROJECT_ROOT / "target" / "dagster"
-MANIFEST_PATH = MANIFEST_DIR / "manifest.json"
+MANIFEST_ROOT = PROJECT_ROOT / "target" / "dagster"
 DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")
 MONTHLY_TAG = "monthly"
 DAILY_TAG = "daily"
@@ -66,22 +65,30 @@ def _file_lock(path: Path) -> Iterator[None]:
 
 
 def prepare_manifest(force: bool = False) -> Path:
-    """`dbt parse` into target/dagster/ when the manifest is missing or older than the project (file-locked)."""
-    with _file_lock(MANIFEST_DIR / ".parse.lock"):
-        if not force and MANIFEST_PATH.exists() and MANIFEST_PATH.stat().st_mtime >= _newest_project_mtime():
-            return MANIFEST_PATH
-        from extract.settings import get_settings
-        from extract.warehouse import Warehouse
+    """`dbt parse` into target/dagster/<database>/ when the manifest is missing or older than the project.
+
+    One manifest per warehouse database: relation names in it carry the database (row counts query them).
+    File-locked, so the webserver, the daemon and run workers starting together parse once.
+    """
+    from extract.settings import get_settings
+    from extract.warehouse import Warehouse
+
+    target = Warehouse(get_settings()).target
+    manifest_dir = MANIFEST_ROOT / target.dbname
+    manifest_path = manifest_dir / "manifest.json"
+    with _file_lock(manifest_dir / ".parse.lock"):
+        if not force and manifest_path.exists() and manifest_path.stat().st_mtime >= _newest_project_mtime():
+            return manifest_path
         from orchestration.dbt_cli import DbtError, run_dbt
 
         try:
-            run_dbt(["parse", "--quiet"], Warehouse(get_settings()).target, target_path=MANIFEST_DIR)
+            run_dbt(["parse", "--quiet"], target, target_path=manifest_dir)
         except DbtError as exc:
             raise DbtManifestError(f"dbt parse failed; the dbt project does not load:\n{exc}") from exc
-        if not MANIFEST_PATH.exists():
-            raise DbtManifestError(f"dbt parse wrote no manifest at {MANIFEST_PATH}")
-        os.utime(MANIFEST_PATH)
-        return MANIFEST_PATH
+        if not manifest_path.exists():
+            raise DbtManifestError(f"dbt parse wrote no manifest at {manifest_path}")
+        os.utime(manifest_path)
+        return manifest_path
 
 
 def load_manifest() -> dict[str, Any]:
@@ -211,7 +218,7 @@ def run_dbt_build(
     if exclude:
         args += ["--exclude", exclude]
     wh = warehouse.get()
-    extra = {
+    extra: dict[str, Any] = {
         "partition_window": f"{dbt_vars['min_date']}..{dbt_vars['max_date']}",
         "partitions_in_run": len(context.partition_keys),
     }
@@ -224,7 +231,8 @@ def run_dbt_build(
         invocation = dbt.cli(args, context=context)
         for event in invocation.stream().fetch_row_counts():
             if isinstance(event, Output | AssetMaterialization):
-                event = event.with_metadata({**(event.metadata or {}), **extra})
+                merged: dict[str, Any] = {**(event.metadata or {}), **extra}
+                event = event.with_metadata(merged)
             yield event
     context.log.info(f"dbt {scope} build over {extra['partition_window']} took {time.monotonic() - began:.1f}s")
 

@@ -8,6 +8,7 @@ extracts the whole window at once.
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from dagster import (
     AssetExecutionContext,
@@ -146,6 +147,7 @@ def build_extract_assets() -> list:
         start, end = _window(context)
         wh = warehouse.get()
         began = time.monotonic()
+        result: Any
         with retry_transient(context), partition_locks(wh, "extract_stripe", ["all"]):
             if settings.stripe_api_key is not None:
                 from extract.stripe.api import extract_stripe

@@ -114,6 +114,11 @@ def _expectation(rule: Rule) -> Any:
     return getattr(gxe, rule.expectation)(**rule.kwargs, meta={"why": rule.why, "level": rule.level})
 
 
+def _meta(result: Any) -> dict[str, Any]:
+    config = result.expectation_config
+    return dict(config.meta or {}) if config is not None else {}
+
+
 def _failure_text(result: Any) -> str:
     config = result.expectation_config
     why = (config.meta or {}).get("why") or config.type
@@ -173,7 +178,8 @@ def validate_raw(
             for stale in (project / "gx" / folder).glob("*.json"):
                 stale.unlink()
         context = gx.get_context(mode="file", project_root_dir=str(project))
-        if DATA_DOCS_SITE not in (context.get_config().data_docs_sites or {}):
+        config: Any = context.get_config()
+        if DATA_DOCS_SITE not in (config.data_docs_sites or {}):
             context.add_data_docs_site(
                 site_name=DATA_DOCS_SITE,
                 site_config={
@@ -185,9 +191,8 @@ def validate_raw(
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
             )
-        datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=warehouse.target.url)
         if context.variables.progress_bars is None or context.variables.progress_bars.get("globally") is not False:
-            context.variables.progress_bars = {"globally": False, "metric_calculations": False}
+            context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
             context.variables.save()
         datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=warehouse.target.url)
         definitions = []
@@ -196,7 +201,7 @@ def validate_raw(
             for table in tables:
                 suite_def = suites[table]
                 query = suite_def.batch_query(start.isoformat(), end.isoformat())
-                rows = int(conn.execute(f"select count(*) from ({query}) b").fetchone()[0])
+                rows = int(conn.execute(f"select count(*) from ({query}) b").fetchone()[0])  # type: ignore[index]
                 band = trailing_band(conn, suite_def, start, end) if suite_def.trailing_band else None
                 rules = [*suite_def.rules, *([band] if band else [])]
                 if rows == 0 and band is None:
@@ -230,7 +235,7 @@ def validate_raw(
             for validation in result.run_results.values():
                 table = validation.suite_name.removeprefix("raw.")
                 for level in ("error", "warning"):
-                    results = [r for r in validation.results if (r.expectation_config.meta or {}).get("level") == level]
+                    results = [r for r in validation.results if _meta(r).get("level") == level]
                     failures = [_failure_text(r) for r in results if not r.success]
                     outcomes.append(SuiteOutcome(table, level, not failures, len(results), failures, checked[table]))
     record_results(warehouse, outcomes, start, end, run_id)
