@@ -11,17 +11,27 @@ Users (signup day = day 0)      events (day number since signup)
 Week n = days 7n..7n+6; a cell is observable when the cohort's last signup day + the period's last day <= 04-25:
 January (last signup 01-20): week 12 ends on 01-20 + 90 = 04-20 -> observable.
 March (only 03-05): week 4 ends 03-05 + 34 = 04-08 -> observable (0 retained); week 12 ends 06-03 -> NULL.
+
+Stripe (monthly invoices, USD, through extract.stripe.loader.load_objects):
+  cus_t1  T1  100 from 01-20, two invoices (to 03-20)        month ends: Jan 100, Feb 100, Mar 0
+  cus_t4  T4  5 seats x 10 from 01-25, 8 seats from 02-25   month ends: Jan 50, Feb 80, Mar 80, Apr 80
+  cus_t2  T2  200 from 03-10, two invoices (to 05-10)       month ends: Mar 200, Apr 200
 """
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
+from datetime import date
 from decimal import Decimal
+from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
 from test_product_helpers import dbt, fresh_warehouse, insert, one, rows, ts  # noqa: I001
 
+from extract.stripe.loader import load_objects
 from extract.warehouse import Target
 
 USERS = {"a": ("T1", "01-01"), "b": ("T1", "01-10"), "c": ("T1", "01-20"), "e": ("T3", "01-15"),
@@ -36,6 +46,26 @@ EVENTS = [
 ]
 
 
+def stripe_objects() -> list[dict[str, Any]]:
+    spec = importlib.util.spec_from_file_location("cohort_cases", Path(__file__).parent / "fixtures/stripe/cases.py")
+    assert spec and spec.loader
+    cases = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(cases)
+    b = cases.Builder()
+    b.customer("cus_t1", "T1")
+    b.subscription("sub_t1", "cus_t1", "m100", date(2025, 1, 20), (date(2025, 2, 20), date(2025, 3, 20)),
+                   status="canceled", ended_at=date(2025, 3, 20))
+    b.monthly("cus_t1", "sub_t1", "m100", date(2025, 1, 20), 2)
+    b.customer("cus_t4", "T4")
+    b.subscription("sub_t4", "cus_t4", "seat", date(2025, 1, 25), (date(2025, 4, 25), date(2025, 5, 25)), quantity=8)
+    b.monthly("cus_t4", "sub_t4", "seat", date(2025, 1, 25), 1, quantity=5)
+    b.monthly("cus_t4", "sub_t4", "seat", date(2025, 2, 25), 3, quantity=8)
+    b.customer("cus_t2", "T2")
+    b.subscription("sub_t2", "cus_t2", "m200", date(2025, 3, 10), (date(2025, 4, 10), date(2025, 5, 10)))
+    b.monthly("cus_t2", "sub_t2", "m200", date(2025, 3, 10), 2)
+    return b.objects
+
+
 @pytest.fixture(scope="module")
 def built(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with fresh_warehouse(pg_server) as target:
@@ -48,7 +78,13 @@ def built(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterat
             insert(conn, "app_events", [{"id": f"e{i}", "user_id": u, "tenant_id": USERS[u][0],
                                          "occurred_at": ts(f"2025-{d} 10:00"), "event_type": kind}
                                         for i, (u, d, kind) in enumerate(EVENTS)])
-        dbt(target, tmp_path_factory.mktemp("dbt_cohort"), "+fct_cohort_retention +fct_conversion_funnel")
+        with psycopg.connect(target.conninfo) as conn:
+            result = load_objects(conn, stripe_objects(), batch_id="fixture")
+            conn.commit()
+        assert result.rejected == 0, result.reject_reasons
+        dbt(target, tmp_path_factory.mktemp("dbt_cohort"),
+            "+fct_cohort_retention +fct_conversion_funnel +fct_cohort_revenue_retention +dim_tenants",
+            dbt_vars={"max_date": "2025-04-25"})
         yield target
 
 
@@ -94,14 +130,56 @@ def test_conversion_funnel(built: Target) -> None:
     funnel = {(r["signup_month"].isoformat(), r["step_name"]): r for r in
               rows(built, "select * from marts.fct_conversion_funnel")}
     # January: T1 (a's upload on day 1, b's report on 01-23), T3 (nothing), T4 (upload day 2, report day 40 > 30)
-    jan = [funnel[("2025-01-01", s)] for s in ("signed_up", "activated", "first_report")]
-    assert [s["tenants"] for s in jan] == [3, 2, 1]
-    assert [s["conversion_from_previous"] for s in jan] == [None, Decimal("0.6667"), Decimal("0.5000")]
-    assert [s["conversion_from_start"] for s in jan] == [Decimal("1.0000"), Decimal("0.6667"), Decimal("0.3333")]
+    # paying: T1 first paid 01-20 (day 20 of 30) -> paying; T4 pays from 01-25 but never reached first_report
+    jan = [funnel[("2025-01-01", s)] for s in ("signed_up", "activated", "first_report", "paying")]
+    assert [s["tenants"] for s in jan] == [3, 2, 1, 1]
+    assert [s["step_number"] for s in jan] == [1, 2, 3, 4]
+    assert [s["conversion_from_previous"] for s in jan] == [None, Decimal("0.6667"), Decimal("0.5000"),
+                                                            Decimal("1.0000")]
+    assert [s["conversion_from_start"] for s in jan] == [Decimal("1.0000"), Decimal("0.6667"), Decimal("0.3333"),
+                                                         Decimal("0.3333")]
     assert jan[0]["is_complete"] is True
     # March: T2 activated (worklog on day 1), no report
-    assert [funnel[("2025-03-01", s)]["tenants"] for s in ("signed_up", "activated", "first_report")] == [1, 1, 0]
+    # March: T2 pays from 03-10, but without a report it is not at the paying step (0 / 0 -> null)
+    assert [funnel[("2025-03-01", s)]["tenants"] for s in ("signed_up", "activated", "first_report", "paying")] == [
+        1, 1, 0, 0]
+    assert funnel[("2025-03-01", "paying")]["conversion_from_previous"] is None
     # April: T5 created 04-20, its 30-day window is still open on 04-25
     apr = funnel[("2025-04-01", "signed_up")]
     assert (apr["tenants"], apr["is_complete"]) == (1, False)
     assert funnel[("2025-04-01", "first_report")]["conversion_from_previous"] is None  # 0 / 0
+
+
+def test_revenue_retention_by_signup_cohort(built: Target) -> None:
+    cells = {(r["cohort_month"].isoformat(), r["period_number"]): r
+             for r in rows(built, "select * from marts.fct_cohort_revenue_retention")}
+    # January cohort (T1, T3, T4): T1 and T4 first paid in January -> base 100 + 50 = 150
+    jan = [cells[("2025-01-01", n)] for n in range(4)]
+    assert {(c["cohort_size"], c["paying_tenants"], c["starting_mrr"]) for c in jan} == {(3, 2, Decimal("150.0000"))}
+    assert [c["mrr"] for c in jan[:3]] == [Decimal("150.0000"), Decimal("180.0000"), Decimal("80.0000")]
+    # month 1: T4 expanded to 80 (180 / 150); month 2: T1 churned (80 / 150)
+    assert [c["net_mrr_retention"] for c in jan[:3]] == [Decimal("1.000000"), Decimal("1.200000"),
+                                                         Decimal("0.533333")]
+    assert [c["retained_tenants"] for c in jan[:3]] == [2, 2, 1]
+    # month 3 = April, not over on 04-25: NULL, not 0
+    assert (jan[3]["is_observable"], jan[3]["mrr"], jan[3]["net_mrr_retention"]) == (False, None, None)
+    # March cohort (T2, first paid in March, 200): month 0 observable, month 1 (April) not yet
+    mar0, mar1 = cells[("2025-03-01", 0)], cells[("2025-03-01", 1)]
+    assert (mar0["starting_mrr"], mar0["net_mrr_retention"]) == (Decimal("200.0000"), Decimal("1.000000"))
+    assert (mar1["is_observable"], mar1["net_mrr_retention"]) == (False, None)
+    # April cohort (T5): nobody pays -> never observable, no base
+    apr0 = cells[("2025-04-01", 0)]
+    assert (apr0["paying_tenants"], apr0["is_observable"], apr0["net_mrr_retention"]) == (0, False, None)
+    assert len([key for key in cells if key[0] == "2025-01-01"]) == 13  # periods 0..cohort_max_months
+
+
+def test_dim_tenants(built: Target) -> None:
+    dim = {r["tenant_id"]: r for r in rows(built, "select * from marts.dim_tenants")}
+    assert set(dim) == {"T1", "T2", "T3", "T4", "T5"}
+    # as of 04-25: T1 stopped paying on 03-20, T4 (80) and T2 (200) pay, T3 / T5 never paid
+    assert (dim["T1"]["first_paying_month"].isoformat(), dim["T1"]["is_paying"]) == ("2025-01-01", False)
+    assert (dim["T4"]["first_paying_month"].isoformat(), dim["T4"]["current_mrr"], dim["T4"]["is_paying"]) == (
+        "2025-01-01", Decimal("80.0000"), True)
+    assert (dim["T2"]["first_paying_month"].isoformat(), dim["T2"]["is_paying"]) == ("2025-03-01", True)
+    assert (dim["T3"]["first_paying_month"], dim["T3"]["is_paying"], dim["T3"]["current_mrr"]) == (None, False, 0)
+    assert dim["T5"]["created_date"].isoformat() == "2025-04-20" and dim["T5"]["deleted_date"] is None

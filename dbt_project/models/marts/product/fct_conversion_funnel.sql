@@ -5,7 +5,8 @@
       2 activated     its counted users did >= activation_min_count activation_events within activation_window_days
                       of the tenant's creation (creation day = day 1)
       3 first_report  a report was generated within funnel_window_days of creation
-      4 paying        (when the revenue marts are joined: see product_funnel_has_paying())
+      4 paying        a Stripe customer of the tenant had MRR > 0 (fct_mrr_daily) on a day within funnel_window_days
+                      of creation (product_funnel_has_paying() switches the step on)
     is_complete is false while some tenant of the month is still inside its funnel window.
 -#}
 {%- set activation_window_days = var('activation_window_days', 7) | int %}

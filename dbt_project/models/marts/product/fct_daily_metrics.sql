@@ -7,6 +7,11 @@
     activation_window_days - 1) (late events, and signup cohorts whose activation window is still open).
     Rolling counts read int_user_daily_activity for at most 30 (or reactivation_dormant_days) days before the
     first rebuilt day, so a daily run's cost depends on that day's data, not on the length of history.
+
+    Revenue columns come from the daily revenue models only (fct_mrr_daily, int_mrr_customer_months,
+    fct_subscription_status_daily, Stripe staging): a monthly-partitioned mart (fct_revenue_monthly,
+    fct_failed_payments) upstream would make this model monthly in Dagster and stale between monthly runs.
+    nrr / grr are month-to-date: on the month's last day (or the as-of day) they equal fct_revenue_monthly's.
 -#}
 {{
     config(
@@ -384,6 +389,184 @@ api as (
 
 ),
 
+-- revenue (from the daily revenue models) ------------------------------------------------------------------
+-- The '__all__' rows aggregate every non-internal Stripe customer (also those without an app tenant,
+-- '__unassigned__', and tenants no longer in the spine), exactly like the revenue marts' own '__all__' rows; a
+-- customer belongs to one tenant, so nothing is counted twice.
+
+mrr_ledger as (
+
+    select
+        customer_id,
+        tenant_id,
+        day,
+        mrr,
+        mrr_original_minor
+
+    from {{ ref('fct_mrr_daily') }}
+    where day >= (select first_day from bounds)
+        and day <= (select last_day from bounds)
+
+),
+
+ledger_daily as (
+
+    select
+        day as metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        sum(mrr) as mrr,
+        count(distinct customer_id) filter (where mrr > 0) as paying_customers
+
+    from mrr_ledger
+    group by grouping sets ((day, tenant_id), (day))
+
+),
+
+-- customers paying at the start of each month (MRR on the previous month's last day), as fct_mrr_movements
+month_starts as (
+
+    select
+        customer_id,
+        tenant_id,
+        month,
+        starting_mrr,
+        starting_mrr_original_minor
+
+    from {{ ref('int_mrr_customer_months') }}
+    where starting_mrr > 0
+        and month >= date_trunc('month', (select first_day from bounds))::date
+        and month <= (select last_day from bounds)
+
+),
+
+-- each starting customer's MRR on the day at the month-start exchange rate (the FX movement is not retention;
+-- under half a cent it is rounding and stays in, as in fct_mrr_movements)
+retention_customer_days as (
+
+    select
+        days.metric_date,
+        month_starts.tenant_id,
+        month_starts.starting_mrr,
+        case
+            when coalesce(mrr_ledger.mrr, 0) <= 0 then 0
+            when month_starts.starting_mrr_original_minor = 0 then mrr_ledger.mrr
+            else mrr_ledger.mrr - case
+                when abs(round(
+                    mrr_ledger.mrr
+                    - mrr_ledger.mrr_original_minor * month_starts.starting_mrr / month_starts.starting_mrr_original_minor,
+                    4
+                )) < 0.005 then 0
+                else round(
+                    mrr_ledger.mrr
+                    - mrr_ledger.mrr_original_minor * month_starts.starting_mrr / month_starts.starting_mrr_original_minor,
+                    4
+                )
+            end
+        end as retained_mrr
+
+    from days
+    inner join month_starts
+        on month_starts.month = date_trunc('month', days.metric_date)::date
+    left join mrr_ledger
+        on month_starts.customer_id = mrr_ledger.customer_id
+        and days.metric_date = mrr_ledger.day
+
+),
+
+retention_daily as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        sum(starting_mrr) as starting_mrr,
+        sum(retained_mrr) as net_retained_mrr,
+        sum(least(retained_mrr, starting_mrr)) as gross_retained_mrr
+
+    from retention_customer_days
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
+subscription_status as (
+
+    -- already one row per day and tenant plus its own '__all__' row
+    select
+        day as metric_date,
+        tenant_id,
+        past_due
+
+    from {{ ref('fct_subscription_status_daily') }}
+    where day >= (select first_day from bounds)
+        and day <= (select last_day from bounds)
+
+),
+
+stripe_customers as (
+
+    select * from {{ ref('int_stripe__customer_tenants') }}
+
+),
+
+failed_charges as (
+
+    select * from {{ ref('stg_stripe__charges') }}
+    where status = 'failed'
+
+),
+
+-- failed payment attempts: every failed charge, plus payment intents with a last_payment_error and no failed
+-- charge (an intent's failed attempt is a failed charge: counting both objects would count it twice)
+failed_attempts as (
+
+    select
+        customer_id,
+        {{ product_local_date('created_at') }} as metric_date
+
+    from failed_charges
+
+    union all
+
+    select
+        intents.customer_id,
+        {{ product_local_date('intents.created_at') }} as metric_date
+
+    from {{ ref('stg_stripe__payment_intents') }} as intents
+    where intents.has_payment_error
+        and not exists (
+            select 1
+            from failed_charges
+            where failed_charges.payment_intent_id = intents.payment_intent_id
+        )
+
+),
+
+failed_attempt_tenants as (
+
+    select
+        failed_attempts.metric_date,
+        coalesce(stripe_customers.tenant_id, '__unassigned__') as tenant_id
+
+    from failed_attempts
+    left join stripe_customers
+        on failed_attempts.customer_id = stripe_customers.customer_id
+    where not coalesce(stripe_customers.is_internal, false)
+        and failed_attempts.metric_date >= (select first_day from bounds)
+        and failed_attempts.metric_date <= (select last_day from bounds)
+
+),
+
+failed_payments as (
+
+    select
+        metric_date,
+        case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
+        count(*) as failed_payments
+
+    from failed_attempt_tenants
+    group by grouping sets ((metric_date, tenant_id), (metric_date))
+
+),
+
 -- one row per tenant-day plus the all-tenants row ----------------------------------------------------------
 
 spine as (
@@ -444,7 +627,14 @@ joined as (
         coalesce(api.api_5xx, 0) as api_5xx,
         api.api_p50_latency_ms,
         api.api_p95_latency_ms,
-        api.api_p99_latency_ms
+        api.api_p99_latency_ms,
+        coalesce(ledger_daily.mrr, 0) as mrr,
+        coalesce(ledger_daily.paying_customers, 0) as paying_customers,
+        retention_daily.starting_mrr,
+        retention_daily.net_retained_mrr,
+        retention_daily.gross_retained_mrr,
+        coalesce(subscription_status.past_due, 0) as past_due_subscriptions,
+        coalesce(failed_payments.failed_payments, 0) as failed_payments
 
     from spine
     left join customers
@@ -461,6 +651,14 @@ joined as (
         on spine.metric_date = jobs_outcomes.metric_date and spine.tenant_id = jobs_outcomes.tenant_id
     left join api
         on spine.metric_date = api.metric_date and spine.tenant_id = api.tenant_id
+    left join ledger_daily
+        on spine.metric_date = ledger_daily.metric_date and spine.tenant_id = ledger_daily.tenant_id
+    left join retention_daily
+        on spine.metric_date = retention_daily.metric_date and spine.tenant_id = retention_daily.tenant_id
+    left join subscription_status
+        on spine.metric_date = subscription_status.metric_date and spine.tenant_id = subscription_status.tenant_id
+    left join failed_payments
+        on spine.metric_date = failed_payments.metric_date and spine.tenant_id = failed_payments.tenant_id
 
 ),
 
@@ -516,7 +714,16 @@ final as (
         {{ product_ratio('api_5xx', 'api_requests') }} as api_5xx_rate,
         round(api_p50_latency_ms::numeric, 3) as api_p50_latency_ms,
         round(api_p95_latency_ms::numeric, 3) as api_p95_latency_ms,
-        round(api_p99_latency_ms::numeric, 3) as api_p99_latency_ms
+        round(api_p99_latency_ms::numeric, 3) as api_p99_latency_ms,
+        -- revenue (reporting currency, major units)
+        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        mrr::numeric(20, 4) as mrr,
+        (mrr * 12)::numeric(20, 4) as arr,
+        paying_customers::integer as paying_customers,
+        (net_retained_mrr / nullif(starting_mrr, 0))::numeric(12, 6) as nrr,
+        (gross_retained_mrr / nullif(starting_mrr, 0))::numeric(12, 6) as grr,
+        past_due_subscriptions::integer as past_due_subscriptions,
+        failed_payments::integer as failed_payments
 
     from joined
 
