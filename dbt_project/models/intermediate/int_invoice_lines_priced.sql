@@ -32,7 +32,8 @@ subscription_lines as (
 
     select lines.*
     from lines
-    where lines.price_interval is not null
+    where
+        lines.price_interval is not null
         and (lines.line_type = 'subscription' or lines.subscription_id is not null)
 
 ),
@@ -67,7 +68,8 @@ invoice_refunds as (
         sum(charges.amount_refunded) as refunded_amount
     from charges
     left join invoices on charges.charge_id = invoices.charge_id
-    where charges.status = 'succeeded'
+    where
+        charges.status = 'succeeded'
         and coalesce(charges.invoice_id, invoices.invoice_id) is not null
     group by coalesce(charges.invoice_id, invoices.invoice_id)
 
@@ -156,7 +158,8 @@ final as (
         (case
             when amount = 0 then 0
             when is_full_discount and {{ policy('full_discount_as_free') }} then 0
-            else interval_amount
+            else
+                interval_amount
                 * greatest(abs(amount) - applied_discount_amount, 0)::numeric / abs(amount)
                 / interval_months
         end)::numeric(20, 4) as mrr_minor

@@ -61,11 +61,13 @@ month_ends as (
         month_peaks.last_paying_status
     from months
     left join ledger
-        on months.customer_id = ledger.customer_id
-        and months.month_end_day = ledger.day
+        on
+            months.customer_id = ledger.customer_id
+            and months.month_end_day = ledger.day
     left join month_peaks
-        on months.customer_id = month_peaks.customer_id
-        and months.month = month_peaks.month
+        on
+            months.customer_id = month_peaks.customer_id
+            and months.month = month_peaks.month
 
 ),
 
@@ -76,8 +78,10 @@ with_history as (
         coalesce(lag(ending_mrr) over customer_months, 0) as starting_mrr,
         coalesce(lag(ending_mrr_original_minor) over customer_months, 0) as starting_mrr_original_minor,
         lag(last_paying_status) over customer_months as previous_last_paying_status,
-        max(case when ending_mrr > 0 {% if policy('same_month_new_churn') == 'count_both' %}or peak_mrr > 0{% endif %}
-            then month end) over (customer_months rows between unbounded preceding and 1 preceding)
+        max(case
+            when ending_mrr > 0 {% if policy('same_month_new_churn') == 'count_both' %}or peak_mrr > 0{% endif %}
+                then month
+        end) over (customer_months rows between unbounded preceding and 1 preceding)
             as last_paying_month_before
     from month_ends
     window customer_months as (partition by customer_id order by month)

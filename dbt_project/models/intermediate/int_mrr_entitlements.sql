@@ -55,13 +55,15 @@ classified as (
         subscriptions.ended_at,
         subscriptions.canceled_at,
         case
-            when lines.amount = 0
+            when
+                lines.amount = 0
                 and not lines.is_proration
                 and subscriptions.trial_end_at is not null
                 and lines.period_start_at < subscriptions.trial_end_at
                 and lines.period_end_at <= subscriptions.trial_end_at + interval '1 day'
                 then 'trialing'
-            when lines.invoice_status in ('void', 'uncollectible', 'draft')
+            when
+                lines.invoice_status in ('void', 'uncollectible', 'draft')
                 and (
                     subscriptions.status = 'paused'
                     or subscriptions.pause_behavior is not null
@@ -72,7 +74,8 @@ classified as (
                 and not exists (
                     select 1
                     from lines as reissued
-                    where reissued.subscription_id = lines.subscription_id
+                    where
+                        reissued.subscription_id = lines.subscription_id
                         and reissued.invoice_status = 'paid'
                         and reissued.period_start_at < lines.period_end_at
                         and reissued.period_end_at > lines.period_start_at
@@ -104,9 +107,9 @@ valued as (
         least(
             {{ reporting_date('period_end_at') }},
             {% if policy('churn_recognition') == 'cancellation' -%}
-            {{ reporting_date('coalesce(canceled_at, ended_at)') }},
+                {{ reporting_date('coalesce(canceled_at, ended_at)') }},
             {%- else -%}
-            {{ reporting_date('ended_at') }},
+                {{ reporting_date('ended_at') }},
             {%- endif %}
             case
                 when entitlement_status = 'past_due'
@@ -114,7 +117,8 @@ valued as (
             end
         ) as valid_to
     from classified
-    where entitlement_status is not null
+    where
+        entitlement_status is not null
         and not is_internal
 
 ),
@@ -127,14 +131,16 @@ converted as (
         (
             select rates.usd_per_unit
             from fx_rates as rates
-            where rates.currency_code = valued.currency
+            where
+                rates.currency_code = valued.currency
                 and rates.rate_date <= valued.period_start_day
             order by rates.rate_date desc
             limit 1
         ) / (
             select rates.usd_per_unit
             from fx_rates as rates
-            where rates.currency_code = '{{ var("reporting_currency") }}'
+            where
+                rates.currency_code = '{{ var("reporting_currency") }}'
                 and rates.rate_date <= valued.period_start_day
             order by rates.rate_date desc
             limit 1

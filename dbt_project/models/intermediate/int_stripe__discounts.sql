@@ -29,18 +29,22 @@ coupons as (
 
 discount_objects as (
 
-    select discount as discount_object from invoices where jsonb_typeof(discount) = 'object'
+    select discount as discount_object from invoices
+    where jsonb_typeof(discount) = 'object'
     union all
     select element as discount_object
     from invoices
-    cross join lateral jsonb_array_elements(
-        case when jsonb_typeof(discounts) = 'array' then discounts else '[]'::jsonb end
-    ) as element
+    cross join
+        lateral jsonb_array_elements(
+            case when jsonb_typeof(discounts) = 'array' then discounts else '[]'::jsonb end
+        ) as element
     where jsonb_typeof(element) = 'object'
     union all
-    select discount as discount_object from subscriptions where jsonb_typeof(discount) = 'object'
+    select discount as discount_object from subscriptions
+    where jsonb_typeof(discount) = 'object'
     union all
-    select discount as discount_object from customers where jsonb_typeof(discount) = 'object'
+    select discount as discount_object from customers
+    where jsonb_typeof(discount) = 'object'
 
 ),
 

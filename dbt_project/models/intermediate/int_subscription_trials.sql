@@ -25,7 +25,8 @@ paid_after_trial as (
     select distinct subscriptions.subscription_id
     from subscriptions
     inner join lines on subscriptions.subscription_id = lines.subscription_id
-    where lines.invoice_status = 'paid'
+    where
+        lines.invoice_status = 'paid'
         and lines.amount > 0
         and lines.period_start_at >= subscriptions.trial_end_at - interval '1 day'
 
@@ -43,7 +44,8 @@ final as (
     from subscriptions
     left join customers on subscriptions.customer_id = customers.customer_id
     left join paid_after_trial on subscriptions.subscription_id = paid_after_trial.subscription_id
-    where subscriptions.trial_end_at is not null
+    where
+        subscriptions.trial_end_at is not null
         and not coalesce(customers.is_internal, false)
 
 )

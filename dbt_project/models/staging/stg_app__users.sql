@@ -14,7 +14,8 @@ latest as (
     where not exists (
         select 1
         from {{ source('app', 'app_users') }} as newer
-        where newer.id = source.id
+        where
+            newer.id = source.id
             and newer.updated_at > source.updated_at
     )
 

@@ -21,7 +21,7 @@ renamed as (
             payload -> 'last_payment_error' ->> 'code'
         ) as failure_code,
         payload -> 'last_payment_error' is not null
-            and jsonb_typeof(payload -> 'last_payment_error') = 'object' as has_payment_error,
+        and jsonb_typeof(payload -> 'last_payment_error') = 'object' as has_payment_error,
         {{ stripe_ts("payload ->> 'created'") }} as created_at,
         is_deleted
 

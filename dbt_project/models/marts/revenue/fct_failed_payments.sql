@@ -59,9 +59,15 @@ with_tenant as (
 
 rollup as (
 
-    select with_tenant.*, with_tenant.tenant_id as group_tenant_id from with_tenant
+    select
+        with_tenant.*,
+        with_tenant.tenant_id as group_tenant_id
+    from with_tenant
     union all
-    select with_tenant.*, '__all__' as group_tenant_id from with_tenant
+    select
+        with_tenant.*,
+        '__all__' as group_tenant_id
+    from with_tenant
 
 ),
 

@@ -26,8 +26,9 @@ burn as (
         finance.operating_expenses - coalesce(payments.net_collected, 0) as net_burn
     from finance
     left join payments
-        on finance.month = payments.month
-        and payments.tenant_id = '__all__'
+        on
+            finance.month = payments.month
+            and payments.tenant_id = '__all__'
 
 ),
 

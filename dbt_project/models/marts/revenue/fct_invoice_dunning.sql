@@ -30,7 +30,8 @@ dunning as (
     from invoices
     left join subscriptions on invoices.subscription_id = subscriptions.subscription_id
     left join customers on invoices.customer_id = customers.customer_id
-    where not invoices.is_deleted
+    where
+        not invoices.is_deleted
         and not coalesce(customers.is_internal, false)
         and invoices.attempted
         and invoices.attempt_count >= 1

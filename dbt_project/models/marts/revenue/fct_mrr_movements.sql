@@ -21,7 +21,8 @@ payment_failed_cancellations as (
         customer_id,
         date_trunc('month', {{ reporting_date('ended_at') }})::date as ended_month
     from subscriptions
-    where cancellation_reason = 'payment_failed'
+    where
+        cancellation_reason = 'payment_failed'
         and ended_at is not null
     group by customer_id, date_trunc('month', {{ reporting_date('ended_at') }})::date
 
@@ -36,12 +37,13 @@ relevant as (
             + extract(month from age(customer_months.month, customer_months.last_paying_month_before))
         )::integer - 1 as gap_months,
         customer_months.starting_mrr = 0
-            and customer_months.ending_mrr = 0
-            and customer_months.peak_mrr > 0 as is_same_month_blip
+        and customer_months.ending_mrr = 0
+        and customer_months.peak_mrr > 0 as is_same_month_blip
     from customer_months
-    where customer_months.starting_mrr > 0
+    where
+        customer_months.starting_mrr > 0
         or customer_months.ending_mrr > 0
-        {% if policy('same_month_new_churn') == 'count_both' %}or customer_months.peak_mrr > 0{% endif %}
+    {% if policy('same_month_new_churn') == 'count_both' %}or customer_months.peak_mrr > 0{% endif %}  -- noqa: LT02
 
 ),
 
@@ -51,13 +53,15 @@ typed as (
         relevant.*,
         case
             when relevant.starting_mrr > 0 then null
-            when relevant.last_paying_month_before is not null
+            when
+                relevant.last_paying_month_before is not null
                 and relevant.gap_months <= {{ policy('reactivation_window_months') }}
                 then 'reactivation'
             else 'new'
         end as arrival_type,
         case
-            when relevant.starting_mrr > 0
+            when
+                relevant.starting_mrr > 0
                 and relevant.ending_mrr > 0
                 and relevant.starting_mrr_original_minor <> 0
                 then round(
@@ -149,8 +153,9 @@ final as (
         {{ policy_label_sql() }} as policy
     from amounts
     left join payment_failed_cancellations
-        on amounts.customer_id = payment_failed_cancellations.customer_id
-        and payment_failed_cancellations.ended_month between amounts.month - interval '1 month' and amounts.month
+        on
+            amounts.customer_id = payment_failed_cancellations.customer_id
+            and payment_failed_cancellations.ended_month between amounts.month - interval '1 month' and amounts.month
 
 )
 

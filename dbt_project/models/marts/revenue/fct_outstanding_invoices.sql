@@ -24,7 +24,8 @@ open_invoices as (
             as days_past_due
     from invoices
     left join customers on invoices.customer_id = customers.customer_id
-    where invoices.status = 'open'
+    where
+        invoices.status = 'open'
         and not coalesce(customers.is_internal, false)
         and not invoices.is_deleted
         and invoices.amount_remaining > 0

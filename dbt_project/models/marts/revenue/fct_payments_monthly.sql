@@ -46,7 +46,8 @@ charge_rows as (
         {{ to_reporting('charges.amount', 'charges.currency', reporting_date('charges.created_at')) }} as amount
     from charges
     left join customers on charges.customer_id = customers.customer_id
-    where charges.status = 'succeeded'
+    where
+        charges.status = 'succeeded'
         and not coalesce(customers.is_internal, false)
 
 ),
@@ -60,32 +61,69 @@ refund_rows as (
     from refunds
     left join charges on refunds.charge_id = charges.charge_id
     left join customers on charges.customer_id = customers.customer_id
-    where coalesce(refunds.status, 'succeeded') in ('succeeded', 'pending')
+    where
+        coalesce(refunds.status, 'succeeded') in ('succeeded', 'pending')
         and not coalesce(customers.is_internal, false)
 
 ),
 
 facts as (
 
-    select tenant_id, month, 'collected' as kind, amount, null::text as detail from charge_rows
+    select
+        tenant_id,
+        month,
+        'collected' as kind,
+        amount,
+        null::text as detail
+    from charge_rows
     union all
-    select tenant_id, month, 'refund' as kind, amount, null::text as detail from refund_rows
+    select
+        tenant_id,
+        month,
+        'refund' as kind,
+        amount,
+        null::text as detail
+    from refund_rows
     union all
-    select tenant_id, date_trunc('month', day)::date, 'failed_' || payment_object, failed_amount, failures::text
+    select
+        tenant_id,
+        date_trunc('month', day)::date,
+        'failed_' || payment_object,
+        failed_amount,
+        failures::text
     from failed
     where tenant_id <> '__all__'
     union all
-    select tenant_id, invoice_month, 'dunning_' || outcome, amount_due_reporting, null::text from dunning
+    select
+        tenant_id,
+        invoice_month,
+        'dunning_' || outcome,
+        amount_due_reporting,
+        null::text
+    from dunning
     union all
-    select tenant_id, month, 'churn_' || churn_type, churned_mrr, null::text from movements where churn_type is not null
+    select
+        tenant_id,
+        month,
+        'churn_' || churn_type,
+        churned_mrr,
+        null::text
+    from movements
+    where churn_type is not null
 
 ),
 
 rollup as (
 
-    select facts.*, facts.tenant_id as group_tenant_id from facts
+    select
+        facts.*,
+        facts.tenant_id as group_tenant_id
+    from facts
     union all
-    select facts.*, '__all__' as group_tenant_id from facts
+    select
+        facts.*,
+        '__all__' as group_tenant_id
+    from facts
 
 ),
 
@@ -98,8 +136,11 @@ final as (
         coalesce(sum(amount) filter (where kind = 'collected'), 0)::numeric(20, 4) as gross_collected,
         (count(*) filter (where kind = 'refund'))::integer as refunds,
         coalesce(sum(amount) filter (where kind = 'refund'), 0)::numeric(20, 4) as refunded_amount,
-        (coalesce(sum(amount) filter (where kind = 'collected'), 0)
-            - coalesce(sum(amount) filter (where kind = 'refund'), 0))::numeric(20, 4) as net_collected,
+        (
+            coalesce(sum(amount) filter (where kind = 'collected'), 0)
+            - coalesce(sum(amount) filter (where kind = 'refund'), 0)
+        )::numeric(20, 4
+        ) as net_collected,
         coalesce(sum(detail::integer) filter (where kind = 'failed_charge'), 0)::integer as failed_charges,
         coalesce(sum(detail::integer) filter (where kind = 'failed_payment_intent'), 0)::integer
             as failed_payment_intents,

@@ -22,9 +22,15 @@ finance as (
 
 movement_rows as (
 
-    select movements.*, movements.tenant_id as group_tenant_id from movements
+    select
+        movements.*,
+        movements.tenant_id as group_tenant_id
+    from movements
     union all
-    select movements.*, '__all__' as group_tenant_id from movements
+    select
+        movements.*,
+        '__all__' as group_tenant_id
+    from movements
 
 ),
 
@@ -56,9 +62,15 @@ monthly as (
 
 trial_rows as (
 
-    select trials.*, trials.tenant_id as group_tenant_id from trials
+    select
+        trials.*,
+        trials.tenant_id as group_tenant_id
+    from trials
     union all
-    select trials.*, '__all__' as group_tenant_id from trials
+    select
+        trials.*,
+        '__all__' as group_tenant_id
+    from trials
 
 ),
 
@@ -85,8 +97,9 @@ rates as (
         monthly.mrr / nullif(monthly.customers, 0) as arpa
     from monthly
     left join trial_months
-        on monthly.month = trial_months.month
-        and monthly.tenant_id = trial_months.tenant_id
+        on
+            monthly.month = trial_months.month
+            and monthly.tenant_id = trial_months.tenant_id
 
 ),
 
@@ -123,25 +136,42 @@ final as (
         with_trailing.churned_customers::integer as churned_customers,
         with_trailing.reactivated_customers::integer as reactivated_customers,
         with_trailing.customer_churn_rate::numeric(12, 6) as customer_churn_rate,
-        ((with_trailing.starting_churned_mrr + with_trailing.contraction_mrr)
-            / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as gross_revenue_churn_rate,
-        ((with_trailing.starting_churned_mrr + with_trailing.contraction_mrr - with_trailing.expansion_mrr)
-            / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as net_revenue_churn_rate,
-        ((with_trailing.starting_mrr + with_trailing.expansion_mrr - with_trailing.contraction_mrr
-            - with_trailing.starting_churned_mrr) / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as nrr,
-        ((with_trailing.starting_mrr - with_trailing.contraction_mrr - with_trailing.starting_churned_mrr)
-            / nullif(with_trailing.starting_mrr, 0))::numeric(12, 6) as grr,
+        (
+            (with_trailing.starting_churned_mrr + with_trailing.contraction_mrr)
+            / nullif(with_trailing.starting_mrr, 0)
+        )::numeric(12, 6
+        ) as gross_revenue_churn_rate,
+        (
+            (with_trailing.starting_churned_mrr + with_trailing.contraction_mrr - with_trailing.expansion_mrr)
+            / nullif(with_trailing.starting_mrr, 0)
+        )::numeric(12, 6
+        ) as net_revenue_churn_rate,
+        ((
+            with_trailing.starting_mrr + with_trailing.expansion_mrr - with_trailing.contraction_mrr
+            - with_trailing.starting_churned_mrr
+        ) / nullif(with_trailing.starting_mrr, 0
+        ))::numeric(12, 6) as nrr,
+        (
+            (with_trailing.starting_mrr - with_trailing.contraction_mrr - with_trailing.starting_churned_mrr)
+            / nullif(with_trailing.starting_mrr, 0)
+        )::numeric(12, 6
+        ) as grr,
         with_trailing.arpa::numeric(20, 4) as arpa,
-        ((with_trailing.new_mrr + with_trailing.expansion_mrr + with_trailing.reactivation_mrr)
-            / nullif(with_trailing.churned_mrr + with_trailing.contraction_mrr, 0))::numeric(12, 4) as quick_ratio,
+        (
+            (with_trailing.new_mrr + with_trailing.expansion_mrr + with_trailing.reactivation_mrr)
+            / nullif(with_trailing.churned_mrr + with_trailing.contraction_mrr, 0)
+        )::numeric(12, 4
+        ) as quick_ratio,
         (with_trailing.arpa / nullif(with_trailing.trailing_3m_customer_churn_rate, 0))::numeric(20, 4) as ltv,
         (case when with_trailing.tenant_id = '__all__' then finance.sales_marketing_spend end)::numeric(20, 4)
             as sales_marketing_spend,
-        (case when with_trailing.tenant_id = '__all__'
-            then finance.sales_marketing_spend / nullif(with_trailing.new_customers, 0)
+        (case
+            when with_trailing.tenant_id = '__all__'
+                then finance.sales_marketing_spend / nullif(with_trailing.new_customers, 0)
         end)::numeric(20, 4) as cac,
-        (case when with_trailing.tenant_id = '__all__'
-            then finance.sales_marketing_spend / nullif(with_trailing.new_mrr, 0)
+        (case
+            when with_trailing.tenant_id = '__all__'
+                then finance.sales_marketing_spend / nullif(with_trailing.new_mrr, 0)
         end)::numeric(12, 4) as cac_payback_months,
         with_trailing.trials_ended::integer as trials_ended,
         with_trailing.trials_converted::integer as trials_converted,

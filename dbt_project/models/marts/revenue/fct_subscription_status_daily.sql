@@ -67,7 +67,8 @@ unpaid as (
         ) as valid_to
     from lines
     inner join subscription_tenants on lines.subscription_id = subscription_tenants.subscription_id
-    where lines.invoice_status in ('open', 'uncollectible')
+    where
+        lines.invoice_status in ('open', 'uncollectible')
         and not lines.is_proration
 
 ),
@@ -89,9 +90,10 @@ subscription_days as (
             when 'unpaid' then 1 when 'past_due' then 2 when 'paused' then 3 when 'active' then 4 else 5
         end) as status_rank
     from intervals
-    cross join lateral generate_series(
-        intervals.valid_from, least(intervals.valid_to - 1, {{ revenue_as_of_date() }}), interval '1 day'
-    ) as day
+    cross join
+        lateral generate_series(
+            intervals.valid_from, least(intervals.valid_to - 1, {{ revenue_as_of_date() }}), interval '1 day'
+        ) as day
     group by intervals.subscription_id, day::date
 
 ),
@@ -102,7 +104,8 @@ ended as (
         subscription_id,
         {{ reporting_date('ended_at') }} as day
     from subscription_tenants
-    where ended_at is not null
+    where
+        ended_at is not null
         and {{ reporting_date('ended_at') }} <= {{ revenue_as_of_date() }}
 
 ),
@@ -129,9 +132,15 @@ status_rows as (
 
 rollup as (
 
-    select status_rows.*, status_rows.tenant_id as group_tenant_id from status_rows
+    select
+        status_rows.*,
+        status_rows.tenant_id as group_tenant_id
+    from status_rows
     union all
-    select status_rows.*, '__all__' as group_tenant_id from status_rows
+    select
+        status_rows.*,
+        '__all__' as group_tenant_id
+    from status_rows
 
 ),
 
