@@ -81,14 +81,18 @@ def build(wh: Warehouse, dbname: str, months: int, tenants: int, users: int, rep
                 conn.execute(statement, params)
         events = conn.execute("select count(*) from raw.app_events").fetchone()[0]
     with tempfile.TemporaryDirectory() as tmp:
-        run_dbt(["build", "--select", SELECT, "--exclude", "resource_type:test", "--quiet"], target,
-                target_path=Path(tmp))
+        run_dbt(
+            ["build", "--select", SELECT, "--exclude", "resource_type:test", "--quiet"], target, target_path=Path(tmp)
+        )
         times = []
         for _ in range(repeat):
             began = time.perf_counter()
-            run_dbt(["run", "--select", "int_user_daily_activity fct_daily_metrics fct_metric_alerts", "--quiet"],
-                    target, dbt_vars={"min_date": END.isoformat(), "max_date": END.isoformat()},
-                    target_path=Path(tmp))
+            run_dbt(
+                ["run", "--select", "int_user_daily_activity fct_daily_metrics fct_metric_alerts", "--quiet"],
+                target,
+                dbt_vars={"min_date": END.isoformat(), "max_date": END.isoformat()},
+                target_path=Path(tmp),
+            )
             times.append(time.perf_counter() - began)
     return statistics.median(times), events
 
@@ -106,8 +110,11 @@ def main() -> None:
     for months in (3, 24):
         name = f"bench_daily_{months}m"
         results[months] = build(wh, name, months, args.tenants, args.users_per_tenant, args.repeat)
-        print(f"{months:>2} months of history: {results[months][1]:>9,} events; "
-              f"daily partition {results[months][0]:.2f} s (median of {args.repeat})", flush=True)
+        print(
+            f"{months:>2} months of history: {results[months][1]:>9,} events; "
+            f"daily partition {results[months][0]:.2f} s (median of {args.repeat})",
+            flush=True,
+        )
         if not args.keep:
             wh.drop_database(name)
     ratio = results[24][0] / results[3][0]

@@ -42,8 +42,16 @@ def jobs(tenant: str, day: date, succeeded: int, failed: int) -> list[dict]:
     out = []
     for n in range(succeeded + failed):
         start = ts(f"{day} 10:00")
-        out.append({"id": f"{tenant}-{day}-{n}", "tenant_id": tenant, "created_at": start, "started_at": start,
-                    "status": "succeeded" if n < succeeded else "failed", "finished_at": ts(f"{day} 10:01")})
+        out.append(
+            {
+                "id": f"{tenant}-{day}-{n}",
+                "tenant_id": tenant,
+                "created_at": start,
+                "started_at": start,
+                "status": "succeeded" if n < succeeded else "failed",
+                "finished_at": ts(f"{day} 10:01"),
+            }
+        )
     return out
 
 
@@ -61,8 +69,13 @@ def alerts(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Itera
             )
             conn.execute(API_SQL, {"tenant": "big", "spike": 2000, "weekend": 40, "weekday": 200, "noise": 5})
             conn.execute(API_SQL, {"tenant": "small", "spike": 30, "weekend": 3, "weekday": 3, "noise": 1})
-            insert(conn, "app_jobs", jobs("big", THRESHOLD_DAY, 15, 5) + jobs("big", date(2025, 4, 3), 19, 1)
-                   + jobs("small", THRESHOLD_DAY, 1, 1))
+            insert(
+                conn,
+                "app_jobs",
+                jobs("big", THRESHOLD_DAY, 15, 5)
+                + jobs("big", date(2025, 4, 3), 19, 1)
+                + jobs("small", THRESHOLD_DAY, 1, 1),
+            )
         dbt(target, tmp_path_factory.mktemp("dbt_alerts"), "+fct_metric_alerts")
         yield target
 
@@ -96,8 +109,12 @@ def test_ten_x_spike_fires_an_anomaly(alerts: Target) -> None:
 
 
 def test_weekend_dip_in_a_weekday_heavy_series_does_not_fire(alerts: Target) -> None:
-    weekend = [r["metric_date"] for r in rows(
-        alerts, "select metric_date from marts.fct_daily_metrics where tenant_id = 'big' and api_requests = 40")]
+    weekend = [
+        r["metric_date"]
+        for r in rows(
+            alerts, "select metric_date from marts.fct_daily_metrics where tenant_id = 'big' and api_requests = 40"
+        )
+    ]
     assert len(weekend) == 14  # the 40-request weekend days are in the mart ...
     assert not [h for h in fired(alerts, tenant_id="big") if h["metric_date"] in weekend]  # ... and never fire
 

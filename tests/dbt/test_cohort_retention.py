@@ -34,15 +34,28 @@ from test_product_helpers import dbt, fresh_warehouse, insert, one, rows, ts  # 
 from extract.stripe.loader import load_objects
 from extract.warehouse import Target
 
-USERS = {"a": ("T1", "01-01"), "b": ("T1", "01-10"), "c": ("T1", "01-20"), "e": ("T3", "01-15"),
-         "f": ("T4", "01-20"), "d": ("T2", "03-05")}
+USERS = {
+    "a": ("T1", "01-01"),
+    "b": ("T1", "01-10"),
+    "c": ("T1", "01-20"),
+    "e": ("T3", "01-15"),
+    "f": ("T4", "01-20"),
+    "d": ("T2", "03-05"),
+}
 EVENTS = [
-    ("a", "01-01", "file_upload"), ("a", "01-08", "login"), ("a", "01-29", "login"), ("a", "03-26", "login"),
+    ("a", "01-01", "file_upload"),
+    ("a", "01-08", "login"),
+    ("a", "01-29", "login"),
+    ("a", "03-26", "login"),
     ("a", "04-25", "login"),
-    ("b", "01-10", "login"), ("b", "01-23", "report_generated"), ("b", "02-14", "login"),
+    ("b", "01-10", "login"),
+    ("b", "01-23", "report_generated"),
+    ("b", "02-14", "login"),
     ("c", "01-20", "login"),
-    ("f", "01-21", "file_upload"), ("f", "02-28", "report_generated"),
-    ("d", "03-05", "worklog_created"), ("d", "03-12", "login"),
+    ("f", "01-21", "file_upload"),
+    ("f", "02-28", "report_generated"),
+    ("d", "03-05", "worklog_created"),
+    ("d", "03-12", "login"),
 ]
 
 
@@ -53,8 +66,15 @@ def stripe_objects() -> list[dict[str, Any]]:
     spec.loader.exec_module(cases)
     b = cases.Builder()
     b.customer("cus_t1", "T1")
-    b.subscription("sub_t1", "cus_t1", "m100", date(2025, 1, 20), (date(2025, 2, 20), date(2025, 3, 20)),
-                   status="canceled", ended_at=date(2025, 3, 20))
+    b.subscription(
+        "sub_t1",
+        "cus_t1",
+        "m100",
+        date(2025, 1, 20),
+        (date(2025, 2, 20), date(2025, 3, 20)),
+        status="canceled",
+        ended_at=date(2025, 3, 20),
+    )
     b.monthly("cus_t1", "sub_t1", "m100", date(2025, 1, 20), 2)
     b.customer("cus_t4", "T4")
     b.subscription("sub_t4", "cus_t4", "seat", date(2025, 1, 25), (date(2025, 4, 25), date(2025, 5, 25)), quantity=8)
@@ -70,27 +90,53 @@ def stripe_objects() -> list[dict[str, Any]]:
 def built(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with fresh_warehouse(pg_server) as target:
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
-            insert(conn, "app_tenants", [{"id": t, "created_at": ts(f"2025-{d} 08:00")} for t, d in
-                                         [("T1", "01-01"), ("T3", "01-15"), ("T4", "01-20"), ("T2", "03-05"),
-                                          ("T5", "04-20")]])
-            insert(conn, "app_users", [{"id": u, "tenant_id": t, "created_at": ts(f"2025-{d} 09:00")}
-                                       for u, (t, d) in USERS.items()])
-            insert(conn, "app_events", [{"id": f"e{i}", "user_id": u, "tenant_id": USERS[u][0],
-                                         "occurred_at": ts(f"2025-{d} 10:00"), "event_type": kind}
-                                        for i, (u, d, kind) in enumerate(EVENTS)])
+            insert(
+                conn,
+                "app_tenants",
+                [
+                    {"id": t, "created_at": ts(f"2025-{d} 08:00")}
+                    for t, d in [("T1", "01-01"), ("T3", "01-15"), ("T4", "01-20"), ("T2", "03-05"), ("T5", "04-20")]
+                ],
+            )
+            insert(
+                conn,
+                "app_users",
+                [{"id": u, "tenant_id": t, "created_at": ts(f"2025-{d} 09:00")} for u, (t, d) in USERS.items()],
+            )
+            insert(
+                conn,
+                "app_events",
+                [
+                    {
+                        "id": f"e{i}",
+                        "user_id": u,
+                        "tenant_id": USERS[u][0],
+                        "occurred_at": ts(f"2025-{d} 10:00"),
+                        "event_type": kind,
+                    }
+                    for i, (u, d, kind) in enumerate(EVENTS)
+                ],
+            )
         with psycopg.connect(target.conninfo) as conn:
             result = load_objects(conn, stripe_objects(), batch_id="fixture")
             conn.commit()
         assert result.rejected == 0, result.reject_reasons
-        dbt(target, tmp_path_factory.mktemp("dbt_cohort"),
+        dbt(
+            target,
+            tmp_path_factory.mktemp("dbt_cohort"),
             "+fct_cohort_retention +fct_conversion_funnel +fct_cohort_revenue_retention +dim_tenants",
-            dbt_vars={"max_date": "2025-04-25"})
+            dbt_vars={"max_date": "2025-04-25"},
+        )
         yield target
 
 
 def cell(target: Target, cohort_type: str, month: str, period_type: str, n: int) -> dict:
-    return one(target, "select * from marts.fct_cohort_retention where cohort_type = %s and cohort_month = %s::date"
-                       " and period_type = %s and period_number = %s", (cohort_type, month, period_type, n))
+    return one(
+        target,
+        "select * from marts.fct_cohort_retention where cohort_type = %s and cohort_month = %s::date"
+        " and period_type = %s and period_number = %s",
+        (cohort_type, month, period_type, n),
+    )
 
 
 def test_user_cohort_weeks_1_4_12(built: Target) -> None:
@@ -115,8 +161,11 @@ def test_right_censored_cohort_is_null_not_zero(built: Target) -> None:
     assert (week4["is_observable"], week4["retained_members"], week4["retention_rate"]) == (True, 0, Decimal("0"))
     assert (week12["is_observable"], week12["retained_members"], week12["retention_rate"]) == (False, None, None)
     # the full matrix has every period up to cohort_max_weeks, observable or not
-    count = one(built, "select count(*) n from marts.fct_cohort_retention where cohort_type = 'users' "
-                       "and cohort_month = '2025-03-01' and period_type = 'week'")
+    count = one(
+        built,
+        "select count(*) n from marts.fct_cohort_retention where cohort_type = 'users' "
+        "and cohort_month = '2025-03-01' and period_type = 'week'",
+    )
     assert count["n"] == 27
 
 
@@ -127,22 +176,36 @@ def test_tenant_cohort(built: Target) -> None:
 
 
 def test_conversion_funnel(built: Target) -> None:
-    funnel = {(r["signup_month"].isoformat(), r["step_name"]): r for r in
-              rows(built, "select * from marts.fct_conversion_funnel")}
+    funnel = {
+        (r["signup_month"].isoformat(), r["step_name"]): r
+        for r in rows(built, "select * from marts.fct_conversion_funnel")
+    }
     # January: T1 (a's upload on day 1, b's report on 01-23), T3 (nothing), T4 (upload day 2, report day 40 > 30)
     # paying: T1 first paid 01-20 (day 20 of 30) -> paying; T4 pays from 01-25 but never reached first_report
     jan = [funnel[("2025-01-01", s)] for s in ("signed_up", "activated", "first_report", "paying")]
     assert [s["tenants"] for s in jan] == [3, 2, 1, 1]
     assert [s["step_number"] for s in jan] == [1, 2, 3, 4]
-    assert [s["conversion_from_previous"] for s in jan] == [None, Decimal("0.6667"), Decimal("0.5000"),
-                                                            Decimal("1.0000")]
-    assert [s["conversion_from_start"] for s in jan] == [Decimal("1.0000"), Decimal("0.6667"), Decimal("0.3333"),
-                                                         Decimal("0.3333")]
+    assert [s["conversion_from_previous"] for s in jan] == [
+        None,
+        Decimal("0.6667"),
+        Decimal("0.5000"),
+        Decimal("1.0000"),
+    ]
+    assert [s["conversion_from_start"] for s in jan] == [
+        Decimal("1.0000"),
+        Decimal("0.6667"),
+        Decimal("0.3333"),
+        Decimal("0.3333"),
+    ]
     assert jan[0]["is_complete"] is True
     # March: T2 activated (worklog on day 1), no report
     # March: T2 pays from 03-10, but without a report it is not at the paying step (0 / 0 -> null)
     assert [funnel[("2025-03-01", s)]["tenants"] for s in ("signed_up", "activated", "first_report", "paying")] == [
-        1, 1, 0, 0]
+        1,
+        1,
+        0,
+        0,
+    ]
     assert funnel[("2025-03-01", "paying")]["conversion_from_previous"] is None
     # April: T5 created 04-20, its 30-day window is still open on 04-25
     apr = funnel[("2025-04-01", "signed_up")]
@@ -151,15 +214,16 @@ def test_conversion_funnel(built: Target) -> None:
 
 
 def test_revenue_retention_by_signup_cohort(built: Target) -> None:
-    cells = {(r["cohort_month"].isoformat(), r["period_number"]): r
-             for r in rows(built, "select * from marts.fct_cohort_revenue_retention")}
+    cells = {
+        (r["cohort_month"].isoformat(), r["period_number"]): r
+        for r in rows(built, "select * from marts.fct_cohort_revenue_retention")
+    }
     # January cohort (T1, T3, T4): T1 and T4 first paid in January -> base 100 + 50 = 150
     jan = [cells[("2025-01-01", n)] for n in range(4)]
     assert {(c["cohort_size"], c["paying_tenants"], c["starting_mrr"]) for c in jan} == {(3, 2, Decimal("150.0000"))}
     assert [c["mrr"] for c in jan[:3]] == [Decimal("150.0000"), Decimal("180.0000"), Decimal("80.0000")]
     # month 1: T4 expanded to 80 (180 / 150); month 2: T1 churned (80 / 150)
-    assert [c["net_mrr_retention"] for c in jan[:3]] == [Decimal("1.000000"), Decimal("1.200000"),
-                                                         Decimal("0.533333")]
+    assert [c["net_mrr_retention"] for c in jan[:3]] == [Decimal("1.000000"), Decimal("1.200000"), Decimal("0.533333")]
     assert [c["retained_tenants"] for c in jan[:3]] == [2, 2, 1]
     # month 3 = April, not over on 04-25: NULL, not 0
     assert (jan[3]["is_observable"], jan[3]["mrr"], jan[3]["net_mrr_retention"]) == (False, None, None)
@@ -179,7 +243,10 @@ def test_dim_tenants(built: Target) -> None:
     # as of 04-25: T1 stopped paying on 03-20, T4 (80) and T2 (200) pay, T3 / T5 never paid
     assert (dim["T1"]["first_paying_month"].isoformat(), dim["T1"]["is_paying"]) == ("2025-01-01", False)
     assert (dim["T4"]["first_paying_month"].isoformat(), dim["T4"]["current_mrr"], dim["T4"]["is_paying"]) == (
-        "2025-01-01", Decimal("80.0000"), True)
+        "2025-01-01",
+        Decimal("80.0000"),
+        True,
+    )
     assert (dim["T2"]["first_paying_month"].isoformat(), dim["T2"]["is_paying"]) == ("2025-03-01", True)
     assert (dim["T3"]["first_paying_month"], dim["T3"]["is_paying"], dim["T3"]["current_mrr"]) == (None, False, 0)
     assert dim["T5"]["created_date"].isoformat() == "2025-04-20" and dim["T5"]["deleted_date"] is None

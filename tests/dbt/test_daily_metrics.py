@@ -95,8 +95,14 @@ def load_fixture(conn: psycopg.Connection) -> None:
         "app_jobs",
         [
             # an older version of j1, still running: staging must pick the latest (succeeded)
-            {"id": "j1", "tenant_id": "t1", "status": "running", "created_at": created,
-             "started_at": ts(f"{day} 10:00:00"), "updated_at": ts(f"{day} 10:00:01")},
+            {
+                "id": "j1",
+                "tenant_id": "t1",
+                "status": "running",
+                "created_at": created,
+                "started_at": ts(f"{day} 10:00:00"),
+                "updated_at": ts(f"{day} 10:00:01"),
+            },
         ]
         + [
             {
@@ -115,10 +121,19 @@ def load_fixture(conn: psycopg.Connection) -> None:
     api = []
     for n in range(1, 101):
         status = 404 if n <= 10 else 500 if n <= 15 else 200
-        api.append({"id": f"r{n}", "tenant_id": "t1", "status_code": status, "duration_ms": float(n),
-                    "occurred_at": ts(f"{day} 13:00")})
-    api += [{"id": f"ri{n}", "tenant_id": "tint", "duration_ms": 5000.0, "occurred_at": ts(f"{day} 13:00")}
-            for n in range(3)]
+        api.append(
+            {
+                "id": f"r{n}",
+                "tenant_id": "t1",
+                "status_code": status,
+                "duration_ms": float(n),
+                "occurred_at": ts(f"{day} 13:00"),
+            }
+        )
+    api += [
+        {"id": f"ri{n}", "tenant_id": "tint", "duration_ms": 5000.0, "occurred_at": ts(f"{day} 13:00")}
+        for n in range(3)
+    ]
     insert(conn, "app_api_requests", api)
 
 
@@ -132,14 +147,23 @@ def built(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterat
 
 
 def test_spine_and_grain(built: Target) -> None:
-    span = one(built, "select min(metric_date)::text lo, max(metric_date)::text hi, count(distinct metric_date) n "
-                      "from marts.fct_daily_metrics")
+    span = one(
+        built,
+        "select min(metric_date)::text lo, max(metric_date)::text hi, count(distinct metric_date) n "
+        "from marts.fct_daily_metrics",
+    )
     assert span == {"lo": "2025-01-01", "hi": "2025-02-03", "n": 34}
     tenants = {r["tenant_id"] for r in rows(built, "select distinct tenant_id from marts.fct_daily_metrics")}
     assert tenants == {"__all__", "t1", "t2"}  # the internal tenant never appears
     # email (PII) never reaches the mart
-    cols = {r["column_name"] for r in rows(built, "select column_name from information_schema.columns "
-                                                  "where table_schema = 'marts' and table_name = 'fct_daily_metrics'")}
+    cols = {
+        r["column_name"]
+        for r in rows(
+            built,
+            "select column_name from information_schema.columns "
+            "where table_schema = 'marts' and table_name = 'fct_daily_metrics'",
+        )
+    }
     assert "email" not in cols and len(cols) >= 45
 
 
@@ -159,8 +183,12 @@ def test_dau_wau_mau_across_the_month_boundary(built: Target) -> None:
     assert feb3["dau_wau_ratio"] == Decimal("0.5000")
     assert feb3["events_total"] == 2 and feb3["tenants_active"] == 1
     # active days in 01-05..02-03: u1 4 (01-05, 01-31, 02-01, 02-03), u2 2, u3 1, u4 3 -> buckets 1 / 3 / 0 / 0
-    assert (feb3["mau_active_1_day"], feb3["mau_active_2_7_days"], feb3["mau_active_8_14_days"],
-            feb3["mau_active_15_plus_days"]) == (1, 3, 0, 0)
+    assert (
+        feb3["mau_active_1_day"],
+        feb3["mau_active_2_7_days"],
+        feb3["mau_active_8_14_days"],
+        feb3["mau_active_15_plus_days"],
+    ) == (1, 3, 0, 0)
     assert feb3["avg_active_days_30d"] == Decimal("2.50")
     # per tenant on 02-03: t1 has u1, u2, u4; t2 has u3 (active 01-29)
     t1 = daily(built, "t1", "2025-02-03")
@@ -193,21 +221,32 @@ def test_signups_and_activation(built: Target) -> None:
     assert (jan1["signups"], jan1["activated_users"]) == (3, 1)
     assert jan1["activation_rate"] == Decimal("0.3333")
     assert (jan1["file_upload_rate"], jan1["worklog_creation_rate"], jan1["report_generation_rate"]) == (
-        Decimal("0.3333"), Decimal("0"), Decimal("0"))
+        Decimal("0.3333"),
+        Decimal("0"),
+        Decimal("0"),
+    )
     assert jan1["activation_window_complete"] is True
     # 01-30: u4 signed up, created a worklog on 02-02 and a report on 02-03 (days 4 and 5 of 7)
     jan30 = daily(built, "__all__", "2025-01-30")
     assert (jan30["signups"], jan30["activated_users"], jan30["activation_rate"]) == (1, 1, Decimal("1.0000"))
     assert (jan30["file_upload_rate"], jan30["worklog_creation_rate"], jan30["report_generation_rate"]) == (
-        Decimal("0"), Decimal("1.0000"), Decimal("1.0000"))
+        Decimal("0"),
+        Decimal("1.0000"),
+        Decimal("1.0000"),
+    )
     assert jan30["activation_window_complete"] is False  # 01-30..02-05 is not over on 02-03
 
 
 def test_jobs(built: Target) -> None:
     feb3 = daily(built, "__all__", "2025-02-03")
     # terminal on 02-03: j1 j2 j3 succeeded, j4 failed, j5 cancelled (internal jx excluded); j6 still running
-    assert (feb3["jobs_created"], feb3["jobs_total"], feb3["jobs_succeeded"], feb3["jobs_failed"],
-            feb3["jobs_cancelled"]) == (6, 5, 3, 1, 1)
+    assert (
+        feb3["jobs_created"],
+        feb3["jobs_total"],
+        feb3["jobs_succeeded"],
+        feb3["jobs_failed"],
+        feb3["jobs_cancelled"],
+    ) == (6, 5, 3, 1, 1)
     assert feb3["jobs_success_rate"] == Decimal("0.7500")  # 3 / (3 + 1): cancelled jobs are not failures
     assert feb3["jobs_avg_duration_s"] == Decimal("25.000")  # (10 + 20 + 30 + 40) / 4
     # p95 of 10, 20, 30, 40 with linear interpolation: rank 0.95 * 3 = 2.85 -> 30 + 0.85 * 10 = 38.5
@@ -221,7 +260,10 @@ def test_api(built: Target) -> None:
     assert (feb3["api_4xx_rate"], feb3["api_5xx_rate"]) == (Decimal("0.1000"), Decimal("0.0500"))
     # 1..100 ms: p50 = 50.5; p95 rank 0.95 * 99 = 94.05 -> 95.05; p99 rank 98.01 -> 99.01
     assert (feb3["api_p50_latency_ms"], feb3["api_p95_latency_ms"], feb3["api_p99_latency_ms"]) == (
-        Decimal("50.500"), Decimal("95.050"), Decimal("99.010"))
+        Decimal("50.500"),
+        Decimal("95.050"),
+        Decimal("99.010"),
+    )
 
 
 def test_all_tenants_row_is_the_sum_of_tenants(built: Target) -> None:

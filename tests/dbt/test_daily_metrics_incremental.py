@@ -34,9 +34,7 @@ def load_demo(target: Target) -> None:
             if not batch:
                 continue
             cols = list(batch[0])
-            values = [
-                [Jsonb(r[c]) if isinstance(r[c], dict) else r[c] for c in cols] + ["demo"] for r in batch
-            ]
+            values = [[Jsonb(r[c]) if isinstance(r[c], dict) else r[c] for c in cols] + ["demo"] for r in batch]
             with conn.cursor() as cur:
                 cur.executemany(
                     f"insert into raw.app_{table} ({', '.join(cols)}, _batch_id, _extracted_at) "
@@ -69,11 +67,21 @@ def test_incremental_equals_full_refresh(pair: tuple[Target, Target, Path]) -> N
     d1 = last - timedelta(days=12)
 
     # B: full refresh up to D1, then the window D1+1 .. last, as daily partitions would run
-    dbt(incremental, tmp / "b", SELECT, dbt_vars={"max_date": d1.isoformat()},
-        extra=["--full-refresh", "--exclude", "resource_type:test"])
+    dbt(
+        incremental,
+        tmp / "b",
+        SELECT,
+        dbt_vars={"max_date": d1.isoformat()},
+        extra=["--full-refresh", "--exclude", "resource_type:test"],
+    )
     assert one(incremental, "select max(metric_date) d from marts.fct_daily_metrics")["d"] == d1
-    dbt(incremental, tmp / "b", SELECT, command="run",
-        dbt_vars={"min_date": (d1 + timedelta(days=1)).isoformat(), "max_date": last.isoformat()})
+    dbt(
+        incremental,
+        tmp / "b",
+        SELECT,
+        command="run",
+        dbt_vars={"min_date": (d1 + timedelta(days=1)).isoformat(), "max_date": last.isoformat()},
+    )
     assert snapshot(incremental) == expected
 
     # a backfill of one old day leaves everything as it was

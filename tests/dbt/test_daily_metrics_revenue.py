@@ -56,8 +56,15 @@ def stripe_objects() -> list[dict[str, Any]]:
 
     b.customer("cus_a2", "tA")
     b.subscription(
-        "sub_a2", "cus_a2", "m200", date(2025, 1, 10), (date(2025, 2, 10), date(2025, 3, 10)),
-        status="canceled", cancel_at_period_end=True, canceled_at=date(2025, 2, 20), ended_at=date(2025, 3, 10),
+        "sub_a2",
+        "cus_a2",
+        "m200",
+        date(2025, 1, 10),
+        (date(2025, 2, 10), date(2025, 3, 10)),
+        status="canceled",
+        cancel_at_period_end=True,
+        canceled_at=date(2025, 2, 20),
+        ended_at=date(2025, 3, 10),
     )
     b.monthly("cus_a2", "sub_a2", "m200", date(2025, 1, 10), 2)
 
@@ -66,12 +73,24 @@ def stripe_objects() -> list[dict[str, Any]]:
     b.monthly("cus_b1", "sub_b1", "eur100", jan1, 3)
 
     b.customer("cus_b2", "tB")
-    b.subscription("sub_b2", "cus_b2", "seat", date(2025, 2, 15), (date(2025, 3, 15), date(2025, 4, 15)),
-                   status="past_due", quantity=8)
+    b.subscription(
+        "sub_b2",
+        "cus_b2",
+        "seat",
+        date(2025, 2, 15),
+        (date(2025, 3, 15), date(2025, 4, 15)),
+        status="past_due",
+        quantity=8,
+    )
     b.monthly("cus_b2", "sub_b2", "seat", date(2025, 2, 15), 1, quantity=5)
-    b.invoice("cus_b2", "sub_b2", date(2025, 3, 15),
-              [b.line("sub_b2", date(2025, 3, 15), date(2025, 4, 15), 8000, "seat", quantity=8)],
-              status="open", failure_code="card_declined")
+    b.invoice(
+        "cus_b2",
+        "sub_b2",
+        date(2025, 3, 15),
+        [b.line("sub_b2", date(2025, 3, 15), date(2025, 4, 15), 8000, "seat", quantity=8)],
+        status="open",
+        failure_code="card_declined",
+    )
 
     b.customer("cus_u", None)
     b.subscription("sub_u", "cus_u", "m100", jan1, (mar1, apr1))
@@ -87,22 +106,41 @@ def stripe_objects() -> list[dict[str, Any]]:
 def built(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     with fresh_warehouse(pg_server) as target:
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
-            insert(conn, "app_tenants", [
-                {"id": "tA", "created_at": ts("2025-01-01 09:00")},
-                {"id": "tB", "created_at": ts("2025-01-01 09:00")},
-                {"id": "tC", "created_at": ts("2025-01-01 09:00")},
-                {"id": "tint", "created_at": ts("2025-01-01 09:00"), "is_internal": True},
-            ])
+            insert(
+                conn,
+                "app_tenants",
+                [
+                    {"id": "tA", "created_at": ts("2025-01-01 09:00")},
+                    {"id": "tB", "created_at": ts("2025-01-01 09:00")},
+                    {"id": "tC", "created_at": ts("2025-01-01 09:00")},
+                    {"id": "tint", "created_at": ts("2025-01-01 09:00"), "is_internal": True},
+                ],
+            )
             insert(conn, "app_users", [{"id": "u1", "tenant_id": "tA", "created_at": ts("2025-01-01 10:00")}])
-            insert(conn, "app_events", [{"id": "e1", "user_id": "u1", "tenant_id": "tA",
-                                         "occurred_at": ts("2025-03-31 10:00"), "event_type": "login"}])
+            insert(
+                conn,
+                "app_events",
+                [
+                    {
+                        "id": "e1",
+                        "user_id": "u1",
+                        "tenant_id": "tA",
+                        "occurred_at": ts("2025-03-31 10:00"),
+                        "event_type": "login",
+                    }
+                ],
+            )
         with psycopg.connect(target.conninfo) as conn:
             result = load_objects(conn, stripe_objects(), batch_id="fixture")
             conn.commit()
         assert result.rejected == 0, result.reject_reasons
         # the daily mart and, to compare with, the monthly revenue marts (seeds included)
-        dbt(target, tmp_path_factory.mktemp("dbt_daily_revenue"),
-            "+fct_daily_metrics +fct_revenue_monthly +fct_failed_payments", dbt_vars={"max_date": AS_OF})
+        dbt(
+            target,
+            tmp_path_factory.mktemp("dbt_daily_revenue"),
+            "+fct_daily_metrics +fct_revenue_monthly +fct_failed_payments",
+            dbt_vars={"max_date": AS_OF},
+        )
         yield target
 
 
@@ -137,7 +175,12 @@ def test_tenant_b_fx_expansion_and_past_due(built: Target) -> None:
 def test_tenant_without_stripe(built: Target) -> None:
     c = daily(built, "tC", "2025-03-20")
     assert (c["mrr"], c["paying_customers"], c["nrr"], c["past_due_subscriptions"], c["failed_payments"]) == (
-        0, 0, None, 0, 0)
+        0,
+        0,
+        None,
+        0,
+        0,
+    )
 
 
 def test_all_tenants_row(built: Target) -> None:
@@ -151,27 +194,35 @@ def test_all_tenants_row(built: Target) -> None:
     assert mar20["grr"] == (Decimal("356.17") / Decimal("556.17")).quantize(Decimal("0.000001"))
     assert (mar20["past_due_subscriptions"], daily(built, "__all__", "2025-03-15")["failed_payments"]) == (1, 1)
     # the unassigned customer is in '__all__' only: '__all__' = tenants + 100 every day of March
-    gaps = rows(built, """
+    gaps = rows(
+        built,
+        """
         select a.metric_date, a.mrr - sum(t.mrr) as gap, a.paying_customers - sum(t.paying_customers) as extra
         from marts.fct_daily_metrics a
         join marts.fct_daily_metrics t on t.metric_date = a.metric_date and t.tenant_id <> '__all__'
         where a.tenant_id = '__all__' and a.metric_date between '2025-03-01' and '2025-03-31'
-        group by a.metric_date, a.mrr, a.paying_customers""")
+        group by a.metric_date, a.mrr, a.paying_customers""",
+    )
     assert {(g["gap"], g["extra"]) for g in gaps} == {(Decimal("100.0000"), 1)}
 
 
 def test_month_end_equals_fct_revenue_monthly(built: Target) -> None:
     # on a month's last day (and the as-of day) the daily columns are the monthly mart's numbers
-    mismatches = rows(built, """
+    mismatches = rows(
+        built,
+        """
         select m.month, m.tenant_id, m.mrr, d.mrr, m.nrr, d.nrr, m.grr, d.grr, m.customers, d.paying_customers
         from marts.fct_revenue_monthly m
         join marts.fct_daily_metrics d
           on d.tenant_id = m.tenant_id
          and d.metric_date = least((m.month + interval '1 month - 1 day')::date, date '2025-03-31')
         where (m.mrr, m.arr, m.nrr, m.grr, m.customers)
-              is distinct from (d.mrr, d.arr, d.nrr, d.grr, d.paying_customers)""")
+              is distinct from (d.mrr, d.arr, d.nrr, d.grr, d.paying_customers)""",
+    )
     assert mismatches == []
-    compared = rows(built, "select count(*) n from marts.fct_revenue_monthly where tenant_id in ('tA', 'tB', '__all__')")
+    compared = rows(
+        built, "select count(*) n from marts.fct_revenue_monthly where tenant_id in ('tA', 'tB', '__all__')"
+    )
     assert compared[0]["n"] == 9  # 3 months x (tA, tB, __all__)
 
 
@@ -179,6 +230,10 @@ def test_failed_payments_match_the_revenue_mart(built: Target) -> None:
     # fct_failed_payments lists the charge and the payment intent of the one failed attempt separately
     failures = rows(built, "select tenant_id, payment_object, failures from marts.fct_failed_payments order by 1, 2")
     assert [(f["tenant_id"], f["payment_object"], f["failures"]) for f in failures] == [
-        ("__all__", "charge", 1), ("__all__", "payment_intent", 1), ("tB", "charge", 1), ("tB", "payment_intent", 1)]
+        ("__all__", "charge", 1),
+        ("__all__", "payment_intent", 1),
+        ("tB", "charge", 1),
+        ("tB", "payment_intent", 1),
+    ]
     total = rows(built, "select sum(failed_payments) n from marts.fct_daily_metrics where tenant_id = '__all__'")
     assert total[0]["n"] == 1

@@ -82,8 +82,16 @@ def dbt(
     # No unit tests: the product has none, and the revenue ones (run by the revenue tests) assume UTC, while some
     # product tests build in another REPORTING_TIMEZONE.
     return run_dbt(
-        [command, "--select", select, "--quiet", "--indirect-selection", "cautious",
-         *(["--exclude-resource-type", "unit_test"] if command == "build" else []), *extra],
+        [
+            command,
+            "--select",
+            select,
+            "--quiet",
+            "--indirect-selection",
+            "cautious",
+            *(["--exclude-resource-type", "unit_test"] if command == "build" else []),
+            *extra,
+        ],
         target,
         dbt_vars=dbt_vars,
         target_path=target_path,

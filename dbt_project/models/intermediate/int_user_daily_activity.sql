@@ -23,11 +23,12 @@ with
 events as (
 
     select * from {{ ref('stg_app__events') }}
-    where user_id is not null
+    where
+        user_id is not null
         and occurred_at < {{ product_day_start(product_last_date() ~ ' + 1') }}
-    {%- if rebuild_from is not none %}
-        and occurred_at >= {{ product_day_start(rebuild_from) }}
-    {%- endif %}
+        {%- if rebuild_from is not none %}
+            and occurred_at >= {{ product_day_start(rebuild_from) }}
+        {%- endif %}
 
 ),
 

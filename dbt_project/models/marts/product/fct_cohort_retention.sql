@@ -104,9 +104,10 @@ member_periods as (
 
     from members
     inner join member_activity as members_activity
-        on members.cohort_type = members_activity.cohort_type
-        and members.member_id = members_activity.member_id
-        and members_activity.activity_date >= members.start_date
+        on
+            members.cohort_type = members_activity.cohort_type
+            and members.member_id = members_activity.member_id
+            and members_activity.activity_date >= members.start_date
     cross join period_types
 
 ),
@@ -148,7 +149,7 @@ grid as (
         period_number * period_types.period_days as period_start_day,
         period_number * period_types.period_days + period_types.period_days - 1 as period_end_day,
         cohorts.last_start_date + period_number * period_types.period_days + period_types.period_days - 1
-            <= (select as_of_date from as_of) as is_observable
+        <= (select as_of_date from as_of) as is_observable
 
     from cohorts
     cross join period_types
@@ -167,8 +168,9 @@ retained as (
 
     from member_periods
     inner join members
-        on member_periods.cohort_type = members.cohort_type
-        and member_periods.member_id = members.member_id
+        on
+            member_periods.cohort_type = members.cohort_type
+            and member_periods.member_id = members.member_id
     group by 1, 2, 3, 4
 
 ),
@@ -184,13 +186,15 @@ retained_or_after as (
 
     from grid
     inner join members
-        on grid.cohort_type = members.cohort_type
-        and grid.cohort_month = date_trunc('month', members.start_date)::date
+        on
+            grid.cohort_type = members.cohort_type
+            and grid.cohort_month = date_trunc('month', members.start_date)::date
     inner join member_last_period
-        on members.cohort_type = member_last_period.cohort_type
-        and members.member_id = member_last_period.member_id
-        and grid.period_type = member_last_period.period_type
-        and member_last_period.last_period_number >= grid.period_number
+        on
+            members.cohort_type = member_last_period.cohort_type
+            and members.member_id = member_last_period.member_id
+            and grid.period_type = member_last_period.period_type
+            and member_last_period.last_period_number >= grid.period_number
     group by 1, 2, 3, 4
 
 ),
@@ -221,15 +225,17 @@ final as (
 
     from grid
     left join retained
-        on grid.cohort_type = retained.cohort_type
-        and grid.cohort_month = retained.cohort_month
-        and grid.period_type = retained.period_type
-        and grid.period_number = retained.period_number
+        on
+            grid.cohort_type = retained.cohort_type
+            and grid.cohort_month = retained.cohort_month
+            and grid.period_type = retained.period_type
+            and grid.period_number = retained.period_number
     left join retained_or_after
-        on grid.cohort_type = retained_or_after.cohort_type
-        and grid.cohort_month = retained_or_after.cohort_month
-        and grid.period_type = retained_or_after.period_type
-        and grid.period_number = retained_or_after.period_number
+        on
+            grid.cohort_type = retained_or_after.cohort_type
+            and grid.cohort_month = retained_or_after.cohort_month
+            and grid.period_type = retained_or_after.period_type
+            and grid.period_number = retained_or_after.period_number
 
 )
 

@@ -82,8 +82,9 @@ paying_members as (
     inner join first_paying
         on members.tenant_id = first_paying.tenant_id
     inner join tenant_months
-        on first_paying.tenant_id = tenant_months.tenant_id
-        and first_paying.first_paying_month = tenant_months.month
+        on
+            first_paying.tenant_id = tenant_months.tenant_id
+            and first_paying.first_paying_month = tenant_months.month
 
 ),
 
@@ -130,8 +131,9 @@ retained as (
     from paying_members
     cross join generate_series(0, {{ max_months }}) as period_number
     left join tenant_months
-        on paying_members.tenant_id = tenant_months.tenant_id
-        and tenant_months.month = (paying_members.first_paying_month + period_number * interval '1 month')::date
+        on
+            paying_members.tenant_id = tenant_months.tenant_id
+            and tenant_months.month = (paying_members.first_paying_month + period_number * interval '1 month')::date
     group by paying_members.cohort_month, period_number
 
 ),
@@ -155,8 +157,9 @@ final as (
 
     from grid
     left join retained
-        on grid.cohort_month = retained.cohort_month
-        and grid.period_number = retained.period_number
+        on
+            grid.cohort_month = retained.cohort_month
+            and grid.period_number = retained.period_number
 
 )
 

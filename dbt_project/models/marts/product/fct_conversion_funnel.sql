@@ -70,9 +70,10 @@ tenant_actions as (
     inner join users
         on signed_up.tenant_id = users.tenant_id
     inner join daily_activity
-        on users.user_id = daily_activity.user_id
-        and daily_activity.activity_date >= signed_up.created_date
-        and daily_activity.activity_date <= (select as_of_date from as_of)
+        on
+            users.user_id = daily_activity.user_id
+            and daily_activity.activity_date >= signed_up.created_date
+            and daily_activity.activity_date <= (select as_of_date from as_of)
     group by signed_up.tenant_id
 
 ),
@@ -125,10 +126,11 @@ steps as (
     from monthly
     cross join lateral (
         values
-            (1, 'signed_up', monthly.step_1),
-            (2, 'activated', monthly.step_2),
-            (3, 'first_report', monthly.step_3){% if product_funnel_has_paying() %},
-            (4, 'paying', monthly.step_4){% endif %}
+        (1, 'signed_up', monthly.step_1),
+        (2, 'activated', monthly.step_2),
+        (
+            3, 'first_report', monthly.step_3){% if product_funnel_has_paying() %},
+        (4, 'paying', monthly.step_4){% endif %}
     ) as step (step_number, step_name, tenants)
 
 ),
