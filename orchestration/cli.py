@@ -252,10 +252,18 @@ def demo(
     months: Annotated[int, typer.Option(help="Months of history.")] = 12,
     seed: Annotated[int, typer.Option(help="Random seed (same seed, same company).")] = 42,
     yes: Annotated[bool, typer.Option("--yes", help="Allow resetting an external WAREHOUSE_URL.")] = False,
+    record_runs: Annotated[
+        bool,
+        typer.Option(
+            help="Record the runs in DAGSTER_HOME so the UI shows them (slower: Dagster stores an event per "
+            "asset and day)."
+        ),
+    ] = False,
 ) -> None:
     """Generate a demo company, run the whole pipeline through Dagster over every day, export, summarise.
 
-    It replaces the warehouse's raw, staging, intermediate and marts schemas with the demo's data.
+    It replaces the warehouse's raw, staging, intermediate and marts schemas with the demo's data. The Dagster runs
+    use an in-memory instance unless --record-runs is given.
     """
     from dashboards.export import export_all
     from extract.demo.generator import DemoCompany, DemoConfig
@@ -296,8 +304,13 @@ def demo(
     os.environ.setdefault("PARTITIONS_START_DATE", company.start.isoformat())
     reset_settings()
     step(f"pipeline: Dagster run over {(company.end - company.start).days + 1} daily partitions")
+    from dagster import DagsterInstance
+
+    instance = None if record_runs else DagsterInstance.ephemeral()
     try:
-        run_pipeline(company.start, company.end, full_refresh=True, progress=step)
+        run_pipeline(
+            company.start, company.end, full_refresh=True, progress=step, instance=instance, log_level="WARNING"
+        )
     except PipelineError as exc:
         raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
 

@@ -75,14 +75,17 @@ def _plain(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
-def _run_config(job_def: Any, full_refresh: bool) -> dict[str, Any]:
+def _run_config(job_def: Any, full_refresh: bool, log_level: str | None = None) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if log_level is not None:
+        config["loggers"] = {"console": {"config": {"log_level": log_level}}}
     if not full_refresh:
-        return {}
+        return config
     ops = {}
     for node in job_def.graph.node_defs:
         if node.name in ("extract_app", "extract_stripe", "dbt_daily", "dbt_monthly"):
             ops[node.name] = {"config": {"full_refresh": True}}
-    return {"ops": ops}
+    return {**config, "ops": ops}
 
 
 def _describe_failures(result: Any) -> list[str]:
@@ -109,6 +112,7 @@ def execute_range(
     result: PipelineResult | None = None,
     tags: Mapping[str, str] | None = None,
     asset_selection: list[Any] | None = None,
+    log_level: str | None = None,
 ) -> Any:
     """One in-process run of `job_name` over the partition range first..last; returns Dagster's result."""
     from dagster import DagsterEventType
@@ -127,7 +131,7 @@ def execute_range(
         run_tags.update({ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last})
     began = time.monotonic()
     outcome = job_def.execute_in_process(
-        run_config=_run_config(job_def, full_refresh),
+        run_config=_run_config(job_def, full_refresh, log_level),
         instance=instance,
         partition_key=partition_key,
         tags=run_tags,
@@ -179,6 +183,7 @@ def run_pipeline(
     progress: Progress | None = None,
     instance: Any = None,
     include_monthly: bool = True,
+    log_level: str | None = None,
 ) -> PipelineResult:
     """Extract app + Stripe, check them, build the daily dbt models over start..end (one run), then the monthly
     models over the months touching it (one run; skipped with include_monthly=False). Raises PipelineError with
@@ -205,14 +210,22 @@ def run_pipeline(
     result = PipelineResult(start, end)
 
     say(f"daily job: {len(days)} partition(s) {days[0]}..{days[-1]} in one run")
-    outcome = execute_range(DAILY_JOB, days[0], days[-1], full_refresh=full_refresh, instance=instance, result=result)
+    outcome = execute_range(
+        DAILY_JOB, days[0], days[-1], full_refresh=full_refresh, instance=instance, result=result, log_level=log_level
+    )
     _raise_for(outcome, DAILY_JOB, days[0], days[-1], result)
 
     if include_monthly and any(job.name == MONTHLY_JOB for job in defs.resolve_all_job_defs()):
         months = month_keys(start, end)
         say(f"monthly job: {len(months)} partition(s) {months[0][:7]}..{months[-1][:7]} in one run")
         outcome = execute_range(
-            MONTHLY_JOB, months[0], months[-1], full_refresh=full_refresh, instance=instance, result=result
+            MONTHLY_JOB,
+            months[0],
+            months[-1],
+            full_refresh=full_refresh,
+            instance=instance,
+            result=result,
+            log_level=log_level,
         )
         _raise_for(outcome, MONTHLY_JOB, months[0], months[-1], result)
     result.duration_s = round(time.monotonic() - began, 3)
