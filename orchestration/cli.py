@@ -43,9 +43,11 @@ def _day_start(day: date) -> datetime:
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False) -> None:
-    logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    level = logging.DEBUG if verbose else logging.WARNING
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # Libraries (Dagster among them) set their own loggers to DEBUG; the handler decides what reaches the terminal.
+    for handler in logging.getLogger().handlers:
+        handler.setLevel(level)
 
 
 # ------------------------------------------------------------------------------------------------ warehouse
