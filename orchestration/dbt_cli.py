@@ -18,7 +18,8 @@ class DbtError(RuntimeError):
 
 
 @contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
+def environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set environment variables for the duration of the block (dbt reads its profile's env_var() from here)."""
     saved = {key: os.environ.get(key) for key in values}
     os.environ.update(values)
     try:
@@ -53,7 +54,7 @@ def run_dbt(
         cli_args += ["--target-path", str(target_path)]
     if dbt_vars:
         cli_args += ["--vars", json.dumps(dict(dbt_vars), default=str)]
-    with _environ(dbt_base_env(target, env)):
+    with environ(dbt_base_env(target, env)):
         result = dbtRunner().invoke(cli_args)
     if raise_on_failure and not result.success:
         failures = []

@@ -42,6 +42,7 @@ from extract.demo._util import (
     substream,
     weighted,
 )
+from extract.warehouse import STRIPE_OBJECT_TABLES
 
 APP_TABLES: dict[str, tuple[str, ...]] = {
     "tenants": ("id", "name", "plan", "created_at", "updated_at", "stripe_customer_id", "is_internal", "deleted_at"),
@@ -79,21 +80,7 @@ APP_INDEXES = (
     "create index api_requests_occurred_at_idx on api_requests (occurred_at)",
 )
 
-STRIPE_TYPES = (
-    "customers",
-    "products",
-    "plans",
-    "prices",
-    "coupons",
-    "subscriptions",
-    "subscription_items",
-    "invoices",
-    "invoiceitems",
-    "charges",
-    "refunds",
-    "payment_intents",
-    "events",
-)
+STRIPE_TYPES = STRIPE_OBJECT_TABLES  # one file per raw.stripe_<type> table
 
 # seasonality of tenant signups: slower in August and December
 SEASON = {8: 0.6, 12: 0.55, 1: 1.1, 9: 1.1}

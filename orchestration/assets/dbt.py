@@ -25,6 +25,7 @@ from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Confi
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, dbt_assets
 
 from extract.settings import PROJECT_ROOT
+from orchestration.dbt_cli import environ as _environ
 from orchestration.partitions import backfill_policy, daily_partitions, dbt_vars_for_window, monthly_partitions
 from orchestration.resources import WarehouseResource, partition_locks
 
@@ -185,20 +186,6 @@ class DbtRunConfig(Config):  # type: ignore[misc]
 
 def _dbt_env(warehouse: WarehouseResource) -> dict[str, str]:
     return warehouse.get().dbt_env()
-
-
-@contextmanager
-def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {key: os.environ.get(key) for key in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def run_dbt_build(
