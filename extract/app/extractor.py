@@ -90,11 +90,6 @@ _FALSE = {"false", "f", "0", "no", "n"}
 _INT4 = (-(2**31), 2**31 - 1)
 
 
-def _plain_iso(text: str) -> bool:
-    """True for 'YYYY-MM-DD[T ]HH:MM...' strings Postgres reads exactly as Python does (the session runs in UTC)."""
-    return len(text) >= 16 and text[4] == "-" and text[7] == "-" and text[10] in "T " and text[13] == ":"
-
-
 class RowConverter:
     """Validates one table's rows in place, turning each value into what COPY (CSV format) needs.
 
@@ -120,12 +115,36 @@ class RowConverter:
                     "        except (ValueError, TypeError):",
                     f"            p = slow_timestamp(x, '{name}')",
                     "        if p.tzinfo is None: p = p.replace(tzinfo=UTC)",
-                    f"        if x.__class__ is not str or not plain_iso(x): v[{i}] = p.isoformat()",
+                    # Postgres reads a plain 'YYYY-MM-DD[T ]HH:MM...' string exactly as Python did: keep it.
+                    "        if x.__class__ is not str or not (len(x) >= 16 and x[4] == '-' and x[7] == '-'"
+                    " and x[10] in 'T ' and x[13] == ':'):",
+                    f"            v[{i}] = p.isoformat()",
                 ]
                 if name == spec.watermark:
                     lines.append("        mark = p")
+            elif column.kind == "int":
+                lines += [
+                    "        try:",
+                    f"            n = int(x) if x.__class__ is str and '_' not in x else to_int(x, '{name}')",
+                    "        except ValueError:",
+                    f"            n = to_int(x, '{name}')",
+                    "        if not -2147483648 <= n <= 2147483647:",
+                    f"            raise RowError(f'{name} is out of range: {{n}}')",
+                    f"        v[{i}] = n",
+                ]
+            elif column.kind == "float":
+                # A numeric string Python reads Postgres reads the same way: it is kept as it came.
+                lines += [
+                    "        try:",
+                    f"            r = float(x) if x.__class__ is str and '_' not in x else to_float(x, '{name}')",
+                    "        except ValueError:",
+                    f"            r = to_float(x, '{name}')",
+                    "        if r != r or r == INF or r == -INF:",
+                    f"            raise RowError(f'{name} is not a finite number: {{x!r}}')",
+                    f"        if x.__class__ is not str: v[{i}] = r",
+                ]
             else:
-                helper = {"int": "to_int", "float": "to_float", "bool": "to_bool", "json": "to_json"}[column.kind]
+                helper = {"bool": "to_bool", "json": "to_json"}[column.kind]
                 lines.append(f"        v[{i}] = {helper}(x, '{name}')")
             if name in spec.allowed:
                 choices = ", ".join(sorted(spec.allowed[name]))
@@ -143,7 +162,7 @@ class RowConverter:
             "fromiso": datetime.fromisoformat,
             "parse_timestamp": parse_timestamp,
             "slow_timestamp": self._slow_timestamp,
-            "plain_iso": _plain_iso,
+            "INF": float("inf"),
             "tenants": known_tenants,
             "to_int": self._int,
             "to_float": self._float,

@@ -88,11 +88,8 @@ class FileSource:
                         ",".join(fields), f"line {number} has {len(fields)} fields, header has {width}"
                     )
                     continue
-                # CSV has no NULL: an empty field is NULL.
-                if picks is None:
-                    yield [value if value != "" else None for value in fields]
-                else:
-                    yield [None if i is None or fields[i] == "" else fields[i] for i in picks]
+                # CSV has no NULL: an empty field is NULL (the extractor reads "" as missing).
+                yield fields if picks is None else [None if i is None else fields[i] for i in picks]
 
     def _iter_jsonl(self, table: str, path: Path) -> Iterator[list[Any]]:
         names = TABLES[table].column_names
