@@ -1152,24 +1152,7 @@ class CustomerSim:
                 f"{'3 months' if interval == 'quarter' else item['plan']['interval']})",
             )
             lines = [line]
-            for ii in pending:
-                ii["invoice"] = inv_id
-                lines.append(
-                    self._line(
-                        inv_id,
-                        sub,
-                        ii["amount"],
-                        ii["period"]["start"],
-                        ii["period"]["end"],
-                        qty=ii["quantity"],
-                        plan=ii["plan"],
-                        price=ii["price"],
-                        description=ii["description"],
-                        proration=True,
-                        invoice_item=ii["id"],
-                        credited=ii["_credited"],
-                    )
-                )
+            lines += [self._proration_line(inv_id, sub, ii) for ii in pending]
             pending = []
             reason = first_reason if first else "subscription_cycle"
             inv = self._invoice(ps, sub, reason, lines, inv_id, prev_period if not first else (ps, ps), discount)
@@ -1320,27 +1303,27 @@ class CustomerSim:
             self.objects["invoiceitems"].append(ii)
         return items
 
+    def _proration_line(self, inv_id: str, sub: Obj, ii: Obj) -> Obj:
+        """The invoice line of a pending proration invoice item, which now belongs to invoice `inv_id`."""
+        ii["invoice"] = inv_id
+        return self._line(
+            inv_id,
+            sub,
+            ii["amount"],
+            ii["period"]["start"],
+            ii["period"]["end"],
+            qty=ii["quantity"],
+            plan=ii["plan"],
+            price=ii["price"],
+            description=ii["description"],
+            proration=True,
+            invoice_item=ii["id"],
+            credited=ii["_credited"],
+        )
+
     def _invoice_now(self, at: int, sub: Obj, items: list[Obj]) -> None:
         inv_id = self._id("in_", 24)
-        lines = []
-        for ii in items:
-            ii["invoice"] = inv_id
-            lines.append(
-                self._line(
-                    inv_id,
-                    sub,
-                    ii["amount"],
-                    ii["period"]["start"],
-                    ii["period"]["end"],
-                    qty=ii["quantity"],
-                    plan=ii["plan"],
-                    price=ii["price"],
-                    description=ii["description"],
-                    proration=True,
-                    invoice_item=ii["id"],
-                    credited=ii["_credited"],
-                )
-            )
+        lines = [self._proration_line(inv_id, sub, ii) for ii in items]
         inv = self._invoice(at, sub, "subscription_update", lines, inv_id, (at, at), None)
         self._finalize(at + 2, inv)
         if inv["status"] == "open":
