@@ -21,9 +21,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
+from psycopg.copy import QueuedLibpqWriter
 
 from extract.app.schema import TABLES, TableSpec
-from extract.app.sources import AppSource, UnparsableLine
+from extract.app.sources import AppSource, TableRows, UnparsableLine
 from extract.warehouse import (
     Reject,
     Warehouse,
@@ -36,7 +37,6 @@ from extract.warehouse import (
 )
 
 SOURCE = "app"
-CHUNK_ROWS = 20_000
 log = logging.getLogger(__name__)
 
 Progress = Callable[[str, int], None]
@@ -88,94 +88,217 @@ def parse_timestamp(value: Any) -> datetime:
 _TRUE = {"true", "t", "1", "yes", "y"}
 _FALSE = {"false", "f", "0", "no", "n"}
 _INT4 = (-(2**31), 2**31 - 1)
+_NO_WATERMARK = datetime.min.replace(tzinfo=UTC)
 
 
-class RowConverter:
-    """Validates one table's rows in place, turning each value into what COPY (CSV format) needs.
+class RowChecker:
+    """Checks one table's rows for one load: validation, the window, the watermark, and what COPY is sent.
 
-    The per-row check is generated once per table as straight-line Python (one block per column, no loops or
-    dispatch on column kinds): this is the extractor's hot path, and it keeps pace with Postgres's own COPY.
-    Call it with a row's values; it returns the row's watermark timestamp or raises RowError with the reason.
+    The check is generated once per load as straight-line Python: one loop over a batch with one block per column
+    inlined (no per-row calls, no dispatch on column kinds), because this is the extractor's hot path. Rows failing
+    a check are appended to `rejects` with the reason, rows outside the window are counted, and the others go to
+    the output: a CSV line whose values Postgres reads exactly as Python did is kept as it came (`keep`); any other
+    row, its values rewritten for Postgres (timestamps normalised, JSON values serialised, ...), goes to `rewrite`.
     """
 
-    def __init__(self, spec: TableSpec, known_tenants: set[str] | None):
-        self.spec = spec
-        names = spec.column_names
-        lines = ["def convert(v):", "    mark = None"]
-        for i, column in enumerate(spec.columns):
-            name = column.name
-            missing = f"raise RowError('missing {name}')" if column.required else f"v[{i}] = None"
-            lines += [f"    x = v[{i}]", "    if x is None or x == '':", f"        {missing}", "    else:"]
-            if column.kind == "text":
-                lines.append(f"        if x.__class__ is not str: v[{i}] = str(x)")
-            elif column.kind == "timestamptz":
-                lines += [
-                    "        try:",
-                    "            p = fromiso(x) if x.__class__ is str else parse_timestamp(x)",
-                    "        except (ValueError, TypeError):",
-                    f"            p = slow_timestamp(x, '{name}')",
-                    "        if p.tzinfo is None: p = p.replace(tzinfo=UTC)",
-                    # Postgres reads a plain 'YYYY-MM-DD[T ]HH:MM...' string exactly as Python did: keep it.
-                    "        if x.__class__ is not str or not (len(x) >= 16 and x[4] == '-' and x[7] == '-'"
-                    " and x[10] in 'T ' and x[13] == ':'):",
-                    f"            v[{i}] = p.isoformat()",
-                ]
-                if name == spec.watermark:
-                    lines.append("        mark = p")
-            elif column.kind == "int":
-                lines += [
-                    "        try:",
-                    f"            n = int(x) if x.__class__ is str and '_' not in x else to_int(x, '{name}')",
-                    "        except ValueError:",
-                    f"            n = to_int(x, '{name}')",
-                    "        if not -2147483648 <= n <= 2147483647:",
-                    f"            raise RowError(f'{name} is out of range: {{n}}')",
-                    f"        v[{i}] = n",
-                ]
-            elif column.kind == "float":
-                # A numeric string Python reads Postgres reads the same way: it is kept as it came.
-                lines += [
-                    "        try:",
-                    f"            r = float(x) if x.__class__ is str and '_' not in x else to_float(x, '{name}')",
-                    "        except ValueError:",
-                    f"            r = to_float(x, '{name}')",
-                    "        if r != r or r == INF or r == -INF:",
-                    f"            raise RowError(f'{name} is not a finite number: {{x!r}}')",
-                    f"        if x.__class__ is not str: v[{i}] = r",
-                ]
-            else:
-                helper = {"bool": "to_bool", "json": "to_json"}[column.kind]
-                lines.append(f"        v[{i}] = {helper}(x, '{name}')")
-            if name in spec.allowed:
-                choices = ", ".join(sorted(spec.allowed[name]))
-                lines += [
-                    f"        if v[{i}] not in allowed_{i}:",
-                    f"            raise RowError(f'{name} {{v[{i}]!r}} is not one of {choices}')",
-                ]
-        if known_tenants is not None and spec.has_tenant:
-            t = names.index("tenant_id")
-            lines += [f"    if v[{t}] not in tenants:", f"        raise RowError(f'unknown tenant_id {{v[{t}]!r}}')"]
-        lines.append("    return mark")
+    def __init__(
+        self,
+        spec: TableSpec,
+        columns: Sequence[str],
+        known_tenants: set[str] | None,
+        window: tuple[datetime | None, datetime | None],
+    ):
+        self.spec_name = spec.name
+        self.columns = tuple(columns)
+        self.rejects: list[Reject] = []
+        self.skipped = 0
+        self._max = _NO_WATERMARK
         namespace: dict[str, Any] = {
             "RowError": RowError,
+            "Reject": Reject,
+            "UnparsableLine": UnparsableLine,
+            "record": self._record,
             "UTC": UTC,
             "fromiso": datetime.fromisoformat,
             "parse_timestamp": parse_timestamp,
             "slow_timestamp": self._slow_timestamp,
             "INF": float("inf"),
+            "PLAIN_TIMESTAMP": ("--T:", "-- :"),
             "tenants": known_tenants,
+            "start": window[0],
+            "end": window[1],
             "to_int": self._int,
             "to_float": self._float,
             "to_bool": self._bool,
             "to_json": self._json,
+            **{f"allowed_{name}": values for name, values in spec.allowed.items()},
         }
-        for name, values in spec.allowed.items():
-            namespace[f"allowed_{names.index(name)}"] = values
-        exec(compile("\n".join(lines), f"<convert {spec.name}>", "exec"), namespace)  # noqa: S102 - our own code
-        self._convert = namespace["convert"]
+        check_tenant = known_tenants is not None and "tenant_id" in self.columns
+        code = "\n".join(
+            [
+                *self._loop(spec, self.columns, check_tenant, window, text_lines=True),
+                *self._loop(spec, self.columns, check_tenant, window, text_lines=False),
+            ]
+        )
+        exec(compile(code, f"<check {spec.name}>", "exec"), namespace)  # noqa: S102 - our own generated code
+        self._lines = namespace["check_lines"]
+        self._rows = namespace["check_rows"]
 
-    def __call__(self, values: list[Any]) -> datetime:
-        return self._convert(values)  # type: ignore[no-any-return]
+    def lines(self, lines: list[str], first_line: int, keep: list[str], rewrite: list[list[Any]]) -> int:
+        """Check unquoted CSV lines (no terminators; `first_line` is the first one's line number in the file)."""
+        self.skipped, self._max = self._lines(lines, first_line, keep, rewrite, self.rejects, self.skipped, self._max)
+        return len(lines)
+
+    def rows(self, rows: list[list[Any]], rewrite: list[list[Any]]) -> int:
+        """Check rows of values (strings from CSV, JSON values, database values); each valid one is rewritten."""
+        self.skipped, self._max = self._rows(rows, rewrite, self.rejects, self.skipped, self._max)
+        return len(rows)
+
+    @property
+    def watermark(self) -> datetime | None:
+        """The greatest watermark of the rows loaded so far."""
+        return None if self._max is _NO_WATERMARK else self._max
+
+    def _record(self, values: list[Any]) -> str:
+        """A rejected row as it came, for the rejects table."""
+        return json.dumps(dict(zip(self.columns, values, strict=False)), default=str, sort_keys=True)
+
+    @classmethod
+    def _loop(
+        cls,
+        spec: TableSpec,
+        columns: tuple[str, ...],
+        check_tenant: bool,
+        window: tuple[datetime | None, datetime | None],
+        *,
+        text_lines: bool,
+    ) -> list[str]:
+        width = len(columns)
+        if text_lines:
+            code = [
+                "def check_lines(lines, number, keep, rewrite, rejects, skipped, watermark):",
+                "    number -= 1",
+                "    for line in lines:",
+                "        number += 1",
+                "        if not line:",
+                "            continue",
+                "        v = line.split(',')",
+                f"        if len(v) != {width}:",
+                f"            reason = f'line {{number}} has {{len(v)}} fields, header has {width}'",
+                "            rejects.append(Reject(reason, line))",
+                "            continue",
+            ]
+        else:
+            code = [
+                "def check_rows(rows, rewrite, rejects, skipped, watermark):",
+                "    for v in rows:",
+                "        if v.__class__ is UnparsableLine:",
+                "            rejects.append(Reject(v.reason, v.text))",
+                "            continue",
+                "        original = list(v)",
+            ]
+        code += ["        try:", "            changed = False"]
+        code += [f"            {line}" for line in cls._checks(spec, columns, check_tenant, all_strings=text_lines)]
+        original = "line.split(',')" if text_lines else "original"
+        code += [
+            "        except RowError as exc:",
+            f"            rejects.append(Reject(str(exc), record({original})))",
+            "            continue",
+        ]
+        start, end = window
+        if start is not None:
+            code += ["        if mark < start:", "            skipped += 1", "            continue"]
+        if end is not None:
+            code += ["        if mark >= end:", "            skipped += 1", "            continue"]
+        code += ["        if mark > watermark:", "            watermark = mark"]
+        if text_lines:
+            code += [
+                "        if changed:",
+                "            rewrite.append(v)",
+                "        else:",
+                "            keep.append(line)",
+            ]
+        else:
+            code += ["        rewrite.append(v)"]
+        code += ["    return skipped, watermark", ""]
+        return code
+
+    @staticmethod
+    def _checks(spec: TableSpec, columns: tuple[str, ...], check_tenant: bool, *, all_strings: bool) -> list[str]:
+        """The checks of one row `v` (values in `columns` order): set `mark`, set `changed` on a rewrite, or raise.
+
+        With `all_strings` (a CSV line's fields) the code is leaner: no type tests, and an empty optional text field
+        needs nothing, since COPY reads an unquoted empty field as NULL.
+        """
+        kinds = {column.name: column for column in spec.columns}
+        code: list[str] = []
+        for i, name in enumerate(columns):
+            column = kinds[name]
+            tenant = check_tenant and name == "tenant_id"
+            if all_strings and column.kind == "text" and not tenant and name not in spec.allowed:
+                if column.required:
+                    code += [f"if not v[{i}]:", f"    raise RowError('missing {name}')"]
+                continue
+            if column.required:
+                missing = f"raise RowError('missing {name}')"
+            elif column.kind == "bool":  # the raw column's default: it is NOT NULL
+                missing = f"v[{i}] = 'f'; changed = True"
+            else:
+                missing = f"v[{i}] = None"
+            empty = "not x" if all_strings else "x is None or x == ''"
+            code += [f"x = v[{i}]", f"if {empty}:", f"    {missing}", "else:"]
+            if column.kind == "text":
+                code.append("    pass" if all_strings else f"    if x.__class__ is not str: x = v[{i}] = str(x)")
+            elif column.kind == "timestamptz":
+                parse = "fromiso(x)" if all_strings else "fromiso(x) if x.__class__ is str else parse_timestamp(x)"
+                not_text = "" if all_strings else "x.__class__ is not str or "
+                code += [
+                    "    try:",
+                    f"        p = {parse}",
+                    "    except (ValueError, TypeError):",
+                    f"        p = slow_timestamp(x, '{name}')",
+                    "    if p.tzinfo is None: p = p.replace(tzinfo=UTC)",
+                    # Postgres reads a plain 'YYYY-MM-DD[T ]HH:MM...' string exactly as Python did: keep it. The
+                    # slice takes the characters at 4, 7, 10 and 13.
+                    f"    if {not_text}x[4:14:3] not in PLAIN_TIMESTAMP:",
+                    f"        v[{i}] = p.isoformat(); changed = True",
+                ]
+                if name == spec.watermark:
+                    code.append("    mark = p")
+            elif column.kind in ("int", "float"):
+                # A number Python reads from ASCII text without '_' Postgres reads the same way: the text is kept.
+                cast, helper = ("int", "to_int") if column.kind == "int" else ("float", "to_float")
+                code += [
+                    "    try:",
+                    f"        n = {cast}(x)",
+                    "    except (ValueError, TypeError):",
+                    f"        n = {helper}(x, '{name}')",
+                    "    if x.__class__ is not str or not x.isascii() or '_' in x:",
+                    f"        n = v[{i}] = {helper}(x, '{name}'); changed = True",
+                ]
+                if column.kind == "int":
+                    code += [
+                        "    if not -2147483648 <= n <= 2147483647:",
+                        f"        raise RowError(f'{name} is out of range: {{n}}')",
+                    ]
+                else:
+                    code += [
+                        "    if n != n or n == INF or n == -INF:",
+                        f"        raise RowError(f'{name} is not a finite number: {{x!r}}')",
+                    ]
+            else:
+                # Every spelling to_bool accepts Postgres accepts too; JSON text is kept as it came.
+                helper = {"bool": "to_bool", "json": "to_json"}[column.kind]
+                code.append(f"    v[{i}] = {helper}(x, '{name}')")
+            if name in spec.allowed:
+                choices = ", ".join(sorted(spec.allowed[name]))
+                code += [
+                    f"    if x not in allowed_{name}:",
+                    f"        raise RowError(f'{name} {{x!r}} is not one of {choices}')",
+                ]
+            if tenant:
+                code += ["    if x not in tenants:", "        raise RowError(f'unknown tenant_id {x!r}')"]
+        return code
 
     @staticmethod
     def _slow_timestamp(value: Any, name: str) -> datetime:
@@ -229,18 +352,15 @@ class RowConverter:
     def _json(value: Any, name: str) -> str:
         if isinstance(value, str):
             try:
-                json.loads(value)
-            except json.JSONDecodeError:
+                json.loads(value, parse_constant=_no_json_constant)
+            except ValueError:  # JSONDecodeError, or NaN / Infinity, which Postgres's jsonb refuses
                 raise RowError(f"{name} is not valid JSON") from None
             return value
         return json.dumps(value, separators=(",", ":"), default=str)
 
 
-def _record_text(spec: TableSpec, row: list[Any]) -> str:
-    """The original row, for the rejects table."""
-    if isinstance(row, UnparsableLine):
-        return row.text
-    return json.dumps(dict(zip(spec.column_names, row, strict=False)), default=str, sort_keys=True)
+def _no_json_constant(name: str) -> None:
+    raise ValueError(name)
 
 
 # ------------------------------------------------------------------------------------------------ loading
@@ -275,67 +395,58 @@ def _window_for(
     return watermark - lookback, end
 
 
-def _iter_rows(
-    spec: TableSpec,
-    rows: Iterable[list[Any]],
-    window: tuple[datetime | None, datetime | None],
-    known_tenants: set[str] | None,
-    tail: list[str],
-    result: TableResult,
-    rejects: list[Reject],
-    progress: Progress | None,
-) -> Iterator[list[Any]]:
-    """Valid rows of the window, converted and with the batch columns appended; the rest counted or rejected."""
-    start, end = window
-    convert = RowConverter(spec, known_tenants)
-    seen = 0
-    for row in rows:
-        seen += 1
-        if progress is not None and seen % 50_000 == 0:
-            progress(spec.name, seen)
-        if isinstance(row, UnparsableLine):
-            rejects.append(Reject(row.reason, row.text))
-            continue
-        original = list(row)
-        try:
-            mark = convert(row)
-        except RowError as exc:
-            rejects.append(Reject(str(exc), _record_text(spec, original)))
-            continue
-        if (start is not None and mark < start) or (end is not None and mark >= end):
-            result.skipped_outside_window += 1
-            continue
-        if result.watermark is None or mark > result.watermark:
-            result.watermark = mark
-        result.loaded += 1
-        row += tail
-        yield row
-    if progress is not None:
-        progress(spec.name, seen)
+def _copy_chunks(
+    checker: RowChecker, source: TableRows, tail: Sequence[str], result: TableResult, progress: Progress | None
+) -> Iterator[str]:
+    """COPY data (CSV format) for the valid rows of the window, batch by batch.
 
-
-def _copy_rows(conn: psycopg.Connection, table: str, columns: Sequence[str], rows: Iterable[list[Any]]) -> None:
-    """COPY in CSV format: an unquoted empty field is NULL (empty strings are NULL in the app contract too)."""
+    A CSV line whose values passed unchanged is sent as it came, with the batch columns appended: no parsing into
+    Python values and writing back, which is what lets the extractor keep pace with Postgres's own COPY.
+    """
+    line_tail = "," + ",".join(tail) + "\n"
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    with conn.cursor().copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)") as copy:
-        pending = 0
-        for row in rows:
-            writer.writerow(row)
-            pending += 1
-            if pending >= CHUNK_ROWS:
-                copy.write(buffer.getvalue())
-                buffer.seek(0)
-                buffer.truncate()
-                pending = 0
-        if pending:
-            copy.write(buffer.getvalue())
+    seen = 0
+    for batch in source.batches:
+        keep: list[str] = []
+        rewrite: list[list[Any]] = []
+        if batch.lines is not None:
+            count = checker.lines(batch.lines, batch.first_line, keep, rewrite)
+        else:
+            count = checker.rows(batch.rows or [], rewrite)
+        if keep:
+            keep.append("")
+            buffer.write(line_tail.join(keep))
+        for row in rewrite:
+            row += tail
+        writer.writerows(rewrite)
+        result.loaded += len(keep) - 1 if keep else 0
+        result.loaded += len(rewrite)
+        seen, before = seen + count, seen
+        if progress is not None and seen // 50_000 != before // 50_000:
+            progress(checker.spec_name, seen)
+        if buffer.tell():
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    if progress is not None:
+        progress(checker.spec_name, seen)
+
+
+def _copy(conn: psycopg.Connection, table: str, columns: Sequence[str], chunks: Iterable[str]) -> None:
+    """COPY in CSV format: an unquoted empty field is NULL (empty strings are NULL in the app contract too)."""
+    cursor = conn.cursor()
+    # The queued writer sends from a thread of its own, so Postgres parses one chunk while Python checks the next.
+    writer = QueuedLibpqWriter(cursor)
+    with cursor.copy(f"copy {table} ({', '.join(columns)}) from stdin with (format csv)", writer=writer) as copy:
+        for chunk in chunks:
+            copy.write(chunk)
 
 
 def load_table(
     conn: psycopg.Connection,
     spec: TableSpec,
-    rows: Iterable[list[Any]],
+    source: TableRows,
     *,
     window: tuple[datetime | None, datetime | None],
     batch_id: str,
@@ -345,11 +456,9 @@ def load_table(
     """Load one table's rows for a window in one transaction (the caller's connection, not autocommit)."""
     extracted_at = datetime.now(UTC)
     result = TableResult(spec.name, window=window)
-    rejects: list[Reject] = []
-    columns = [*spec.column_names, "_batch_id", "_extracted_at"]
-    valid = _iter_rows(
-        spec, rows, window, known_tenants, [batch_id, extracted_at.isoformat()], result, rejects, progress
-    )
+    checker = RowChecker(spec, source.columns, known_tenants, window)
+    columns = [*source.columns, "_batch_id", "_extracted_at"]
+    chunks = _copy_chunks(checker, source, [batch_id, extracted_at.isoformat()], result, progress)
     with conn.transaction():
         conn.execute("set local timezone = 'UTC'")
         if spec.mode == "append":
@@ -359,18 +468,19 @@ def load_table(
                 f" and (%(end)s::timestamptz is null or {spec.watermark} < %(end)s)",
                 {"start": start, "end": end},
             )
-            _copy_rows(conn, spec.raw_table, columns, valid)
+            _copy(conn, spec.raw_table, columns, chunks)
         else:
             stage = f"_stage_app_{spec.name}"
-            conn.execute(f"create temp table {stage} (like {spec.raw_table}) on commit drop")
-            _copy_rows(conn, stage, columns, valid)
+            conn.execute(f"create temp table {stage} (like {spec.raw_table} including defaults) on commit drop")
+            _copy(conn, stage, columns, chunks)
             inserted = conn.execute(
                 f"insert into {spec.raw_table} select distinct on (id, updated_at) * from {stage}"
                 " on conflict (id, updated_at) do nothing"
             ).rowcount
             log.debug("%s: %s new versions of %s rows", spec.name, inserted, result.loaded)
-        if rejects:
-            result.rejected = insert_rejects(conn, SOURCE, spec.name, rejects, batch_id, extracted_at, window)
+        result.skipped_outside_window, result.watermark = checker.skipped, checker.watermark
+        if checker.rejects:
+            result.rejected = insert_rejects(conn, SOURCE, spec.name, checker.rejects, batch_id, extracted_at, window)
         record_batch(
             conn, batch_id + ":" + spec.name, SOURCE, spec.name, window, result.loaded, result.rejected, extracted_at
         )
@@ -409,7 +519,7 @@ def extract_app(
             window = _window_for(conn, spec, start, end, lookback, full_refresh)
             # Tenants are windowed on updated_at, but every tenant ever seen is known, so a late user still loads.
             known = _known_tenants(conn) if spec.has_tenant else None
-            rows = source.iter_rows(name, window[0], window[1])
+            rows = source.read(name, window[0], window[1])
             result.tables[name] = load_table(
                 conn, spec, rows, window=window, batch_id=batch_id, known_tenants=known, progress=progress
             )

@@ -10,6 +10,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from extract.app import sources
 from extract.app.extractor import extract_app
 from extract.app.sources import FileSource, SourceError, open_source
 from extract.warehouse import Target, Warehouse
@@ -323,3 +324,135 @@ def test_database_source_by_sqlalchemy_url(
     finally:
         with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{app_db}" with (force)')
+
+
+# ------------------------------------------------------------------------------------------------ CSV sources
+
+
+def _csv_value(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, dict):
+        return json.dumps(value)
+    return str(value)
+
+
+def write_csv(directory: Path, tables: dict[str, list[dict]], variant: str) -> Path:
+    """Each table as a CSV file, written the way `variant` says (line endings, quoting, column order)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    for table, rows in tables.items():
+        columns = list(dict.fromkeys(key for row in rows for key in row))
+        if variant == "reordered":  # another column order, and an optional column left out
+            columns = [name for name in reversed(columns) if name != "user_id"]
+        if variant == "extra_column":
+            columns.append("note")
+        with (directory / f"{table}.csv").open("w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(
+                handle,
+                lineterminator="\r\n" if variant == "crlf" else "\n",
+                quoting=csv.QUOTE_ALL if variant == "quoted" else csv.QUOTE_MINIMAL,
+            )
+            writer.writerow(columns)
+            for row in rows:
+                writer.writerow([_csv_value(row.get(name, "n" if name == "note" else None)) for name in columns])
+    return directory
+
+
+def _truncate_raw(conn: psycopg.Connection) -> None:
+    conn.execute(
+        "truncate raw.app_tenants, raw.app_users, raw.app_jobs, raw.app_events, raw.app_api_requests,"
+        " raw._rejects, raw._watermarks"
+    )
+
+
+def _rejected_ids(conn: psycopg.Connection) -> set[tuple[str, str, str]]:
+    rows = conn.execute("select table_name, reason, record from raw._rejects").fetchall()
+    return {(table, json.loads(record)["id"], reason.split(":")[0]) for table, reason, record in rows}
+
+
+@pytest.mark.parametrize("variant", ["lf", "crlf", "quoted", "reordered", "extra_column"])
+def test_a_csv_source_loads_what_the_jsonl_source_loads(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, variant: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Files are read in chunks this small, so lines, line ends and quoted fields fall across chunk boundaries.
+    monkeypatch.setattr(sources, "CHUNK_CHARS", 37)
+    tables = good_tables()
+    for table, bad in BAD_ROWS.items():
+        tables[table] = tables[table] + [row for row, _ in bad]
+    # An event whose properties hold a comma and a line break: only a quoted CSV field can carry it.
+    tables["events"] = tables["events"] + [
+        {**EVENTS[0], "id": "e_multiline", "properties": {"note": "a, b\nc"}},
+    ]
+    from_jsonl = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "jsonl", tables)))
+    expected, expected_rejects = raw_fingerprint(raw_conn), _rejected_ids(raw_conn)
+    _truncate_raw(raw_conn)
+
+    from_csv = extract_app(warehouse, FileSource(write_csv(tmp_path / "csv", tables, variant)))
+    actual = raw_fingerprint(raw_conn)
+    assert {k: v for k, v in actual.items() if k != "_rejects"} == {
+        k: v for k, v in expected.items() if k != "_rejects"
+    }
+    assert _rejected_ids(raw_conn) == expected_rejects
+    assert {n: r.loaded for n, r in from_csv.tables.items()} == {n: r.loaded for n, r in from_jsonl.tables.items()}
+    assert from_csv.rejected == from_jsonl.rejected > 0
+    props = raw_conn.execute("select properties from raw.app_events where id = 'e_multiline'").fetchone()[0]
+    assert props == {"note": "a, b\nc"}
+
+
+def test_csv_lines_go_to_postgres_as_written_or_rewritten_when_they_must(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    source = tmp_path / "src"
+    source.mkdir()
+    (source / "tenants.csv").write_text(
+        "id,name,plan,created_at,updated_at,stripe_customer_id,is_internal,deleted_at\n"
+        "t1,Acme,growth,2025-01-05 10:00:00+01,2025-01-05T10:00:00Z,,,\n"  # no is_internal: the default, false
+        "t2,Globex,starter,,20250210T090000+0100,cus_2,yes,\n"  # a compact ISO timestamp is rewritten
+    )
+    header = "id,tenant_id,user_id,method,route,status_code,duration_ms,occurred_at\n"
+    good = [
+        "r1,t1,,GET,/a, 200 ,1e2,2025-03-01 08:00:00+01\n",  # kept as written: Postgres reads it as Python did
+        "r2,t1,u1,GET,/a,\u0662\u0660\u0660,12.5,2025-03-01T08:00:00.5+00:00\n",  # Arabic-Indic digits: rewritten
+        "\n",  # a blank line is no row
+        "r3,t2,u1,GET,/a,,,2025-03-01T09:00Z\n",
+    ]
+    bad = [
+        ("r4,t1,u1,GET,/a,1_0,1,2025-03-01T08:00:00Z\n", "status_code is not an integer"),
+        ("r5,t1,u1,GET,/a,200,NaN,2025-03-01T08:00:00Z\n", "duration_ms is not a finite number"),
+        ("r6,t1,u1,GET,/a,200,inf,2025-03-01T08:00:00Z\n", "duration_ms is not a finite number"),
+        ("r7,t1,u1,GET,/a,200,1,now\n", "unparsable occurred_at"),
+        ("r8,t1,u1,GET,/a,99999999999,1,2025-03-01T08:00:00Z\n", "status_code is out of range"),
+        ("r9,t1,u1,GET,/a,200,1,2025-03-01T08:00:00Z,surplus\n", "line 11 has 9 fields, header has 8"),
+    ]
+    (source / "api_requests.csv").write_text(header + "".join(good) + "".join(line for line, _ in bad))
+
+    result = extract_app(warehouse, FileSource(source), tables=["tenants", "api_requests"])
+
+    assert result.tables["tenants"].loaded == 2
+    assert raw_conn.execute("select id, is_internal, created_at from raw.app_tenants order by id").fetchall() == [
+        ("t1", False, datetime(2025, 1, 5, 9, 0, tzinfo=UTC)),
+        ("t2", True, None),
+    ]
+    assert raw_conn.execute("select updated_at from raw.app_tenants where id = 't2'").fetchone()[0] == datetime(
+        2025, 2, 10, 8, 0, tzinfo=UTC
+    )
+    loaded = raw_conn.execute(
+        "select id, user_id, status_code, duration_ms, occurred_at from raw.app_api_requests order by id"
+    ).fetchall()
+    assert loaded == [
+        ("r1", None, 200, 100.0, datetime(2025, 3, 1, 7, 0, tzinfo=UTC)),
+        ("r2", "u1", 200, 12.5, datetime(2025, 3, 1, 8, 0, 0, 500000, tzinfo=UTC)),
+        ("r3", "u1", None, None, datetime(2025, 3, 1, 9, 0, tzinfo=UTC)),
+    ]
+    rejects = raw_conn.execute("select reason, record from raw._rejects").fetchall()
+    assert len(rejects) == len(bad) == result.tables["api_requests"].rejected
+    # A row's record is the row as JSON; a line that is no row is kept as it came.
+    by_id = {
+        (json.loads(record)["id"] if record.startswith("{") else record.split(",")[0]): reason
+        for reason, record in rejects
+    }
+    for line, reason in bad:
+        assert by_id[line.split(",")[0]].startswith(reason), (line, by_id)
+    assert result.tables["api_requests"].watermark == datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
