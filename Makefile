@@ -34,6 +34,9 @@ test: install system-deps lint
 
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/generate.py
+	$(BIN)/python bench/daily_partition.py
+	$(BIN)/python bench/backfill.py
 
 clean:
 	rm -rf $(VENV) target logs .pytest_cache .ruff_cache .mypy_cache test-artifacts

@@ -14,6 +14,7 @@ import argparse
 import csv
 import os
 import random
+import shutil
 import statistics
 import subprocess
 import sys
@@ -24,10 +25,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench._warehouse import bench_warehouse  # noqa: E402
 from extract.app.extractor import extract_app  # noqa: E402
 from extract.app.sources import FileSource  # noqa: E402
-from extract.settings import Settings  # noqa: E402
-from extract.warehouse import EmbeddedServer, Target, Warehouse, ensure_raw_schema  # noqa: E402
+from extract.warehouse import ensure_raw_schema  # noqa: E402
 
 COLUMNS = ["id", "tenant_id", "user_id", "method", "route", "status_code", "duration_ms", "occurred_at"]
 ROUTES = ["/v1/reports", "/v1/files", "/v1/worklogs", "/v1/users", "/v1/jobs/{id}", "/v1/search"]
@@ -72,75 +73,68 @@ def main() -> None:
 
     work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
     os.chmod(work, 0o777)
-    server = None
-    if os.environ.get("WAREHOUSE_URL"):
-        target = Target.from_url(os.environ["WAREHOUSE_URL"])
-    else:
-        server = EmbeddedServer(work / "pg", 54391)
-        server.start()
-        target = Target("127.0.0.1", server.port, "postgres", "", "postgres")
     try:
-        wh = Warehouse(Settings(warehouse_url=target.url.replace("+psycopg", "")))
-        with wh.connect() as conn:
-            ensure_raw_schema(conn)
-            conn.execute("truncate raw.app_api_requests, raw.app_tenants, raw._watermarks")
-            conn.execute("drop table if exists raw.bench_copy")
-            conn.execute("create table raw.bench_copy (like raw.app_api_requests including all)")
-            conn.execute(
-                "alter table raw.bench_copy alter _batch_id set default 'bench', alter _extracted_at set default now()"
-            )
-            conn.commit()
-        source_dir = work / "src"
-        source_dir.mkdir()
-        t0 = time.perf_counter()
-        write_source(source_dir, args.rows)
-        print(
-            f"generated {args.rows:,} api_requests in {time.perf_counter() - t0:.1f}s "
-            f"({(source_dir / 'api_requests.csv').stat().st_size / 1e6:.0f} MB CSV)"
-        )
-
-        extract_app(wh, FileSource(source_dir), tables=["tenants"])
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-        psql = str(POSTGRES_BIN_PATH / "psql")
-        copy_cmd = (
-            f"\\copy raw.bench_copy ({', '.join(COLUMNS)}) from '{source_dir / 'api_requests.csv'}'"
-            " with (format csv, header true)"
-        )
-        # Alternate the two loads and compare medians: a 2-core machine's neighbours move single timings a lot.
-        extractor_times, copy_times = [], []
-        for round_number in range(1, args.repeat + 1):
+        with bench_warehouse(work, 54391) as (wh, target):
             with wh.connect() as conn:
-                conn.execute("truncate raw.app_api_requests, raw.bench_copy")
-                conn.execute("delete from raw._watermarks where table_name = 'api_requests'")
+                ensure_raw_schema(conn)
+                conn.execute("truncate raw.app_api_requests, raw.app_tenants, raw._watermarks")
+                conn.execute("drop table if exists raw.bench_copy")
+                conn.execute("create table raw.bench_copy (like raw.app_api_requests including all)")
+                conn.execute(
+                    "alter table raw.bench_copy alter _batch_id set default 'bench',"
+                    " alter _extracted_at set default now()"
+                )
                 conn.commit()
+            source_dir = work / "src"
+            source_dir.mkdir()
             t0 = time.perf_counter()
-            result = extract_app(wh, FileSource(source_dir), tables=["api_requests"])
-            extractor_times.append(time.perf_counter() - t0)
-            assert result.tables["api_requests"].loaded == args.rows, result
-
-            t0 = time.perf_counter()
-            subprocess.run(
-                [psql, target.conninfo, "-v", "ON_ERROR_STOP=1", "-c", copy_cmd], check=True, capture_output=True
+            write_source(source_dir, args.rows)
+            print(
+                f"generated {args.rows:,} api_requests in {time.perf_counter() - t0:.1f}s "
+                f"({(source_dir / 'api_requests.csv').stat().st_size / 1e6:.0f} MB CSV)"
             )
-            copy_times.append(time.perf_counter() - t0)
-            with wh.connect() as conn:
-                copied = conn.execute("select count(*) from raw.bench_copy").fetchone()[0]  # type: ignore[index]
-            assert copied == args.rows
-            print(f"round {round_number}: extractor {extractor_times[-1]:.2f}s, \\copy {copy_times[-1]:.2f}s")
-        with wh.connect() as conn:
-            conn.execute("drop table raw.bench_copy")
-            conn.commit()
 
-        extractor_s, copy_s = statistics.median(extractor_times), statistics.median(copy_times)
-        extractor_rate, copy_rate = args.rows / extractor_s, args.rows / copy_s
-        print(f"median of {args.repeat} rounds:")
-        print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  (validation, rejects check, COPY)")
-        print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
-        print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.70)")
+            extract_app(wh, FileSource(source_dir), tables=["tenants"])
+            from pgserver._commands import POSTGRES_BIN_PATH
+
+            psql = str(POSTGRES_BIN_PATH / "psql")
+            copy_cmd = (
+                f"\\copy raw.bench_copy ({', '.join(COLUMNS)}) from '{source_dir / 'api_requests.csv'}'"
+                " with (format csv, header true)"
+            )
+            # Alternate the two loads and compare medians: a 2-core machine's neighbours move single timings a lot.
+            extractor_times, copy_times = [], []
+            for round_number in range(1, args.repeat + 1):
+                with wh.connect() as conn:
+                    conn.execute("truncate raw.app_api_requests, raw.bench_copy")
+                    conn.execute("delete from raw._watermarks where table_name = 'api_requests'")
+                    conn.commit()
+                t0 = time.perf_counter()
+                result = extract_app(wh, FileSource(source_dir), tables=["api_requests"])
+                extractor_times.append(time.perf_counter() - t0)
+                assert result.tables["api_requests"].loaded == args.rows, result
+
+                t0 = time.perf_counter()
+                subprocess.run(
+                    [psql, target.conninfo, "-v", "ON_ERROR_STOP=1", "-c", copy_cmd], check=True, capture_output=True
+                )
+                copy_times.append(time.perf_counter() - t0)
+                with wh.connect() as conn:
+                    copied = conn.execute("select count(*) from raw.bench_copy").fetchone()[0]  # type: ignore[index]
+                assert copied == args.rows
+                print(f"round {round_number}: extractor {extractor_times[-1]:.2f}s, \\copy {copy_times[-1]:.2f}s")
+            with wh.connect() as conn:
+                conn.execute("drop table raw.bench_copy")
+                conn.commit()
+
+            extractor_s, copy_s = statistics.median(extractor_times), statistics.median(copy_times)
+            extractor_rate, copy_rate = args.rows / extractor_s, args.rows / copy_s
+            print(f"median of {args.repeat} rounds:")
+            print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  (validation, rejects check, COPY)")
+            print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
+            print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.70)")
     finally:
-        if server is not None:
-            server.stop()
+        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ import pytest
 from extract.app import sources
 from extract.app.extractor import extract_app
 from extract.app.sources import FileSource, SourceError, open_source
+from extract.demo.generator import _csv_value as csv_value
 from extract.warehouse import Target, Warehouse
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
@@ -329,16 +330,6 @@ def test_database_source_by_sqlalchemy_url(
 # ------------------------------------------------------------------------------------------------ CSV sources
 
 
-def _csv_value(value: object) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dict):
-        return json.dumps(value)
-    return str(value)
-
-
 def write_csv(directory: Path, tables: dict[str, list[dict]], variant: str) -> Path:
     """Each table as a CSV file, written the way `variant` says (line endings, quoting, column order)."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -356,7 +347,7 @@ def write_csv(directory: Path, tables: dict[str, list[dict]], variant: str) -> P
             )
             writer.writerow(columns)
             for row in rows:
-                writer.writerow([_csv_value(row.get(name, "n" if name == "note" else None)) for name in columns])
+                writer.writerow([csv_value(row.get(name, "n" if name == "note" else None)) for name in columns])
     return directory
 
 
