@@ -337,3 +337,9 @@ def test_preset_changes_exactly_the_documented_metrics(db: RevenueDb, preset: st
                 changed.add(column)
     assert {row["policy"] for row in monthly.values()} == {preset}
     assert changed == PRESET_CHANGED_COLUMNS[preset]
+
+
+def test_dbt_unit_tests_hold_in_another_reporting_timezone(db: RevenueDb) -> None:
+    """The unit tests' fixtures are written in UTC, and their overrides pin reporting_timezone to it: a deployment
+    reporting in New York still passes `dbt build` (run_dbt raises on a failed test)."""
+    db.dbt(["test", "--select", "test_type:unit"], {"max_date": AS_OF, "reporting_timezone": "America/New_York"})
