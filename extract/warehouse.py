@@ -278,9 +278,19 @@ STRIPE_OBJECT_TABLES = (
 def raw_ddl() -> list[str]:
     statements = [f"create schema if not exists {schema}" for schema in RAW_SCHEMAS]
     for table, columns in APP_TABLE_DDL.items():
+        # _extracted_at is the loading transaction's start: COPY leaves it to the default, which spares Postgres
+        # parsing a timestamp on every row (it cost a fifth of a load's time).
         statements.append(
             f"create table if not exists raw.{table} ({columns},"
-            " _batch_id text not null, _extracted_at timestamptz not null)"
+            " _batch_id text not null, _extracted_at timestamptz not null default now())"
+        )
+        statements.append(  # warehouses created before that default
+            f"""do $$ begin
+                if exists (select from information_schema.columns where table_schema = 'raw'
+                           and table_name = '{table}' and column_name = '_extracted_at' and column_default is null)
+                then alter table raw.{table} alter column _extracted_at set default now();
+                end if;
+            end $$"""
         )
         if table in VERSIONED_APP_TABLES:
             statements.append(f"create unique index if not exists {table}_version_uq on raw.{table} (id, updated_at)")
@@ -395,7 +405,7 @@ def record_batch(
     conn.execute(
         """insert into raw._batches (batch_id, source, table_name, window_start, window_end, rows_loaded,
                                      rows_rejected, started_at, finished_at)
-           values (%s, %s, %s, %s, %s, %s, %s, %s, now())""",
+           values (%s, %s, %s, %s, %s, %s, %s, %s, clock_timestamp())""",
         (batch_id, source, table_name, window[0], window[1], rows_loaded, rows_rejected, started_at),
     )
 

@@ -400,7 +400,7 @@ def _copy_chunks(
 ) -> Iterator[str]:
     """COPY data (CSV format) for the valid rows of the window, batch by batch.
 
-    A CSV line whose values passed unchanged is sent as it came, with the batch columns appended: no parsing into
+    A CSV line whose values passed unchanged is sent as it came, with the batch id appended: no parsing into
     Python values and writing back, which is what lets the extractor keep pace with Postgres's own COPY.
     """
     line_tail = "," + ",".join(tail) + "\n"
@@ -454,13 +454,13 @@ def load_table(
     progress: Progress | None = None,
 ) -> TableResult:
     """Load one table's rows for a window in one transaction (the caller's connection, not autocommit)."""
-    extracted_at = datetime.now(UTC)
     result = TableResult(spec.name, window=window)
     checker = RowChecker(spec, source.columns, known_tenants, window)
-    columns = [*source.columns, "_batch_id", "_extracted_at"]
-    chunks = _copy_chunks(checker, source, [batch_id, extracted_at.isoformat()], result, progress)
+    columns = [*source.columns, "_batch_id"]  # _extracted_at: the column default, the transaction's start
+    chunks = _copy_chunks(checker, source, [batch_id], result, progress)
     with conn.transaction():
         conn.execute("set local timezone = 'UTC'")
+        extracted_at = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
         if spec.mode == "append":
             start, end = window
             conn.execute(

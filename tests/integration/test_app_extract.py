@@ -192,6 +192,12 @@ def test_good_rows_load_with_types(warehouse: Warehouse, raw_conn: psycopg.Conne
         "select watermark from raw._watermarks where source = 'app' and table_name = 'api_requests'"
     ).fetchone()[0]
     assert watermark == datetime(2025, 3, 3, 12, 0, tzinfo=UTC)
+    # Each row carries its batch and the time its batch was loaded (the column default, the transaction's start).
+    stamps = raw_conn.execute(
+        "select distinct r._batch_id, r._extracted_at = b.started_at and b.finished_at >= b.started_at"
+        " from raw.app_api_requests r join raw._batches b on b.batch_id = r._batch_id || ':api_requests'"
+    ).fetchall()
+    assert stamps == [(result.batch_id, True)]
 
 
 def test_each_kind_of_bad_row_lands_in_rejects_with_its_reason(
