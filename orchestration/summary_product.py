@@ -53,7 +53,7 @@ def product_summary(conn: psycopg.Connection, start: date, end: date, tenant: st
     succeeded, failed = int(values.get("jobs_succeeded") or 0), int(values.get("jobs_failed") or 0)
     return {
         "customers": {
-            "total": int(values["customers_total"]) if values.get("customers_total") is not None else 0,
+            "total": int(values.get("customers_total") or 0),
             "new": int(values.get("customers_new") or 0),
             "churned": int(values.get("customers_churned") or 0),
         },

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from extract.demo._util import add_months, from_unix, stripe_id, substream, unix, weighted
+from extract.warehouse import STRIPE_OBJECT_TABLES
 
 try:  # the project's pinned version, if the Stripe package is importable
     from extract.stripe import STRIPE_API_VERSION
@@ -98,6 +99,9 @@ COUPON_OF_STORY = {
 
 
 # --- catalog ----------------------------------------------------------------------------------------------
+
+
+CATALOG_TYPES = ("products", "plans", "prices", "coupons")  # created once for the company, not per customer
 
 
 @dataclass
@@ -328,20 +332,7 @@ class CustomerSim:
         self.rng = substream(seed, "stripe", "sim", t.tenant_id)
         self.ids = substream(seed, "stripe", "ids", t.tenant_id)
         self.cur = script.currency
-        self.objects: dict[str, list[Obj]] = {
-            k: []
-            for k in (
-                "customers",
-                "subscriptions",
-                "subscription_items",
-                "invoices",
-                "invoiceitems",
-                "charges",
-                "refunds",
-                "payment_intents",
-                "events",
-            )
-        }
+        self.objects: dict[str, list[Obj]] = {k: [] for k in STRIPE_OBJECT_TABLES if k not in CATALOG_TYPES}
         self.outcome: BillingOutcome | None = None
         self.pm = stripe_id(self.ids, "pm_", 24)
         self.card = {

@@ -12,12 +12,10 @@
 - dbt tests are Dagster asset checks (dagster-dbt's default).
 """
 
-import fcntl
 import json
 import os
 import time
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +25,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 from extract.settings import PROJECT_ROOT
 from orchestration.dbt_cli import environ as _environ
 from orchestration.partitions import backfill_policy, daily_partitions, dbt_vars_for_window, monthly_partitions
-from orchestration.resources import WarehouseResource, partition_locks
+from orchestration.resources import WarehouseResource, file_lock, partition_locks
 
 MANIFEST_ROOT = PROJECT_ROOT / "target" / "dagster"
 DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")
@@ -54,17 +52,6 @@ def _newest_project_mtime() -> float:
     return newest
 
 
-@contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 def prepare_manifest(force: bool = False) -> Path:
     """`dbt parse` into target/dagster/<database>/ when the manifest is missing or older than the project.
 
@@ -77,7 +64,7 @@ def prepare_manifest(force: bool = False) -> Path:
     target = Warehouse(get_settings()).target
     manifest_dir = MANIFEST_ROOT / target.dbname
     manifest_path = manifest_dir / "manifest.json"
-    with _file_lock(manifest_dir / ".parse.lock"):
+    with file_lock(manifest_dir / ".parse.lock"):
         if not force and manifest_path.exists() and manifest_path.stat().st_mtime >= _newest_project_mtime():
             return manifest_path
         from orchestration.dbt_cli import DbtError, run_dbt
@@ -224,43 +211,35 @@ def run_dbt_build(
     context.log.info(f"dbt {scope} build over {extra['partition_window']} took {time.monotonic() - began:.1f}s")
 
 
+def _dbt_assets_for(
+    manifest: Mapping[str, Any], unique_ids: list[str], scope: str, partitions_def: Any, exclude: str | None = None
+) -> Any:
+    """One `@dbt_assets` definition, `dbt_<scope>`, over the given nodes and partitions."""
+
+    @dbt_assets(
+        manifest=manifest,
+        select=_selection(manifest, unique_ids),
+        name=f"dbt_{scope}",
+        partitions_def=partitions_def,
+        backfill_policy=backfill_policy(),
+        dagster_dbt_translator=translator(),
+        op_tags={"execmetrics/stage": "dbt"},
+    )
+    def build(
+        context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
+    ) -> Iterator[Any]:
+        yield from run_dbt_build(context, dbt, warehouse, config, scope, exclude=exclude)
+
+    return build
+
+
 def build_dbt_assets(manifest: Mapping[str, Any] | None = None) -> list:
     manifest = manifest if manifest is not None else load_manifest()
     daily_ids, monthly_ids = split_models(manifest)
-    daily_exclude = _selection(manifest, cross_tests(manifest, monthly_ids)) or None
     assets = []
     if daily_ids:
-
-        @dbt_assets(
-            manifest=manifest,
-            select=_selection(manifest, daily_ids),
-            name="dbt_daily",
-            partitions_def=daily_partitions(),
-            backfill_policy=backfill_policy(),
-            dagster_dbt_translator=translator(),
-            op_tags={"execmetrics/stage": "dbt"},
-        )
-        def dbt_daily(
-            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
-        ) -> Iterator[Any]:
-            yield from run_dbt_build(context, dbt, warehouse, config, "daily", exclude=daily_exclude)
-
-        assets.append(dbt_daily)
+        daily_exclude = _selection(manifest, cross_tests(manifest, monthly_ids)) or None
+        assets.append(_dbt_assets_for(manifest, daily_ids, "daily", daily_partitions(), exclude=daily_exclude))
     if monthly_ids:
-
-        @dbt_assets(
-            manifest=manifest,
-            select=_selection(manifest, monthly_ids),
-            name="dbt_monthly",
-            partitions_def=monthly_partitions(),
-            backfill_policy=backfill_policy(),
-            dagster_dbt_translator=translator(),
-            op_tags={"execmetrics/stage": "dbt"},
-        )
-        def dbt_monthly(
-            context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
-        ) -> Iterator[Any]:
-            yield from run_dbt_build(context, dbt, warehouse, config, "monthly")
-
-        assets.append(dbt_monthly)
+        assets.append(_dbt_assets_for(manifest, monthly_ids, "monthly", monthly_partitions()))
     return assets

@@ -11,12 +11,10 @@ Results are kept: the GX Data Docs site under `<output_dir>/ge_data_docs` (index
 in `audit.ge_validation_results`.
 """
 
-import fcntl
 import json
 import os
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -38,7 +36,7 @@ from extract.warehouse import STRIPE_OBJECT_TABLES, Warehouse
 from orchestration.assets.extract import RAW_KEYS
 from orchestration.checks.suites import Rule, TableSuite, app_suites, stripe_suites
 from orchestration.partitions import daily_partitions, partitions_start
-from orchestration.resources import WarehouseResource, retry_transient
+from orchestration.resources import WarehouseResource, file_lock, retry_transient
 
 ERRORS_CHECK = "ge_errors"
 WARNINGS_CHECK = "ge_warnings"
@@ -95,17 +93,6 @@ class SuiteOutcome:
     evaluated: int = 0
     failures: list[str] = field(default_factory=list)
     row_count: int = 0
-
-
-@contextmanager
-def _lock(path: Path) -> Iterator[None]:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def _expectation(rule: Rule) -> Any:
@@ -171,7 +158,7 @@ def validate_raw(
     suites = all_suites(now)
     outcomes: list[SuiteOutcome] = []
     project = gx_project_dir()
-    with _lock(project / ".lock"):
+    with file_lock(project / ".lock"):
         # Checkpoints and validation definitions are rebuilt every run (their batch is this window's query):
         # drop the previous run's, which point at query assets this run replaces.
         for folder in ("checkpoints", "validation_definitions"):

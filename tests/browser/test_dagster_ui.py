@@ -11,19 +11,12 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "orchestration"))
 
+from dashboards.export.pdf import CHROMIUM_FLAGS  # noqa: E402
 from extract.settings import PROJECT_ROOT  # noqa: E402
 from extract.warehouse import Target  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
+ARGS = [flag for flag in CHROMIUM_FLAGS if flag != "--headless"]  # Playwright adds its own
 ARTIFACTS = PROJECT_ROOT / "test-artifacts" / "dagster"
 ERROR_TEXT = re.compile(r"(Unexpected GraphQL error|Something went wrong|PythonError|An error occurred|Error loading)")
 
