@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -16,7 +17,7 @@ from rich.console import Console
 from rich.table import Table
 
 from dashboards.metabase.cli import dashboards_app
-from extract.settings import get_settings, reset_settings
+from extract.settings import PROJECT_ROOT, get_settings, reset_settings
 from extract.warehouse import DEMO_APP_DB, RAW_SCHEMAS, Warehouse, WarehouseError, ensure_raw_schema
 
 app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
@@ -309,12 +310,18 @@ def demo(
     from dagster import DagsterInstance
 
     instance = None if record_runs else DagsterInstance.ephemeral()
+    # dagster-dbt echoes every dbt log line on stdout: they go to a file, the terminal keeps to the steps.
+    dbt_output = PROJECT_ROOT / "logs" / "demo-dbt-output.log"
+    dbt_output.parent.mkdir(parents=True, exist_ok=True)
     try:
-        run_pipeline(
-            company.start, company.end, full_refresh=True, progress=step, instance=instance, log_level="WARNING"
-        )
+        with dbt_output.open("w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
+            run_pipeline(
+                company.start, company.end, full_refresh=True, progress=step, instance=instance, log_level="WARNING"
+            )
     except PipelineError as exc:
-        raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
+        where = "the run is in the Dagster UI: execmetrics ui" if record_runs else "--record-runs keeps it for the UI"
+        raise _fail(f"{exc}\n(dbt's output: {dbt_output}; {where})") from None
+    step(f"dbt's output: {dbt_output}")
 
     out_dir = get_settings().output_dir
     with wh.connect() as conn:

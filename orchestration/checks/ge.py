@@ -14,6 +14,7 @@ in `audit.ge_validation_results`.
 import json
 import os
 import time
+import warnings
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -40,6 +41,10 @@ from orchestration.resources import WarehouseResource, file_lock, retry_transien
 
 ERRORS_CHECK = "ge_errors"
 WARNINGS_CHECK = "ge_warnings"
+
+# GE suggests its Postgres datasource when its engine starts; that one refuses the embedded server's unix-socket URL,
+# so the generic SQL datasource is the deliberate choice here.
+warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
 FOUNDED_ENV = "COMPANY_FOUNDED_DATE"
 BAND_TRAILING_DAYS = 7
 BAND_LOW, BAND_HIGH = 0.2, 5.0  # a window's rows per day vs the trailing days' average
