@@ -41,10 +41,6 @@ from orchestration.resources import WarehouseResource, file_lock, retry_transien
 
 ERRORS_CHECK = "ge_errors"
 WARNINGS_CHECK = "ge_warnings"
-
-# GE suggests its Postgres datasource when its engine starts; that one refuses the embedded server's unix-socket URL,
-# so the generic SQL datasource is the deliberate choice here.
-warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
 FOUNDED_ENV = "COMPANY_FOUNDED_DATE"
 BAND_TRAILING_DAYS = 7
 BAND_LOW, BAND_HIGH = 0.2, 5.0  # a window's rows per day vs the trailing days' average
@@ -163,7 +159,10 @@ def validate_raw(
     suites = all_suites(now)
     outcomes: list[SuiteOutcome] = []
     project = gx_project_dir()
-    with file_lock(project / ".lock"):
+    with file_lock(project / ".lock"), warnings.catch_warnings():
+        # GE suggests its Postgres datasource when its engine starts; that one refuses the embedded server's
+        # unix-socket URL, so the generic SQL datasource is the deliberate choice here.
+        warnings.filterwarnings("ignore", message="You are using a generic SQLDatasource")
         # Checkpoints and validation definitions are rebuilt every run (their batch is this window's query):
         # drop the previous run's, which point at query assets this run replaces.
         for folder in ("checkpoints", "validation_definitions"):
