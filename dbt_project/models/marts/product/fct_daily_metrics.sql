@@ -98,7 +98,8 @@ activity as (
     from {{ ref('int_user_daily_activity') }} as daily
     inner join users
         on daily.user_id = users.user_id
-    where daily.activity_date >= (select first_day from bounds) - {{ history_days }}
+    where
+        daily.activity_date >= (select first_day from bounds) - {{ history_days }}
         and daily.activity_date <= (select last_day from bounds) + {{ activation_window_days - 1 }}
 
 ),
@@ -120,8 +121,9 @@ tenant_days as (
 
     from days
     inner join tenants
-        on tenants.created_date <= days.metric_date
-        and (tenants.deleted_date is null or tenants.deleted_date >= days.metric_date)
+        on
+            tenants.created_date <= days.metric_date
+            and (tenants.deleted_date is null or tenants.deleted_date >= days.metric_date)
 
 ),
 
@@ -161,11 +163,13 @@ reactivated_tenants as (
         on active.activity_date = days.metric_date
     inner join tenants
         on active.tenant_id = tenants.tenant_id
-    where tenants.created_date < days.metric_date - {{ dormant_days }}
+    where
+        tenants.created_date < days.metric_date - {{ dormant_days }}
         and not exists (
             select 1
             from tenant_activity_days as earlier
-            where earlier.tenant_id = active.tenant_id
+            where
+                earlier.tenant_id = active.tenant_id
                 and earlier.activity_date between days.metric_date - {{ dormant_days }} and days.metric_date - 1
         )
 
@@ -199,8 +203,9 @@ user_windows as (
 
     from days
     inner join activity
-        on activity.activity_date <= days.metric_date
-        and activity.activity_date >= least(days.metric_date - 29, date_trunc('month', days.metric_date)::date)
+        on
+            activity.activity_date <= days.metric_date
+            and activity.activity_date >= least(days.metric_date - 29, date_trunc('month', days.metric_date)::date)
     group by days.metric_date, activity.tenant_id, activity.user_id
 
 ),
@@ -255,8 +260,9 @@ signup_actions as (
 
     from signups
     left join activity
-        on signups.user_id = activity.user_id
-        and activity.activity_date between signups.signup_date and signups.signup_date + {{ activation_window_days - 1 }}
+        on
+            signups.user_id = activity.user_id
+            and activity.activity_date between signups.signup_date and signups.signup_date + {{ activation_window_days - 1 }}
     group by signups.user_id, signups.tenant_id, signups.signup_date
 
 ),
@@ -290,7 +296,8 @@ jobs_window as (
         coalesce(finished_at, updated_at) as ended_at
 
     from {{ ref('stg_app__jobs') }}
-    where tenant_id in (select tenant_id from tenants)
+    where
+        tenant_id in (select tenant_id from tenants)
         and (
             (
                 created_at >= {{ product_day_start('(select first_day from bounds)') }}
@@ -313,7 +320,8 @@ jobs_created as (
         count(*) as jobs_created
 
     from jobs_window
-    where created_at >= {{ product_day_start('(select first_day from bounds)') }}
+    where
+        created_at >= {{ product_day_start('(select first_day from bounds)') }}
         and created_at < {{ product_day_start('(select last_day from bounds) + 1') }}
     group by grouping sets (({{ product_local_date('created_at') }}, tenant_id), ({{ product_local_date('created_at') }}))
 
@@ -331,7 +339,8 @@ jobs_ended as (
         end as duration_s
 
     from jobs_window
-    where job_status in ('succeeded', 'failed', 'cancelled')
+    where
+        job_status in ('succeeded', 'failed', 'cancelled')
         and ended_at >= {{ product_day_start('(select first_day from bounds)') }}
         and ended_at < {{ product_day_start('(select last_day from bounds) + 1') }}
 
@@ -365,7 +374,8 @@ api_window as (
         duration_ms
 
     from {{ ref('stg_app__api_requests') }}
-    where occurred_at >= {{ product_day_start('(select first_day from bounds)') }}
+    where
+        occurred_at >= {{ product_day_start('(select first_day from bounds)') }}
         and occurred_at < {{ product_day_start('(select last_day from bounds) + 1') }}
         and tenant_id in (select tenant_id from tenants)
         and (user_id is null or user_id not in (select user_id from excluded_users))
@@ -404,7 +414,8 @@ mrr_ledger as (
         mrr_original_minor
 
     from {{ ref('fct_mrr_daily') }}
-    where day >= (select first_day from bounds)
+    where
+        day >= (select first_day from bounds)
         and day <= (select last_day from bounds)
 
 ),
@@ -433,7 +444,8 @@ month_starts as (
         starting_mrr_original_minor
 
     from {{ ref('int_mrr_customer_months') }}
-    where starting_mrr > 0
+    where
+        starting_mrr > 0
         and month >= date_trunc('month', (select first_day from bounds))::date
         and month <= (select last_day from bounds)
 
@@ -468,8 +480,9 @@ retention_customer_days as (
     inner join month_starts
         on month_starts.month = date_trunc('month', days.metric_date)::date
     left join mrr_ledger
-        on month_starts.customer_id = mrr_ledger.customer_id
-        and days.metric_date = mrr_ledger.day
+        on
+            month_starts.customer_id = mrr_ledger.customer_id
+            and days.metric_date = mrr_ledger.day
 
 ),
 
@@ -496,7 +509,8 @@ subscription_status as (
         past_due
 
     from {{ ref('fct_subscription_status_daily') }}
-    where day >= (select first_day from bounds)
+    where
+        day >= (select first_day from bounds)
         and day <= (select last_day from bounds)
 
 ),
@@ -531,7 +545,8 @@ failed_attempts as (
         {{ product_local_date('intents.created_at') }} as metric_date
 
     from {{ ref('stg_stripe__payment_intents') }} as intents
-    where intents.has_payment_error
+    where
+        intents.has_payment_error
         and not exists (
             select 1
             from failed_charges
@@ -549,7 +564,8 @@ failed_attempt_tenants as (
     from failed_attempts
     left join stripe_customers
         on failed_attempts.customer_id = stripe_customers.customer_id
-    where not coalesce(stripe_customers.is_internal, false)
+    where
+        not coalesce(stripe_customers.is_internal, false)
         and failed_attempts.metric_date >= (select first_day from bounds)
         and failed_attempts.metric_date <= (select last_day from bounds)
 
