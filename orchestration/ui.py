@@ -159,6 +159,12 @@ def start_ui(
     settings = settings or get_settings()
     port = port or settings.ui_port
     home = write_dagster_yaml(settings)
+    # Create the instance's storage here, once: the webserver and the daemon starting together on a fresh
+    # DAGSTER_HOME would both create the SQLite schemas, and the one that loses that race exits.
+    instance = get_instance(settings)
+    instance.get_runs(limit=1)
+    instance.event_log_storage.get_asset_records()
+    instance.schedule_storage.all_instigator_state()  # type: ignore[union-attr]
     # Build the manifest once up front, so the webserver, daemon and run workers find it fresh.
     from orchestration.assets.dbt import prepare_manifest
 
@@ -191,6 +197,9 @@ def start_ui(
         if webserver.poll() is not None:
             procs.stop()
             raise RuntimeError(f"dagster-webserver exited ({webserver.returncode}); see {web_log}")
+        if daemon.poll() is not None:
+            procs.stop()
+            raise RuntimeError(f"dagster-daemon exited ({daemon.returncode}); see {daemon_log}")
         try:
             with urllib.request.urlopen(procs.url + "/server_info", timeout=2) as response:
                 if response.status == 200:
