@@ -316,7 +316,7 @@ def demo(
     try:
         with dbt_output.open("w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
             run_pipeline(
-                company.start, company.end, full_refresh=True, progress=step, instance=instance, log_level="WARNING"
+                company.start, company.end, full_refresh=True, progress=step, instance=instance, log_level="ERROR"
             )
     except PipelineError as exc:
         where = "the run is in the Dagster UI: execmetrics ui" if record_runs else "--record-runs keeps it for the UI"

@@ -1,5 +1,6 @@
 -- start + new + expansion + reactivation + fx - contraction - churn = end, for every month and tenant (and for
--- every customer-month), to a hundredth of a minor unit.
+-- every customer-month), to a hundredth of a minor unit. In Dagster, an asset check on fct_revenue_monthly.
+{{ config(meta={"dagster": {"ref": {"name": "fct_revenue_monthly"}}}) }}
 with
 
 monthly as (
