@@ -119,10 +119,11 @@ def execute_range(
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
     from orchestration.definitions import build_definitions
-    from orchestration.ui import get_instance
+    from orchestration.ui import get_instance, plan_ranges_in_one_event
 
     job_def = build_definitions().resolve_job_def(job_name)
     instance = instance or get_instance()
+    plan_ranges_in_one_event()  # also for an instance handed in (the demo's in-memory one)
     run_tags = {"execmetrics/launched_by": "pipeline", **(tags or {})}
     partition_key = None
     if first == last:

@@ -27,6 +27,13 @@ from extract.settings import PROJECT_ROOT, Settings, get_settings
 # step. Trade-off (Dagster's): partitions of a failed ranged run are not individually marked failed.
 PLANNED_EVENTS_ENV = {"DAGSTER_EMIT_PARTITION_SUBSET_IN_PLANNED_EVENTS": "true"}
 
+
+def plan_ranges_in_one_event() -> None:
+    """Apply PLANNED_EVENTS_ENV to this process (Dagster reads it when a run is created), unless set otherwise."""
+    for key, value in PLANNED_EVENTS_ENV.items():
+        os.environ.setdefault(key, value)
+
+
 MARKER = "# written by execmetrics (orchestration/ui.py); edits are overwritten"
 WORKSPACE_FILE = "workspace.yaml"
 
@@ -97,8 +104,7 @@ def get_instance(settings: Settings | None = None):  # -> DagsterInstance
     from dagster import DagsterInstance
 
     home = write_dagster_yaml(settings)
-    for key, value in PLANNED_EVENTS_ENV.items():
-        os.environ.setdefault(key, value)
+    plan_ranges_in_one_event()
     return DagsterInstance.from_config(str(home))
 
 
