@@ -414,14 +414,12 @@ def _copy_chunks(
             count = checker.lines(batch.lines, batch.first_line, keep, rewrite)
         else:
             count = checker.rows(batch.rows or [], rewrite)
+        result.loaded += len(keep) + len(rewrite)
         if keep:
-            keep.append("")
-            buffer.write(line_tail.join(keep))
+            buffer.write(line_tail.join(keep) + line_tail)
         for row in rewrite:
             row += tail
         writer.writerows(rewrite)
-        result.loaded += len(keep) - 1 if keep else 0
-        result.loaded += len(rewrite)
         seen, before = seen + count, seen
         if progress is not None and seen // 50_000 != before // 50_000:
             progress(checker.spec_name, seen)
