@@ -20,16 +20,14 @@ Stripe (monthly invoices, USD, through extract.stripe.loader.load_objects):
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import psycopg
 import pytest
-from test_product_helpers import dbt, fresh_warehouse, insert, one, rows, ts  # noqa: I001
+from test_product_helpers import dbt, fresh_warehouse, insert, one, rows, stripe_cases, ts  # noqa: I001
 
 from extract.stripe.loader import load_objects
 from extract.warehouse import Target
@@ -60,11 +58,7 @@ EVENTS = [
 
 
 def stripe_objects() -> list[dict[str, Any]]:
-    spec = importlib.util.spec_from_file_location("cohort_cases", Path(__file__).parent / "fixtures/stripe/cases.py")
-    assert spec and spec.loader
-    cases = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(cases)
-    b = cases.Builder()
+    b = stripe_cases("cohort_cases").Builder()
     b.customer("cus_t1", "T1")
     b.subscription(
         "sub_t1",

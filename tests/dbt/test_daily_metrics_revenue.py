@@ -16,17 +16,15 @@ Stripe customers (monthly invoices, paid unless noted):
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Iterator
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
 import psycopg
 import pytest
-from test_product_helpers import daily, dbt, fresh_warehouse, insert, rows, ts  # noqa: I001
+from test_product_helpers import daily, dbt, fresh_warehouse, insert, rows, stripe_cases, ts  # noqa: I001
 
 from extract.stripe.loader import load_objects
 from extract.warehouse import Target
@@ -36,11 +34,7 @@ EUR = {1: Decimal("1.0350"), 2: Decimal("1.0617"), 3: Decimal("1.0768")}  # dbt_
 
 
 def load_builder() -> ModuleType:
-    path = Path(__file__).parent / "fixtures" / "stripe" / "cases.py"
-    spec = importlib.util.spec_from_file_location("daily_revenue_cases", path)
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = stripe_cases("daily_revenue_cases")
     module.PRICES["eur100"] = module.price("price_eur100", 10000, currency="eur")
     return module
 

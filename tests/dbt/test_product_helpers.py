@@ -1,12 +1,14 @@
-"""Helpers shared by the product dbt tests (no tests here): a module-scoped warehouse, raw inserts, dbt runs."""
+"""Helpers shared by the dbt tests (no tests here): a module-scoped warehouse, raw inserts, dbt runs, Stripe cases."""
 
 from __future__ import annotations
 
+import importlib.util
 import uuid
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 import psycopg
@@ -16,6 +18,18 @@ from extract.warehouse import Target, ensure_raw_schema
 from orchestration.dbt_cli import run_dbt
 
 EXTRACTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
+STRIPE_CASES = Path(__file__).parent / "fixtures" / "stripe" / "cases.py"
+
+
+def stripe_cases(name: str) -> ModuleType:
+    """A fresh copy of fixtures/stripe/cases.py (its builder and expectations) as module `name`: a caller may
+    change its tables without touching another test's copy."""
+    spec = importlib.util.spec_from_file_location(name, STRIPE_CASES)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
 
 DEFAULTS: dict[str, dict[str, Any]] = {
     "app_tenants": {"name": None, "plan": "team", "stripe_customer_id": None, "is_internal": False, "deleted_at": None},

@@ -8,24 +8,22 @@ parts of it (they run last, in file order)."""
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from types import ModuleType
 from typing import Any
 
 import psycopg
 import pytest
+from test_product_helpers import stripe_cases  # noqa: I001
 
 from extract.stripe.loader import load_objects
 from extract.warehouse import Target, ensure_raw_schema
 from orchestration.dbt_cli import run_dbt
 
-FIXTURES = Path(__file__).parent / "fixtures" / "stripe"
 REVENUE_MODELS = (
     "currencies fx_rates finance_monthly_inputs revenue_policy_presets"
     " stg_stripe__customers stg_stripe__subscriptions stg_stripe__coupons stg_stripe__invoices"
@@ -78,15 +76,7 @@ PRESET_CHANGED_COLUMNS = {
 }
 
 
-def load_cases_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("revenue_cases", FIXTURES / "cases.py")
-    assert spec and spec.loader
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-cases = load_cases_module()
+cases = stripe_cases("revenue_cases")
 AS_OF = cases.AS_OF.isoformat()
 
 

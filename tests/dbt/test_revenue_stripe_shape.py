@@ -3,21 +3,14 @@ rejected with a reason naming the missing field, and never reach the raw tables 
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import psycopg
 import pytest
+from test_product_helpers import stripe_cases  # noqa: I001
 
 from extract.stripe import STRIPE_API_VERSION
 from extract.stripe.loader import StripeShapeError, check_shape, load_objects
 
-spec = importlib.util.spec_from_file_location(
-    "revenue_cases", Path(__file__).parent / "fixtures" / "stripe" / "cases.py"
-)
-assert spec and spec.loader
-cases = importlib.util.module_from_spec(spec)
-spec.loader.exec_module(cases)
+cases = stripe_cases("revenue_cases")
 
 
 def _one(kind: str) -> dict:
