@@ -24,7 +24,7 @@ first_paid as (
 
 {% macro product_funnel_paying_flag() -%}
     coalesce(
-        first_paid.first_paying_date <= signed_up.created_date + {{ var('funnel_window_days', 30) | int - 1 }}
+        first_paid.first_paying_date <= signed_up.created_date + {{ var('funnel_window_days') | int - 1 }}
         and first_paid.first_paying_date <= (select as_of_date from as_of),
         false
     )

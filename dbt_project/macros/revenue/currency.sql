@@ -1,7 +1,5 @@
-{#- Unix seconds (Stripe) → timestamptz / reporting-timezone date. -#}
+{#- Unix seconds (Stripe) → timestamptz. -#}
 {% macro stripe_ts(expr) %}to_timestamp(({{ expr }})::bigint){% endmacro %}
-
-{% macro reporting_date(ts_expr) %}(({{ ts_expr }}) at time zone '{{ var("reporting_timezone") }}')::date{% endmacro %}
 
 {#- Months per billing interval: day, week, month, year × interval_count, as a numeric expression. -#}
 {% macro interval_months(interval_expr, count_expr) -%}
@@ -18,10 +16,9 @@
     (({{ amount_expr }})::numeric / power(10::numeric, {{ exponent_expr }}))
 {%- endmacro %}
 
-{#- The window of an incremental daily model: [min_date - lookback_days, max_date]; none when unbounded. -#}
+{#- The revenue as-of day: max_date when a window is passed, else today (in the reporting timezone). -#}
 {% macro revenue_as_of_date() -%}
-    {%- if var('max_date', none) -%}'{{ var("max_date") }}'::date
-    {%- else -%}(now() at time zone '{{ var("reporting_timezone") }}')::date{%- endif -%}
+    {{ window_max_date() or reporting_date('now()') }}
 {%- endmacro %}
 
 {#- Latest version of every Stripe object id: the greatest _seq (docs/ARCHITECTURE.md, raw tables). -#}
@@ -39,28 +36,21 @@
     where ranked._version_rank = 1
 {%- endmacro %}
 
-{#- First day an incremental run of fct_mrr_daily rebuilds (only call inside is_incremental()); a literal, so the
-    pre-hook's delete and the model's insert agree on it. When the table was built under another policy or reporting
-    currency, the whole ledger is rebuilt (a change never leaves a mixed ledger). -#}
+{#- First day an incremental run of the MRR ledger rebuilds (only call inside is_incremental()): the run's window with
+    lookback_days, as a literal, so the pre-hook's delete and the model's insert agree on it. When the table was built
+    under another policy or reporting currency, the whole ledger is rebuilt (a change never leaves a mixed ledger). -#}
 {% macro mrr_daily_window_start() -%}
-    {%- set lookback = var('lookback_days', 3) | int -%}
+    {%- set policy_changed = false -%}
     {%- if execute -%}
         {%- set result = run_query(
-            "select coalesce(max(day), '1900-01-01'::date)::text, coalesce(bool_or(policy <> '"
-            ~ policy_label() ~ "' or reporting_currency <> '" ~ var('reporting_currency') ~ "'), false) from "
-            ~ this) -%}
-        {%- set latest = result.columns[0].values()[0] -%}
-        {%- set policy_changed = result.columns[1].values()[0] -%}
-    {%- else -%}
-        {%- set latest = '1900-01-01' -%}
-        {%- set policy_changed = false -%}
+            "select coalesce(bool_or(policy <> '" ~ policy_label() ~ "' or reporting_currency <> '"
+            ~ var('reporting_currency') ~ "'), false) from " ~ this) -%}
+        {%- set policy_changed = result.columns[0].values()[0] -%}
     {%- endif -%}
     {%- if policy_changed -%}
-        ('1900-01-01'::date)
-    {%- elif var('min_date', none) -%}
-        ('{{ var("min_date") }}'::date - {{ lookback }})
+        (date '1900-01-01')
     {%- else -%}
-        ('{{ latest }}'::date - {{ lookback }})
+        {{ incremental_window_start('day', var('lookback_days')) }}
     {%- endif -%}
 {%- endmacro %}
 

@@ -55,7 +55,7 @@
 {% endmacro %}
 
 {% macro revenue_preset_name() %}
-    {%- set name = var('revenue_policy', 'stripe') -%}
+    {%- set name = var('revenue_policy') -%}
     {%- if name not in revenue_policy_presets() -%}
         {{ exceptions.raise_compiler_error("var revenue_policy=" ~ name ~ " is not a preset; use one of "
             ~ (revenue_policy_presets().keys() | list | join(', '))) }}
@@ -69,7 +69,7 @@
     {%- if name not in preset -%}
         {{ exceptions.raise_compiler_error("unknown revenue policy " ~ name) }}
     {%- endif -%}
-    {%- set override = var('policy_' ~ name, none) -%}
+    {%- set override = var('policy_' ~ name) -%}
     {%- set value = preset[name] if override is none else override -%}
     {%- if value is string and value | lower in ('true', 'false') -%}
         {%- set value = (value | lower == 'true') -%}
@@ -90,7 +90,7 @@
     {%- set preset = revenue_policy_presets()[preset_name] -%}
     {%- set parts = [preset_name] -%}
     {%- for name in preset | sort -%}
-        {%- if var('policy_' ~ name, none) is not none and policy(name) != preset[name] -%}
+        {%- if var('policy_' ~ name) is not none and policy(name) != preset[name] -%}
             {%- do parts.append(name ~ '=' ~ policy(name)) -%}
         {%- endif -%}
     {%- endfor -%}

@@ -17,8 +17,8 @@ classified as (
         is_internal,
         created_at,
         deleted_at,
-        {{ product_local_date('created_at') }} as created_date,
-        {{ product_local_date('deleted_at') }} as deleted_date,
+        {{ reporting_date('created_at') }} as created_date,
+        {{ reporting_date('deleted_at') }} as deleted_date,
         deleted_at is not null as is_deleted,
         not is_internal as is_counted
 

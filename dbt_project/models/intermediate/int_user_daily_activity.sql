@@ -15,8 +15,9 @@
     )
 }}
 
-{%- set rebuild_from = product_rebuild_from('activity_date', var('lookback_days', 3)) %}
-{%- set activation_events = var('activation_events', ['file_upload', 'worklog_created', 'report_generated']) %}
+{#- a full build reads all history, whatever the window: later windows' rolling counts read it -#}
+{%- set rebuild_from = incremental_window_start('activity_date', var('lookback_days')) if is_incremental() else none %}
+{%- set activation_events = var('activation_events') %}
 
 with
 
@@ -25,9 +26,9 @@ events as (
     select * from {{ ref('stg_app__events') }}
     where
         user_id is not null
-        and occurred_at < {{ product_day_start(product_last_date() ~ ' + 1') }}
+        and occurred_at < {{ reporting_day_start(product_last_date() ~ ' + 1') }}
         {%- if rebuild_from is not none %}
-            and occurred_at >= {{ product_day_start(rebuild_from) }}
+            and occurred_at >= {{ reporting_day_start(rebuild_from) }}
         {%- endif %}
 
 ),
@@ -39,7 +40,7 @@ localized as (
         tenant_id,
         event_type,
         occurred_at,
-        {{ product_local_date('occurred_at') }} as activity_date
+        {{ reporting_date('occurred_at') }} as activity_date
 
     from events
 

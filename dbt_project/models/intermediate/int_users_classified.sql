@@ -22,8 +22,8 @@ joined as (
         users.created_at,
         users.deleted_at,
         users.is_staff,
-        {{ product_local_date('users.created_at') }} as signup_date,
-        {{ product_local_date('users.deleted_at') }} as deleted_date,
+        {{ reporting_date('users.created_at') }} as signup_date,
+        {{ reporting_date('users.deleted_at') }} as deleted_date,
         users.deleted_at is not null as is_deleted,
         coalesce(tenants.is_internal, true) as tenant_is_internal,
         (

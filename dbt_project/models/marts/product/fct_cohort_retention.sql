@@ -8,8 +8,8 @@
     signup day + the period's last day <= the last loaded day); cells not yet observable are NULL, not 0.
     Built from the compact int_user_daily_activity (one row per user and active day), never from raw events.
 -#}
-{%- set max_weeks = var('cohort_max_weeks', 26) | int %}
-{%- set max_months = var('cohort_max_months', 12) | int %}
+{%- set max_weeks = var('cohort_max_weeks') | int %}
+{%- set max_months = var('cohort_max_months') | int %}
 
 with
 

@@ -9,7 +9,7 @@
     it is NULL, never 0. Tenants of the cohort that start paying later join the base then.
     Month-end MRR comes from int_mrr_customer_months (the revenue ledger's month ends, reporting currency).
 -#}
-{%- set max_months = var('cohort_max_months', 12) | int %}
+{%- set max_months = var('cohort_max_months') | int %}
 
 with
 

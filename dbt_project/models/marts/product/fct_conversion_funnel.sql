@@ -9,9 +9,9 @@
                       of creation (product_funnel_has_paying() switches the step on)
     is_complete is false while some tenant of the month is still inside its funnel window.
 -#}
-{%- set activation_window_days = var('activation_window_days', 7) | int %}
-{%- set activation_min_count = var('activation_min_count', 1) | int %}
-{%- set funnel_window_days = var('funnel_window_days', 30) | int %}
+{%- set activation_window_days = var('activation_window_days') | int %}
+{%- set activation_min_count = var('activation_min_count') | int %}
+{%- set funnel_window_days = var('funnel_window_days') | int %}
 
 with
 

@@ -23,20 +23,11 @@
     )
 }}
 
-{%- set lookback_days = var('lookback_days', 3) | int %}
-{%- set activation_window_days = var('activation_window_days', 7) | int %}
-{%- set activation_min_count = var('activation_min_count', 1) | int %}
-{%- set dormant_days = var('reactivation_dormant_days', 30) | int %}
-{%- set margin = [lookback_days, activation_window_days - 1] | max %}
+{%- set activation_window_days = var('activation_window_days') | int %}
+{%- set activation_min_count = var('activation_min_count') | int %}
+{%- set dormant_days = var('reactivation_dormant_days') | int %}
 {%- set history_days = [30, dormant_days] | max %}
-{%- set min_date = product_min_date() %}
-{%- if min_date is not none %}
-    {%- set lower_bound = '(' ~ min_date ~ ' - ' ~ margin ~ ')' %}
-{%- elif is_incremental() %}
-    {%- set lower_bound = product_rebuild_from('metric_date', margin) %}
-{%- else %}
-    {%- set lower_bound = none %}
-{%- endif %}
+{%- set lower_bound = daily_metrics_window_start() %}
 
 with
 
@@ -300,13 +291,13 @@ jobs_window as (
         tenant_id in (select tenant_id from tenants)
         and (
             (
-                created_at >= {{ product_day_start('(select first_day from bounds)') }}
-                and created_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+                created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+                and created_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
             )
             or (
                 job_status in ('succeeded', 'failed', 'cancelled')
-                and coalesce(finished_at, updated_at) >= {{ product_day_start('(select first_day from bounds)') }}
-                and coalesce(finished_at, updated_at) < {{ product_day_start('(select last_day from bounds) + 1') }}
+                and coalesce(finished_at, updated_at) >= {{ reporting_day_start('(select first_day from bounds)') }}
+                and coalesce(finished_at, updated_at) < {{ reporting_day_start('(select last_day from bounds) + 1') }}
             )
         )
 
@@ -315,22 +306,22 @@ jobs_window as (
 jobs_created as (
 
     select
-        {{ product_local_date('created_at') }} as metric_date,
+        {{ reporting_date('created_at') }} as metric_date,
         case when grouping(tenant_id) = 1 then '__all__' else tenant_id end as tenant_id,
         count(*) as jobs_created
 
     from jobs_window
     where
-        created_at >= {{ product_day_start('(select first_day from bounds)') }}
-        and created_at < {{ product_day_start('(select last_day from bounds) + 1') }}
-    group by grouping sets (({{ product_local_date('created_at') }}, tenant_id), ({{ product_local_date('created_at') }}))
+        created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and created_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+    group by grouping sets (({{ reporting_date('created_at') }}, tenant_id), ({{ reporting_date('created_at') }}))
 
 ),
 
 jobs_ended as (
 
     select
-        {{ product_local_date('ended_at') }} as metric_date,
+        {{ reporting_date('ended_at') }} as metric_date,
         tenant_id,
         job_status,
         case
@@ -341,8 +332,8 @@ jobs_ended as (
     from jobs_window
     where
         job_status in ('succeeded', 'failed', 'cancelled')
-        and ended_at >= {{ product_day_start('(select first_day from bounds)') }}
-        and ended_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+        and ended_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and ended_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
 
 ),
 
@@ -368,15 +359,15 @@ jobs_outcomes as (
 api_window as (
 
     select
-        {{ product_local_date('occurred_at') }} as metric_date,
+        {{ reporting_date('occurred_at') }} as metric_date,
         tenant_id,
         status_code,
         duration_ms
 
     from {{ ref('stg_app__api_requests') }}
     where
-        occurred_at >= {{ product_day_start('(select first_day from bounds)') }}
-        and occurred_at < {{ product_day_start('(select last_day from bounds) + 1') }}
+        occurred_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and occurred_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
         and tenant_id in (select tenant_id from tenants)
         and (user_id is null or user_id not in (select user_id from excluded_users))
 
@@ -534,7 +525,7 @@ failed_attempts as (
 
     select
         customer_id,
-        {{ product_local_date('created_at') }} as metric_date
+        {{ reporting_date('created_at') }} as metric_date
 
     from failed_charges
 
@@ -542,7 +533,7 @@ failed_attempts as (
 
     select
         intents.customer_id,
-        {{ product_local_date('intents.created_at') }} as metric_date
+        {{ reporting_date('intents.created_at') }} as metric_date
 
     from {{ ref('stg_stripe__payment_intents') }} as intents
     where
@@ -684,7 +675,7 @@ final as (
         metric_date::date as metric_date,
         tenant_id::text as tenant_id,
         (tenant_id = '__all__')::boolean as is_all_tenants,
-        {{ product_tz() }}::text as reporting_timezone,
+        {{ reporting_timezone_literal() }}::text as reporting_timezone,
         -- customers
         tenants_total::integer as tenants_total,
         tenants_new::integer as tenants_new,

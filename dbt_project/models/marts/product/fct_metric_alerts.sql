@@ -18,24 +18,15 @@
     )
 }}
 
-{%- set lookback_days = var('lookback_days', 3) | int %}
-{%- set margin = [lookback_days, (var('activation_window_days', 7) | int) - 1] | max %}
-{%- set history_days = var('anomaly_history_days', 28) | int %}
-{%- set z_threshold = var('anomaly_z_threshold', 3.5) %}
-{%- set min_volume = var('anomaly_min_volume', 20) %}
-{%- set min_history = var('anomaly_min_history_days', 21) | int %}
-{%- set min_relative_scale = var('anomaly_min_relative_scale', 0.1) %}
-{%- set anomaly_metrics = var('anomaly_metrics', ['dau', 'events_total', 'signups', 'jobs_total', 'jobs_failed', 'api_requests', 'api_5xx']) %}
+{%- set history_days = var('anomaly_history_days') | int %}
+{%- set z_threshold = var('anomaly_z_threshold') %}
+{%- set min_volume = var('anomaly_min_volume') %}
+{%- set min_history = var('anomaly_min_history_days') | int %}
+{%- set min_relative_scale = var('anomaly_min_relative_scale') %}
+{%- set anomaly_metrics = var('anomaly_metrics') %}
 {%- set metrics = product_alert_metrics() %}
-{%- set min_date = product_min_date() %}
-{%- if min_date is not none %}
-    {%- set lower_bound = '(' ~ min_date ~ ' - ' ~ margin ~ ')' %}
-{%- elif is_incremental() %}
-    {%- set lower_bound = product_rebuild_from('metric_date', margin) %}
-{%- else %}
-    {%- set lower_bound = "date '0001-01-01'" %}
-{%- endif %}
-{%- set max_date = product_max_date() %}
+{%- set lower_bound = daily_metrics_window_start() or "date '0001-01-01'" %}
+{%- set max_date = window_max_date() %}
 
 with
 

@@ -1,0 +1,26 @@
+{#- Helpers of the product models; the reporting day and the run's window are in reporting_day.sql and incremental_window.sql. -#}
+
+{#- the last local day with an event (index-backed on raw.app_events.occurred_at), or max_date when set -#}
+{% macro product_last_date() -%}
+    {%- set max_date = window_max_date() -%}
+    {%- if max_date is not none -%}
+        {{ max_date }}
+    {%- else -%}
+        (select {{ reporting_date('max(occurred_at)') }} from {{ source('app', 'app_events') }})
+    {%- endif -%}
+{%- endmacro %}
+
+{#- a ratio that is null (not 0, not an error) when the denominator is 0 -#}
+{% macro product_ratio(numerator, denominator, scale=4) -%}
+    round(({{ numerator }})::numeric / nullif(({{ denominator }})::numeric, 0), {{ scale }})
+{%- endmacro %}
+
+{#-
+    The first day fct_daily_metrics, the int_daily_* models it joins and fct_metric_alerts rebuild (none: from the
+    first day). margin = max(lookback_days, activation_window_days - 1): late events, and signup cohorts whose
+    activation window is still open.
+-#}
+{% macro daily_metrics_window_start() -%}
+    {%- set margin = [var('lookback_days') | int, (var('activation_window_days') | int) - 1] | max -%}
+    {{ return(incremental_window_start('metric_date', margin)) }}
+{%- endmacro %}
