@@ -57,33 +57,32 @@ with_tenant as (
 
 ),
 
-rollup as (
+rolled_up as (
 
     select
-        with_tenant.*,
-        with_tenant.tenant_id as group_tenant_id
+        day,
+        {{ tenant_or_all() }} as tenant_id,
+        payment_object,
+        failure_code,
+        count(*) as failures,
+        sum(amount_reporting) as failed_amount
     from with_tenant
-    union all
-    select
-        with_tenant.*,
-        '__all__' as group_tenant_id
-    from with_tenant
+    {{ group_by_tenant_and_all(['day', 'payment_object', 'failure_code']) }}
 
 ),
 
 final as (
 
     select
-        day::text || '|' || group_tenant_id || '|' || payment_object || '|' || failure_code as failure_key,
+        day::text || '|' || tenant_id || '|' || payment_object || '|' || failure_code as failure_key,
         day,
-        group_tenant_id::text as tenant_id,
+        tenant_id::text as tenant_id,
         payment_object::text as payment_object,
         failure_code::text as failure_code,
-        count(*)::integer as failures,
-        sum(amount_reporting)::numeric(20, 4) as failed_amount,
+        failures::integer as failures,
+        failed_amount::numeric(20, 4) as failed_amount,
         {{ policy_label_sql() }} as policy
-    from rollup
-    group by day, group_tenant_id, payment_object, failure_code
+    from rolled_up
 
 )
 

@@ -113,26 +113,12 @@ facts as (
 
 ),
 
-rollup as (
-
-    select
-        facts.*,
-        facts.tenant_id as group_tenant_id
-    from facts
-    union all
-    select
-        facts.*,
-        '__all__' as group_tenant_id
-    from facts
-
-),
-
 final as (
 
     select
-        month::text || '|' || group_tenant_id as payments_month_id,
+        month::text || '|' || {{ tenant_or_all() }} as payments_month_id,
         month,
-        group_tenant_id::text as tenant_id,
+        ({{ tenant_or_all() }})::text as tenant_id,
         coalesce(sum(amount) filter (where kind = 'collected'), 0)::numeric(20, 4) as gross_collected,
         (count(*) filter (where kind = 'refund'))::integer as refunds,
         coalesce(sum(amount) filter (where kind = 'refund'), 0)::numeric(20, 4) as refunded_amount,
@@ -154,8 +140,8 @@ final as (
         coalesce(sum(amount) filter (where kind = 'churn_voluntary'), 0)::numeric(20, 4) as voluntary_churned_mrr,
         coalesce(sum(amount) filter (where kind = 'churn_involuntary'), 0)::numeric(20, 4) as involuntary_churned_mrr,
         {{ policy_label_sql() }} as policy
-    from rollup
-    group by month, group_tenant_id
+    from facts
+    {{ group_by_tenant_and_all(['month']) }}
 
 )
 

@@ -20,25 +20,11 @@ finance as (
 
 ),
 
-movement_rows as (
-
-    select
-        movements.*,
-        movements.tenant_id as group_tenant_id
-    from movements
-    union all
-    select
-        movements.*,
-        '__all__' as group_tenant_id
-    from movements
-
-),
-
 monthly as (
 
     select
         month,
-        group_tenant_id as tenant_id,
+        {{ tenant_or_all() }} as tenant_id,
         sum(starting_mrr) as starting_mrr,
         sum(ending_mrr) as mrr,
         sum(new_mrr) as new_mrr,
@@ -55,22 +41,8 @@ monthly as (
         -- churn of the customers paying at the start of the month (a same-month join-and-leave is not in it)
         coalesce(sum(churned_mrr) filter (where starting_mrr > 0), 0) as starting_churned_mrr,
         count(*) filter (where churned_mrr > 0 and starting_mrr > 0) as starting_churned_customers
-    from movement_rows
-    group by month, group_tenant_id
-
-),
-
-trial_rows as (
-
-    select
-        trials.*,
-        trials.tenant_id as group_tenant_id
-    from trials
-    union all
-    select
-        trials.*,
-        '__all__' as group_tenant_id
-    from trials
+    from movements
+    {{ group_by_tenant_and_all(['month']) }}
 
 ),
 
@@ -78,12 +50,12 @@ trial_months as (
 
     select
         date_trunc('month', trial_end_day)::date as month,
-        group_tenant_id as tenant_id,
+        {{ tenant_or_all() }} as tenant_id,
         count(*) as trials_ended,
         count(*) filter (where is_converted) as trials_converted
-    from trial_rows
+    from trials
     where trial_end_day <= {{ revenue_as_of_date() }}
-    group by date_trunc('month', trial_end_day)::date, group_tenant_id
+    {{ group_by_tenant_and_all(["date_trunc('month', trial_end_day)::date"]) }}
 
 ),
 

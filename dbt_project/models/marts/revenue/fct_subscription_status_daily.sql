@@ -130,35 +130,36 @@ status_rows as (
 
 ),
 
-rollup as (
+rolled_up as (
 
     select
-        status_rows.*,
-        status_rows.tenant_id as group_tenant_id
+        day,
+        {{ tenant_or_all() }} as tenant_id,
+        count(*) filter (where status_rank = 5) as trialing,
+        count(*) filter (where status_rank = 4) as active,
+        count(*) filter (where status_rank = 2) as past_due,
+        count(*) filter (where status_rank = 1) as unpaid,
+        count(*) filter (where status_rank = 3) as paused,
+        count(*) filter (where is_ended) as canceled
     from status_rows
-    union all
-    select
-        status_rows.*,
-        '__all__' as group_tenant_id
-    from status_rows
+    {{ group_by_tenant_and_all(['day']) }}
 
 ),
 
 final as (
 
     select
-        day::text || '|' || group_tenant_id as status_day_id,
+        day::text || '|' || tenant_id as status_day_id,
         day,
-        group_tenant_id::text as tenant_id,
-        (count(*) filter (where status_rank = 5))::integer as trialing,
-        (count(*) filter (where status_rank = 4))::integer as active,
-        (count(*) filter (where status_rank = 2))::integer as past_due,
-        (count(*) filter (where status_rank = 1))::integer as unpaid,
-        (count(*) filter (where status_rank = 3))::integer as paused,
-        (count(*) filter (where is_ended))::integer as canceled,
+        tenant_id::text as tenant_id,
+        trialing::integer as trialing,
+        active::integer as active,
+        past_due::integer as past_due,
+        unpaid::integer as unpaid,
+        paused::integer as paused,
+        canceled::integer as canceled,
         {{ policy_label_sql() }} as policy
-    from rollup
-    group by day, group_tenant_id
+    from rolled_up
 
 )
 
