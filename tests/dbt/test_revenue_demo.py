@@ -16,7 +16,7 @@ from orchestration.dbt_cli import run_dbt
 
 pytestmark = pytest.mark.slow
 
-SELECT = ["--select", "+fct_revenue_monthly", "--exclude-resource-type", "test"]
+SELECT = ["--select", "+fct_revenue_monthly +fct_mrr_daily", "--exclude-resource-type", "test"]
 
 
 def snapshot(warehouse: Warehouse) -> dict[str, set[tuple[Any, ...]]]:

@@ -28,8 +28,9 @@ REVENUE_MODELS = (
     "currencies fx_rates finance_monthly_inputs revenue_policy_presets"
     " stg_stripe__customers stg_stripe__subscriptions stg_stripe__coupons stg_stripe__invoices"
     " stg_stripe__invoice_lines stg_stripe__charges stg_stripe__refunds stg_stripe__payment_intents"
-    " stg_app__tenants int_stripe__customer_tenants int_stripe__discounts int_invoice_lines_priced"
-    " int_mrr_entitlements int_mrr_customer_months"
+    " stg_app__tenants int_stripe__customer_tenants int_stripe__subscription_tenants int_stripe__invoice_tenants"
+    " int_stripe__payment_failures int_stripe__cash_movements int_stripe__discounts int_invoice_lines_priced"
+    " int_mrr_entitlements int_mrr_customer_days int_mrr_customer_months"
     " int_subscription_trials path:dbt_project/models/marts/revenue"
 )
 # What a preset changes in fct_revenue_monthly on this fixture, compared with the default (stripe) preset.
@@ -95,7 +96,7 @@ class RevenueDb:
 
     def dbt(self, args: list[str], dbt_vars: dict[str, Any]) -> None:
         # the product marts (fct_daily_metrics, the funnel, dim_tenants ...) are downstream of the revenue ledger but
-        # need the app models, which this fixture does not build: `fct_mrr_daily+` must not reach them
+        # need the app models, which this fixture does not build: `int_mrr_customer_days+` must not reach them
         args = [*args, "--exclude", "path:dbt_project/models/marts/product"]
         run_dbt(args, self.target, dbt_vars=dbt_vars, target_path=self.tmp / "dbt_target")
 
@@ -273,14 +274,15 @@ def late_objects() -> list[dict[str, Any]]:
 
 def test_daily_incremental_run_equals_full_refresh(db: RevenueDb) -> None:
     # Full refresh up to 07-30, then the daily run for 07-31 (window 07-28..07-31 with lookback_days 3).
-    db.dbt(["run", "--full-refresh", "--select", "fct_mrr_daily+"], {"max_date": "2024-07-30"})
+    # The ledger is int_mrr_customer_days; fct_mrr_daily publishes it with the same window.
+    db.dbt(["run", "--full-refresh", "--select", "int_mrr_customer_days+"], {"max_date": "2024-07-30"})
     assert db.query("select max(day) from marts.fct_mrr_daily") == [(date(2024, 7, 30),)]
     with psycopg.connect(db.target.conninfo, autocommit=True) as conn:  # mark a row outside and one inside the window
         conn.execute(
             "update marts.fct_mrr_daily set status = 'marker' where customer_id = 'cus_annual'"
             " and day in ('2024-07-20', '2024-07-29')"
         )
-    db.dbt(["run", "--select", "fct_mrr_daily+"], {"min_date": AS_OF, "max_date": AS_OF})
+    db.dbt(["run", "--select", "int_mrr_customer_days+"], {"min_date": AS_OF, "max_date": AS_OF})
     markers = db.query("select day from marts.fct_mrr_daily where status = 'marker'")
     assert markers == [(date(2024, 7, 20),)]  # only the window was rebuilt
     with psycopg.connect(db.target.conninfo, autocommit=True) as conn:

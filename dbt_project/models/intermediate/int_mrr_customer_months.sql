@@ -5,7 +5,7 @@ with
 
 ledger as (
 
-    select * from {{ ref('fct_mrr_daily') }}
+    select * from {{ ref('int_mrr_customer_days') }}
 
 ),
 

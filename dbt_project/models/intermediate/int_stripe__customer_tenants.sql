@@ -1,5 +1,6 @@
 -- one row per Stripe customer: its tenant (customer.metadata.tenant_id first, else the app's
--- tenants.stripe_customer_id link) and whether that tenant is internal (internal tenants are excluded from revenue).
+-- tenants.stripe_customer_id link), whether that tenant is internal (internal tenants are excluded from revenue), and
+-- the customer's own attributes.
 with
 
 customers as (
@@ -34,7 +35,11 @@ linked as (
             when customers.metadata_tenant_id is not null then 'metadata'
             when app_links.tenant_id is not null then 'app'
             else 'none'
-        end as tenant_source
+        end as tenant_source,
+        customers.email,
+        customers.currency,
+        customers.created_at,
+        customers.is_deleted
     from customers
     left join app_links on customers.customer_id = app_links.stripe_customer_id
 
@@ -46,7 +51,11 @@ final as (
         linked.customer_id,
         coalesce(linked.tenant_id, '__unassigned__') as tenant_id,
         linked.tenant_source,
-        coalesce(app_tenants.is_internal, false) as is_internal
+        coalesce(app_tenants.is_internal, false) as is_internal,
+        linked.email,
+        linked.currency,
+        linked.created_at,
+        linked.is_deleted
     from linked
     left join app_tenants on linked.tenant_id = app_tenants.tenant_id
 

@@ -4,13 +4,7 @@ with
 
 subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_stripe__customer_tenants') }}
+    select * from {{ ref('int_stripe__subscription_tenants') }}
 
 ),
 
@@ -37,16 +31,15 @@ final as (
     select
         subscriptions.subscription_id,
         subscriptions.customer_id,
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
+        subscriptions.tenant_id,
         {{ reporting_date('subscriptions.trial_start_at') }} as trial_start_day,
         {{ reporting_date('subscriptions.trial_end_at') }} as trial_end_day,
         paid_after_trial.subscription_id is not null as is_converted
     from subscriptions
-    left join customers on subscriptions.customer_id = customers.customer_id
     left join paid_after_trial on subscriptions.subscription_id = paid_after_trial.subscription_id
     where
         subscriptions.trial_end_at is not null
-        and not coalesce(customers.is_internal, false)
+        and not subscriptions.is_internal
 
 )
 

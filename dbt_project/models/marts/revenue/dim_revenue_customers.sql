@@ -3,12 +3,6 @@ with
 
 customers as (
 
-    select * from {{ ref('stg_stripe__customers') }}
-
-),
-
-customer_tenants as (
-
     select * from {{ ref('int_stripe__customer_tenants') }}
 
 ),
@@ -34,9 +28,9 @@ final as (
 
     select
         customers.customer_id,
-        customer_tenants.tenant_id::text as tenant_id,
-        customer_tenants.tenant_source::text as tenant_source,
-        customer_tenants.is_internal,
+        customers.tenant_id::text as tenant_id,
+        customers.tenant_source::text as tenant_source,
+        customers.is_internal,
         customers.email,
         customers.currency,
         customers.created_at,
@@ -45,7 +39,6 @@ final as (
         paying_months.last_paying_month,
         {{ policy_label_sql() }} as policy
     from customers
-    left join customer_tenants on customers.customer_id = customer_tenants.customer_id
     left join paying_months on customers.customer_id = paying_months.customer_id
 
 )

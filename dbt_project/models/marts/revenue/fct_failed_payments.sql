@@ -3,57 +3,19 @@
 -- carry a last_payment_error.
 with
 
-charges as (
-
-    select * from {{ ref('stg_stripe__charges') }}
-
-),
-
-payment_intents as (
-
-    select * from {{ ref('stg_stripe__payment_intents') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_stripe__customer_tenants') }}
-
-),
-
 failures as (
 
-    select
-        'charge' as payment_object,
-        customer_id,
-        coalesce(failure_code, outcome_reason, 'unknown') as failure_code,
-        amount,
-        currency,
-        {{ reporting_date('created_at') }} as day
-    from charges
-    where status = 'failed'
-    union all
-    select
-        'payment_intent' as payment_object,
-        customer_id,
-        coalesce(failure_code, 'unknown') as failure_code,
-        amount,
-        currency,
-        {{ reporting_date('created_at') }} as day
-    from payment_intents
-    where has_payment_error
+    select * from {{ ref('int_stripe__payment_failures') }}
+    where not is_internal
 
 ),
 
-with_tenant as (
+with_amount as (
 
     select
         failures.*,
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
         {{ to_reporting('failures.amount', 'failures.currency', 'failures.day') }} as amount_reporting
     from failures
-    left join customers on failures.customer_id = customers.customer_id
-    where not coalesce(customers.is_internal, false)
 
 ),
 
@@ -66,7 +28,7 @@ rolled_up as (
         failure_code,
         count(*) as failures,
         sum(amount_reporting) as failed_amount
-    from with_tenant
+    from with_amount
     {{ group_by_tenant_and_all(['day', 'payment_object', 'failure_code']) }}
 
 ),

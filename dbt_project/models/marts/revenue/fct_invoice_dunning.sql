@@ -5,39 +5,21 @@ with
 
 invoices as (
 
-    select * from {{ ref('stg_stripe__invoices') }}
-
-),
-
-subscriptions as (
-
-    select * from {{ ref('stg_stripe__subscriptions') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_stripe__customer_tenants') }}
+    select * from {{ ref('int_stripe__invoice_tenants') }}
 
 ),
 
 dunning as (
 
-    select
-        invoices.*,
-        subscriptions.status as subscription_status,
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id
-    from invoices
-    left join subscriptions on invoices.subscription_id = subscriptions.subscription_id
-    left join customers on invoices.customer_id = customers.customer_id
+    select * from invoices
     where
-        not invoices.is_deleted
-        and not coalesce(customers.is_internal, false)
-        and invoices.attempted
-        and invoices.attempt_count >= 1
-        and (invoices.attempt_count > 1 or invoices.status <> 'paid')
-        and invoices.status <> 'draft'
-        and invoices.amount_due > 0
+        not is_deleted
+        and not is_internal
+        and attempted
+        and attempt_count >= 1
+        and (attempt_count > 1 or status <> 'paid')
+        and status <> 'draft'
+        and amount_due > 0
 
 ),
 

@@ -11,7 +11,7 @@ customer_months as (
 
 subscriptions as (
 
-    select * from {{ ref('stg_stripe__subscriptions') }}
+    select * from {{ ref('int_stripe__subscription_tenants') }}
 
 ),
 

@@ -4,13 +4,7 @@ with
 
 invoices as (
 
-    select * from {{ ref('stg_stripe__invoices') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_stripe__customer_tenants') }}
+    select * from {{ ref('int_stripe__invoice_tenants') }}
 
 ),
 
@@ -18,15 +12,13 @@ open_invoices as (
 
     select
         invoices.*,
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
         {{ reporting_date('coalesce(invoices.due_at, invoices.created_at)') }} as due_day,
         {{ revenue_as_of_date() }} - {{ reporting_date('coalesce(invoices.due_at, invoices.created_at)') }}
             as days_past_due
     from invoices
-    left join customers on invoices.customer_id = customers.customer_id
     where
         invoices.status = 'open'
-        and not coalesce(customers.is_internal, false)
+        and not invoices.is_internal
         and not invoices.is_deleted
         and invoices.amount_remaining > 0
         and {{ reporting_date('invoices.created_at') }} <= {{ revenue_as_of_date() }}

@@ -2,21 +2,10 @@
 -- voluntary vs involuntary churn, in the reporting currency.
 with
 
-charges as (
+cash as (
 
-    select * from {{ ref('stg_stripe__charges') }}
-
-),
-
-refunds as (
-
-    select * from {{ ref('stg_stripe__refunds') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_stripe__customer_tenants') }}
+    select * from {{ ref('int_stripe__cash_movements') }}
+    where not is_internal
 
 ),
 
@@ -38,52 +27,15 @@ movements as (
 
 ),
 
-charge_rows as (
-
-    select
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
-        date_trunc('month', {{ reporting_date('charges.created_at') }})::date as month,
-        {{ to_reporting('charges.amount', 'charges.currency', reporting_date('charges.created_at')) }} as amount
-    from charges
-    left join customers on charges.customer_id = customers.customer_id
-    where
-        charges.status = 'succeeded'
-        and not coalesce(customers.is_internal, false)
-
-),
-
-refund_rows as (
-
-    select
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id,
-        date_trunc('month', {{ reporting_date('refunds.created_at') }})::date as month,
-        {{ to_reporting('refunds.amount', 'refunds.currency', reporting_date('refunds.created_at')) }} as amount
-    from refunds
-    left join charges on refunds.charge_id = charges.charge_id
-    left join customers on charges.customer_id = customers.customer_id
-    where
-        coalesce(refunds.status, 'succeeded') in ('succeeded', 'pending')
-        and not coalesce(customers.is_internal, false)
-
-),
-
 facts as (
 
     select
         tenant_id,
-        month,
-        'collected' as kind,
+        date_trunc('month', day)::date as month,
+        kind,
         amount,
         null::text as detail
-    from charge_rows
-    union all
-    select
-        tenant_id,
-        month,
-        'refund' as kind,
-        amount,
-        null::text as detail
-    from refund_rows
+    from cash
     union all
     select
         tenant_id,

@@ -15,27 +15,14 @@ lines as (
 
 ),
 
-subscriptions as (
-
-    select * from {{ ref('stg_stripe__subscriptions') }}
-
-),
-
-customers as (
-
-    select * from {{ ref('int_stripe__customer_tenants') }}
-
-),
-
 subscription_tenants as (
 
     select
-        subscriptions.subscription_id,
-        subscriptions.ended_at,
-        coalesce(customers.tenant_id, '__unassigned__') as tenant_id
-    from subscriptions
-    left join customers on subscriptions.customer_id = customers.customer_id
-    where not coalesce(customers.is_internal, false)
+        subscription_id,
+        ended_at,
+        tenant_id
+    from {{ ref('int_stripe__subscription_tenants') }}
+    where not is_internal
 
 ),
 
