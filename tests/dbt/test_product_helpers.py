@@ -93,19 +93,10 @@ def dbt(
 ) -> Any:
     # cautious: a test runs only when every model it reads is selected (fct_daily_metrics reads the daily revenue
     # models, whose relationship tests also read dim_revenue_customers, which a product selection does not build).
-    # No unit tests: the product has none, and the revenue ones (run by the revenue tests) assume UTC, while some
-    # product tests build in another REPORTING_TIMEZONE.
+    # The unit tests of the selected models run too: they pin every var they read, so they hold whatever window and
+    # REPORTING_TIMEZONE a test builds with.
     return run_dbt(
-        [
-            command,
-            "--select",
-            select,
-            "--quiet",
-            "--indirect-selection",
-            "cautious",
-            *(["--exclude-resource-type", "unit_test"] if command == "build" else []),
-            *extra,
-        ],
+        [command, "--select", select, "--quiet", "--indirect-selection", "cautious", *extra],
         target,
         dbt_vars=dbt_vars,
         target_path=target_path,

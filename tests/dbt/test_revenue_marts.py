@@ -334,4 +334,7 @@ def test_preset_changes_exactly_the_documented_metrics(db: RevenueDb, preset: st
 def test_dbt_unit_tests_hold_in_another_reporting_timezone(db: RevenueDb) -> None:
     """The unit tests' fixtures are written in UTC, and their overrides pin reporting_timezone to it: a deployment
     reporting in New York still passes `dbt build` (run_dbt raises on a failed test)."""
-    db.dbt(["test", "--select", "test_type:unit"], {"max_date": AS_OF, "reporting_timezone": "America/New_York"})
+    db.dbt(
+        ["test", "--select", REVENUE_MODELS, "--resource-type", "unit_test"],
+        {"max_date": AS_OF, "reporting_timezone": "America/New_York"},
+    )

@@ -24,3 +24,10 @@
     {%- set margin = [var('lookback_days') | int, (var('activation_window_days') | int) - 1] | max -%}
     {{ return(incremental_window_start('metric_date', margin)) }}
 {%- endmacro %}
+
+{#- a filter: `date_column` lies in the days this run builds (daily_metrics_window_start .. product_last_date) -#}
+{% macro daily_metrics_in_window(date_column) -%}
+    {%- set lower_bound = daily_metrics_window_start() -%}
+    {{ date_column }} <= {{ product_last_date() }}
+    {%- if lower_bound is not none %} and {{ date_column }} >= {{ lower_bound }}{% endif %}
+{%- endmacro %}

@@ -1,0 +1,92 @@
+{#-
+    API traffic on each row of int_daily_spine: requests of counted tenants on that local day (a request by an
+    excluded user - staff, deleted - does not count; one without a user does), 4xx and 5xx responses, and the
+    median, 95th and 99th percentile latency.
+-#}
+
+with
+
+spine as (
+
+    select * from {{ ref('int_daily_spine') }}
+    where {{ daily_metrics_in_window('metric_date') }}
+
+),
+
+tenants as (
+
+    select * from {{ ref('int_tenants_classified') }}
+    where is_counted
+
+),
+
+excluded_users as (
+
+    select user_id from {{ ref('int_users_classified') }}
+    where not is_counted
+
+),
+
+bounds as (
+
+    select
+        min(metric_date) as first_day,
+        max(metric_date) as last_day
+
+    from spine
+
+),
+
+requests as (
+
+    select
+        {{ reporting_date('occurred_at') }} as metric_date,
+        tenant_id,
+        status_code,
+        duration_ms
+
+    from {{ ref('stg_app__api_requests') }}
+    where
+        occurred_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and occurred_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+        and tenant_id in (select tenant_id from tenants)
+        and (user_id is null or user_id not in (select user_id from excluded_users))
+
+),
+
+api as (
+
+    select
+        metric_date,
+        {{ tenant_or_all() }} as tenant_id,
+        count(*) as api_requests,
+        count(*) filter (where status_code between 400 and 499) as api_4xx,
+        count(*) filter (where status_code between 500 and 599) as api_5xx,
+        percentile_cont(0.50) within group (order by duration_ms) as api_p50_latency_ms,
+        percentile_cont(0.95) within group (order by duration_ms) as api_p95_latency_ms,
+        percentile_cont(0.99) within group (order by duration_ms) as api_p99_latency_ms
+
+    from requests
+    {{ group_by_tenant_and_all(['metric_date']) }}
+
+),
+
+final as (
+
+    select
+        spine.metric_date,
+        spine.tenant_id,
+        coalesce(api.api_requests, 0) as api_requests,
+        coalesce(api.api_4xx, 0) as api_4xx,
+        coalesce(api.api_5xx, 0) as api_5xx,
+        round(api.api_p50_latency_ms::numeric, 3)::numeric(20, 3) as api_p50_latency_ms,
+        round(api.api_p95_latency_ms::numeric, 3)::numeric(20, 3) as api_p95_latency_ms,
+        round(api.api_p99_latency_ms::numeric, 3)::numeric(20, 3) as api_p99_latency_ms
+
+    from spine
+    left join api
+        on spine.metric_date = api.metric_date and spine.tenant_id = api.tenant_id
+
+)
+
+select * from final

@@ -1,0 +1,132 @@
+{#-
+    Background jobs on each row of int_daily_spine (jobs of counted tenants): created that local day, and ended that
+    day (finished_at, else the last update, for succeeded / failed / cancelled jobs) with their outcome and the
+    average and 95th-percentile duration of the succeeded and failed ones.
+-#}
+
+with
+
+spine as (
+
+    select * from {{ ref('int_daily_spine') }}
+    where {{ daily_metrics_in_window('metric_date') }}
+
+),
+
+tenants as (
+
+    select * from {{ ref('int_tenants_classified') }}
+    where is_counted
+
+),
+
+bounds as (
+
+    select
+        min(metric_date) as first_day,
+        max(metric_date) as last_day
+
+    from spine
+
+),
+
+jobs as (
+
+    select
+        job_id,
+        tenant_id,
+        job_status,
+        created_at,
+        started_at,
+        coalesce(finished_at, updated_at) as ended_at
+
+    from {{ ref('stg_app__jobs') }}
+    where
+        tenant_id in (select tenant_id from tenants)
+        and (
+            (
+                created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+                and created_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+            )
+            or (
+                job_status in ('succeeded', 'failed', 'cancelled')
+                and coalesce(finished_at, updated_at) >= {{ reporting_day_start('(select first_day from bounds)') }}
+                and coalesce(finished_at, updated_at) < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+            )
+        )
+
+),
+
+jobs_created as (
+
+    select
+        {{ reporting_date('created_at') }} as metric_date,
+        {{ tenant_or_all() }} as tenant_id,
+        count(*) as jobs_created
+
+    from jobs
+    where
+        created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and created_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+    {{ group_by_tenant_and_all([reporting_date('created_at')]) }}
+
+),
+
+jobs_ended as (
+
+    select
+        {{ reporting_date('ended_at') }} as metric_date,
+        tenant_id,
+        job_status,
+        case
+            when job_status in ('succeeded', 'failed') and started_at is not null and ended_at >= started_at
+                then extract(epoch from ended_at - started_at)
+        end as duration_s
+
+    from jobs
+    where
+        job_status in ('succeeded', 'failed', 'cancelled')
+        and ended_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and ended_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+
+),
+
+jobs_outcomes as (
+
+    select
+        metric_date,
+        {{ tenant_or_all() }} as tenant_id,
+        count(*) as jobs_total,
+        count(*) filter (where job_status = 'succeeded') as jobs_succeeded,
+        count(*) filter (where job_status = 'failed') as jobs_failed,
+        count(*) filter (where job_status = 'cancelled') as jobs_cancelled,
+        avg(duration_s) as jobs_avg_duration_s,
+        percentile_cont(0.95) within group (order by duration_s) as jobs_p95_duration_s
+
+    from jobs_ended
+    {{ group_by_tenant_and_all(['metric_date']) }}
+
+),
+
+final as (
+
+    select
+        spine.metric_date,
+        spine.tenant_id,
+        coalesce(jobs_created.jobs_created, 0) as jobs_created,
+        coalesce(jobs_outcomes.jobs_total, 0) as jobs_total,
+        coalesce(jobs_outcomes.jobs_succeeded, 0) as jobs_succeeded,
+        coalesce(jobs_outcomes.jobs_failed, 0) as jobs_failed,
+        coalesce(jobs_outcomes.jobs_cancelled, 0) as jobs_cancelled,
+        round(jobs_outcomes.jobs_avg_duration_s::numeric, 3)::numeric(20, 3) as jobs_avg_duration_s,
+        round(jobs_outcomes.jobs_p95_duration_s::numeric, 3)::numeric(20, 3) as jobs_p95_duration_s
+
+    from spine
+    left join jobs_created
+        on spine.metric_date = jobs_created.metric_date and spine.tenant_id = jobs_created.tenant_id
+    left join jobs_outcomes
+        on spine.metric_date = jobs_outcomes.metric_date and spine.tenant_id = jobs_outcomes.tenant_id
+
+)
+
+select * from final
