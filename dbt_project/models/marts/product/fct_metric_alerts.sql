@@ -1,13 +1,8 @@
 {#-
-    Alert flags: one row per (metric_date, tenant_id, metric, rule) that fires, rule in ('threshold', 'anomaly').
-    Threshold rules come from the seed alert_thresholds (the most severe firing rule per row and metric wins).
-    Anomalies (weekday-seasonal robust z-score): expected(d) = median of the same weekday over the trailing 28
-    days (d-7, d-14, d-21, d-28; at least 2 of them); residual(h) = value(h) - expected(h); scale(d) = 1.4826 x
-    the median |residual| over the trailing anomaly_history_days (28) days, floored at
-    anomaly_min_relative_scale x expected and at 1; z = (value - expected) / scale. Fires when |z| >=
-    anomaly_z_threshold, expected >= anomaly_min_volume and there are >= anomaly_min_history_days residuals:
-    a quiet weekend or a tiny tenant does not page anyone. Window functions only (no self-joins).
-    Incremental by metric_date with the same window as fct_daily_metrics.
+    Alert flags: one row per (metric_date, tenant_id, metric, rule) that fires, rule in ('threshold', 'anomaly'):
+    the seed alert_thresholds' rules (the most severe firing rule per row and metric wins), and the weekday-seasonal
+    robust z-score of docs/METRICS.md ("Alerts"), with window functions only (no self-joins). Incremental by
+    metric_date with fct_daily_metrics' window, reading 2 x anomaly_history_days before it.
 -#}
 {{
     config(
@@ -20,13 +15,7 @@
 
 {%- set history_days = var('anomaly_history_days') | int %}
 {%- set z_threshold = var('anomaly_z_threshold') %}
-{%- set min_volume = var('anomaly_min_volume') %}
-{%- set min_history = var('anomaly_min_history_days') | int %}
-{%- set min_relative_scale = var('anomaly_min_relative_scale') %}
-{%- set anomaly_metrics = var('anomaly_metrics') %}
-{%- set metrics = product_alert_metrics() %}
 {%- set lower_bound = daily_metrics_window_start() or "date '0001-01-01'" %}
-{%- set max_date = window_max_date() %}
 
 with
 
@@ -34,9 +23,7 @@ daily as (
 
     select * from {{ ref('fct_daily_metrics') }}
     where metric_date >= {{ lower_bound }} - {{ 2 * history_days }}
-    {%- if max_date is not none %}
-        and metric_date <= {{ max_date }}
-    {%- endif %}
+    {%- if window_max_date() is not none %} and metric_date <= {{ window_max_date() }}{% endif %}
 
 ),
 
@@ -54,16 +41,8 @@ threshold_hits as (
         daily.metric_date,
         daily.tenant_id,
         rules.metric,
-        case rules.metric
-        {%- for metric in metrics %}
-            when '{{ metric }}' then daily.{{ metric }}::numeric
-        {%- endfor %}
-        end as value,
-        case rules.volume_metric
-        {%- for metric in metrics %}
-            when '{{ metric }}' then daily.{{ metric }}::numeric
-        {%- endfor %}
-        end as volume,
+        {{ product_metric_value('rules.metric', 'daily') }} as value,
+        {{ product_metric_value('rules.volume_metric', 'daily') }} as volume,
         rules.rule_id,
         rules.comparator,
         rules.threshold,
@@ -78,33 +57,21 @@ threshold_hits as (
 
 ),
 
-threshold_fired as (
-
-    select * from threshold_hits
-    where value is not null
-        and (min_volume is null or coalesce(volume, 0) >= min_volume)
-        and case comparator
-            when '<' then value < threshold
-            when '<=' then value <= threshold
-            when '>' then value > threshold
-            when '>=' then value >= threshold
-            when '=' then value = threshold
-            when '<>' then value <> threshold
-            else false
-        end
-
-),
-
 threshold_ranked as (
 
+    -- the rules that fire, most severe first
     select
-        threshold_fired.*,
+        threshold_hits.*,
         row_number() over (
             partition by metric_date, tenant_id, metric
             order by {{ product_severity_rank('severity') }} desc, rule_id
         ) as severity_order
 
-    from threshold_fired
+    from threshold_hits
+    where
+        value is not null
+        and (min_volume is null or coalesce(volume, 0) >= min_volume)
+        and {{ product_threshold_fires('value', 'comparator', 'threshold') }}
 
 ),
 
@@ -122,8 +89,7 @@ threshold_alerts as (
         null::numeric as z_score,
         format(
             '%s: %s is %s on %s for %s (rule %s: %s %s)',
-            coalesce(description, metric), metric, value, metric_date,
-            case when tenant_id = '__all__' then 'all tenants' else 'tenant ' || tenant_id end,
+            coalesce(description, metric), metric, value, metric_date, {{ product_tenant_label('tenant_id') }},
             rule_id, comparator, threshold
         ) as message
 
@@ -145,7 +111,7 @@ series as (
     from daily
     cross join lateral (
         values
-        {%- for metric in anomaly_metrics %}
+        {%- for metric in var('anomaly_metrics') %}
             ('{{ metric }}', daily.{{ metric }}::numeric){% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as metric_value (metric, value)
@@ -179,34 +145,24 @@ expected as (
 
     select
         same_weekday.*,
-        (
-            select percentile_cont(0.5) within group (order by history.value)
-            from unnest(same_weekday.weekday_history) as history (value)
-        ) as expected_value,
+        {{ array_median('same_weekday.weekday_history') }} as expected_value,
         cardinality(same_weekday.weekday_history) as weekday_points
 
     from same_weekday
 
 ),
 
-residuals as (
-
-    select
-        expected.*,
-        case when expected.weekday_points >= 2 then abs(expected.value - expected.expected_value::numeric) end
-            as abs_residual
-
-    from expected
-
-),
-
 history_scale as (
 
+    -- the absolute residuals of the trailing days (a day with fewer than 2 same-weekday points has none)
     select
-        residuals.*,
-        array_remove(array_agg(abs_residual) over trailing_days, null) as residual_history
+        expected.*,
+        array_remove(
+            array_agg(case when weekday_points >= 2 then abs(value - expected_value::numeric) end) over trailing_days,
+            null
+        ) as residual_history
 
-    from residuals
+    from expected
     window trailing_days as (
         partition by tenant_id, metric
         order by metric_date
@@ -225,11 +181,8 @@ scored as (
         expected_value,
         cardinality(residual_history) as history_points,
         (value - expected_value::numeric) / greatest(
-            1.4826 * (
-                select percentile_cont(0.5) within group (order by history.value)
-                from unnest(residual_history) as history (value)
-            ),
-            {{ min_relative_scale }} * abs(expected_value),
+            1.4826 * {{ array_median('residual_history') }},
+            {{ var('anomaly_min_relative_scale') }} * abs(expected_value),
             1
         )::numeric as z_score
 
@@ -254,15 +207,14 @@ anomaly_alerts as (
         round(z_score, 2) as z_score,
         format(
             'Anomaly: %s is %s on %s for %s, %s than the usual %s for that weekday (robust z = %s)',
-            metric, value, metric_date,
-            case when tenant_id = '__all__' then 'all tenants' else 'tenant ' || tenant_id end,
+            metric, value, metric_date, {{ product_tenant_label('tenant_id') }},
             case when z_score > 0 then 'higher' else 'lower' end,
             round(expected_value::numeric, 2), round(z_score, 1)
         ) as message
 
     from scored
-    where history_points >= {{ min_history }}
-        and expected_value >= {{ min_volume }}
+    where history_points >= {{ var('anomaly_min_history_days') | int }}
+        and expected_value >= {{ var('anomaly_min_volume') }}
         and abs(z_score) >= {{ z_threshold }}
 
 ),
