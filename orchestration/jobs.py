@@ -1,11 +1,12 @@
-"""Jobs: `daily_job` (extracts, their GE checks, the daily dbt models and tests) and `monthly_job` (the monthly
-dbt models: cohorts, monthly revenue). Freshness checks are not part of the jobs: a sensor evaluates them."""
+"""Jobs: `daily_job` (extracts, their GE checks, the dbt models and tests tagged daily) and `monthly_job` (the dbt
+models tagged monthly: cohorts, monthly revenue). Freshness checks are not part of the jobs: a sensor evaluates them."""
 
 from __future__ import annotations
 
 from dagster import AssetSelection, Definitions, define_asset_job
 
 from orchestration.assets import dbt_keys
+from orchestration.assets.dbt import DAILY, MONTHLY
 from orchestration.assets.extract import RAW_KEYS
 
 DAILY_JOB = "daily_job"
@@ -21,11 +22,13 @@ def _without_freshness(selection: AssetSelection) -> AssetSelection:
 
 
 def daily_job_selection() -> AssetSelection:
-    return _without_freshness(AssetSelection.assets(*RAW_KEYS, *dbt_keys("dbt_daily")))
+    """The extracts and every dbt asset tagged daily (the grain tag set per folder in dbt_project.yml)."""
+    return _without_freshness(AssetSelection.assets(*RAW_KEYS) | AssetSelection.tag(DAILY, ""))
 
 
 def monthly_job_selection() -> AssetSelection:
-    return _without_freshness(AssetSelection.assets(*dbt_keys("dbt_monthly")))
+    """Every dbt asset tagged monthly."""
+    return _without_freshness(AssetSelection.tag(MONTHLY, ""))
 
 
 def build_jobs() -> list:

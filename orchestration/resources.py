@@ -14,7 +14,7 @@ from dagster import ConfigurableResource, RetryRequested
 from dagster_dbt import DbtCliResource
 from packaging.version import Version
 
-from extract.settings import PROJECT_ROOT, get_settings
+from extract.settings import get_settings
 from extract.warehouse import Warehouse
 
 # Transient failures (a dropped connection, a server restart) are retried a bounded number of times.
@@ -48,8 +48,11 @@ class ExecmetricsDbtCliResource(DbtCliResource):  # type: ignore[misc]
 
 
 def dbt_resource() -> DbtCliResource:
+    from orchestration.assets.dbt import dbt_project
+
+    project = dbt_project()
     return ExecmetricsDbtCliResource(
-        project_dir=str(PROJECT_ROOT), profiles_dir=str(PROJECT_ROOT), dbt_executable=dbt_executable()
+        project_dir=str(project.project_dir), profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
     )
 
 

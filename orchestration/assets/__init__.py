@@ -28,8 +28,11 @@ def dbt_keys(name: str) -> list[AssetKey]:
 
 
 def reset_assets() -> None:
+    from orchestration.assets.dbt import dbt_project
+
     extract_assets.cache_clear()
     dbt_assets_by_name.cache_clear()
+    dbt_project.cache_clear()
 
 
 def assets_definitions() -> Definitions:
