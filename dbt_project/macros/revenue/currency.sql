@@ -54,6 +54,19 @@
     {%- endif -%}
 {%- endmacro %}
 
+{#- The config of the ledger's incremental models (int_mrr_customer_days, fct_mrr_daily): appended after a pre-hook
+    deletes the days the run rebuilds (a day whose rows disappear is deleted too). -#}
+{% macro mrr_ledger_config() -%}
+    {{ return({
+        'materialized': 'incremental',
+        'incremental_strategy': 'append',
+        'on_schema_change': 'fail',
+        'pre_hook': [
+            "{% if is_incremental() %}delete from {{ this }} where day >= {{ mrr_daily_window_start() }}{% endif %}",
+        ],
+    }) }}
+{%- endmacro %}
+
 {#- An amount in minor units of `currency_expr` → reporting-currency major units at the rate valid on `date_expr`. -#}
 {% macro to_reporting(amount_expr, currency_expr, date_expr) -%}
     (

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where day >= {{ mrr_daily_window_start() }}{% endif %}",
-        ],
-    )
-}}
+{{ config(**mrr_ledger_config()) }}
 -- the daily MRR ledger: one row per customer per day on which an invoice line covers the customer (days not in
 -- the ledger are zero MRR), up to the as-of day. Incremental: a run rebuilds [min_date - lookback_days, max_date]
 -- (or, without min_date, the last lookback_days before its latest day); the result equals a full refresh.

@@ -1,13 +1,4 @@
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='append',
-        on_schema_change='fail',
-        pre_hook=[
-            "{% if is_incremental() %}delete from {{ this }} where day >= {{ mrr_daily_window_start() }}{% endif %}",
-        ],
-    )
-}}
+{{ config(**mrr_ledger_config()) }}
 -- the daily MRR ledger (int_mrr_customer_days) for readers: one row per customer per day with MRR, its status and
 -- the policy it was computed under. Incremental with the ledger's window: a run replaces the days it rebuilt.
 with
