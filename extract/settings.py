@@ -42,6 +42,9 @@ class Settings(BaseSettings):
     demo_dir: Path = PROJECT_ROOT / ".demo"
 
     app_lookback_hours: int = Field(default=48, description="re-read window for late append-only rows")
+    future_tolerance_minutes: int = Field(
+        default=10, description="rows dated beyond the load's clock plus this are rejected as in the future"
+    )
 
 
 @lru_cache(maxsize=1)

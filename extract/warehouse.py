@@ -23,7 +23,9 @@ from urllib.parse import quote, unquote, urlparse
 import psycopg
 
 from extract.settings import Settings, get_settings
+from extract.tables import APP_TABLES, STRIPE_TABLES, app_table_ddl, stripe_table_ddl
 
+MIN_SERVER_VERSION = 160000  # Postgres 16: pg_input_is_valid
 RAW_SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit", "seeds")
 DEMO_APP_DB = "app_demo"
 
@@ -239,73 +241,38 @@ class Warehouse:
 
 # ---------------------------------------------------------------------------------------------- raw DDL
 
-APP_TABLE_DDL = {
-    "app_tenants": """
-        id text not null, name text, plan text, created_at timestamptz, updated_at timestamptz not null,
-        stripe_customer_id text, is_internal boolean not null default false, deleted_at timestamptz""",
-    "app_users": """
-        id text not null, tenant_id text not null, email text, created_at timestamptz, updated_at timestamptz not null,
-        last_login_at timestamptz, is_staff boolean not null default false, deleted_at timestamptz""",
-    "app_jobs": """
-        id text not null, tenant_id text not null, job_type text, status text not null, created_at timestamptz,
-        started_at timestamptz, finished_at timestamptz, updated_at timestamptz not null, error text""",
-    "app_events": """
-        id text not null, tenant_id text not null, user_id text, event_type text not null,
-        occurred_at timestamptz not null, properties jsonb""",
-    "app_api_requests": """
-        id text not null, tenant_id text not null, user_id text, method text, route text, status_code integer,
-        duration_ms double precision, occurred_at timestamptz not null""",
-}
-VERSIONED_APP_TABLES = ("app_tenants", "app_users", "app_jobs")
-
-STRIPE_OBJECT_TABLES = (
-    "customers",
-    "products",
-    "plans",
-    "prices",
-    "coupons",
-    "subscriptions",
-    "subscription_items",
-    "invoices",
-    "invoiceitems",
-    "charges",
-    "refunds",
-    "payment_intents",
-    "events",
-)
+STRIPE_OBJECT_TABLES = tuple(STRIPE_TABLES)
 
 
 def raw_ddl() -> list[str]:
+    """The raw schema, generated from the table declarations (extract/tables.py); idempotent."""
     statements = [f"create schema if not exists {schema}" for schema in RAW_SCHEMAS]
-    for table, columns in APP_TABLE_DDL.items():
-        # _extracted_at is the loading transaction's start: COPY leaves it to the default, which spares Postgres
-        # parsing a timestamp on every row (it cost a fifth of a load's time).
-        statements.append(
-            f"create table if not exists raw.{table} ({columns},"
-            " _batch_id text not null, _extracted_at timestamptz not null default now())"
-        )
-        statements.append(  # warehouses created before that default
+    for table in APP_TABLES.values():
+        raw = f"app_{table.name}"
+        create, key_index, *rest = app_table_ddl(table)
+        statements.append(create)
+        statements.append(  # warehouses created before _extracted_at had its default
             f"""do $$ begin
                 if exists (select from information_schema.columns where table_schema = 'raw'
-                           and table_name = '{table}' and column_name = '_extracted_at' and column_default is null)
-                then alter table raw.{table} alter column _extracted_at set default now();
+                           and table_name = '{raw}' and column_name = '_extracted_at' and column_default is null)
+                then alter table raw.{raw} alter column _extracted_at set default now();
                 end if;
             end $$"""
         )
-        if table in VERSIONED_APP_TABLES:
-            statements.append(f"create unique index if not exists {table}_version_uq on raw.{table} (id, updated_at)")
-        else:
-            statements.append(f"create index if not exists {table}_occurred_at_ix on raw.{table} (occurred_at)")
-    for name in STRIPE_OBJECT_TABLES:
-        # _seq orders the versions of an id: the latest version is the one with the greatest _seq.
-        statements.append(
-            f"""create table if not exists raw.stripe_{name} (
-                _seq bigint generated always as identity primary key,
-                id text not null, created timestamptz, payload jsonb not null, payload_hash text not null,
-                is_deleted boolean not null default false,
-                _batch_id text not null, _extracted_at timestamptz not null)"""
+        statements.append(  # warehouses created before rows were unique on their key: keep the last loaded row
+            f"""do $$ begin
+                if not exists (select from pg_indexes where schemaname = 'raw' and indexname = '{raw}_key_uq') then
+                    delete from raw.{raw} a using raw.{raw} b
+                    where ({", ".join("a." + c for c in table.key)}) = ({", ".join("b." + c for c in table.key)})
+                      and a.ctid < b.ctid;
+                end if;
+            end $$"""
         )
-        statements.append(f"create index if not exists stripe_{name}_id_ix on raw.stripe_{name} (id, _seq)")
+        statements.append(key_index)
+        statements.append(f"drop index if exists raw.{raw}_version_uq")  # the key index replaces it
+        statements += rest
+    for spec in STRIPE_TABLES.values():
+        statements += stripe_table_ddl(spec)
     statements += [
         """create table if not exists raw._rejects (
             reject_id bigserial primary key, source text not null, table_name text not null, reason text not null,
@@ -325,7 +292,19 @@ def raw_ddl() -> list[str]:
     return statements
 
 
+def check_server_version(conn: psycopg.Connection) -> None:
+    """The loads let Postgres judge input (pg_input_is_valid, pg_input_error_info): Postgres 16 or later."""
+    version = conn.info.server_version
+    if version < MIN_SERVER_VERSION:
+        shown = f"{version // 10000}.{version % 10000}" if version >= 100000 else str(version)
+        raise WarehouseError(
+            f"the warehouse runs Postgres {shown}; execmetrics needs Postgres 16 or later"
+            " (its loads validate input with pg_input_is_valid)"
+        )
+
+
 def ensure_raw_schema(conn: psycopg.Connection) -> None:
+    check_server_version(conn)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('execmetrics.raw_ddl'))")
         for statement in raw_ddl():
@@ -376,6 +355,40 @@ def insert_rejects(
     return count
 
 
+def insert_rejects_select(
+    conn: psycopg.Connection,
+    source: str,
+    table_name: str,
+    select_sql: str,
+    params: dict[str, object],
+    batch_id: str,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+) -> int:
+    """Record the rejects a query finds (its columns `reason` and `record`), stamped with the transaction's start;
+    returns how many it found (re-rejections of a record already recorded with the same reason included)."""
+    row = conn.execute(
+        f"""with found as ({select_sql}),
+            stored as (
+                insert into raw._rejects (source, table_name, reason, record, record_hash, window_start, window_end,
+                                          _batch_id, _extracted_at)
+                select %(_r_source)s, %(_r_table)s, reason, record,
+                       left(encode(sha256(convert_to(coalesce(record, ''), 'UTF8')), 'hex'), 32),
+                       %(_r_start)s, %(_r_end)s, %(_r_batch)s, now()
+                from found
+                on conflict (source, table_name, reason, record_hash) do nothing)
+            select count(*) from found""",  # type: ignore[arg-type]
+        {
+            **params,
+            "_r_source": source,
+            "_r_table": table_name,
+            "_r_start": window[0],
+            "_r_end": window[1],
+            "_r_batch": batch_id,
+        },
+    ).fetchone()
+    return int(row[0]) if row else 0
+
+
 def get_watermark(conn: psycopg.Connection, source: str, table_name: str) -> datetime | None:
     row = conn.execute(
         "select watermark from raw._watermarks where source = %s and table_name = %s", (source, table_name)
@@ -383,12 +396,20 @@ def get_watermark(conn: psycopg.Connection, source: str, table_name: str) -> dat
     return row[0] if row else None
 
 
-def set_watermark(conn: psycopg.Connection, source: str, table_name: str, watermark: datetime) -> None:
+def set_watermark(
+    conn: psycopg.Connection, source: str, table_name: str, watermark: datetime, ceiling: datetime | None = None
+) -> None:
+    """Advance a watermark (never back), except that a stored value beyond `ceiling` (the load's clock plus the
+    tolerance) is not trusted and gives way."""
     conn.execute(
-        """insert into raw._watermarks (source, table_name, watermark) values (%s, %s, %s)
+        """insert into raw._watermarks (source, table_name, watermark) values (%(source)s, %(table)s, %(mark)s)
            on conflict (source, table_name) do update
-           set watermark = greatest(raw._watermarks.watermark, excluded.watermark), updated_at = now()""",
-        (source, table_name, watermark),
+           set watermark = greatest(
+                   case when %(ceiling)s::timestamptz is null or raw._watermarks.watermark <= %(ceiling)s::timestamptz
+                        then raw._watermarks.watermark end,
+                   excluded.watermark),
+               updated_at = now()""",
+        {"source": source, "table": table_name, "mark": watermark, "ceiling": ceiling},
     )
 
 

@@ -142,15 +142,30 @@ def extract_app_command(
                 else None
             ),
         )
-    except (SourceError, ValueError) as exc:
+    except (SourceError, ValueError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
-    grid = Table("table", "loaded", "rejected", "window", title=f"app extract {result.batch_id}")
+    grid = Table(
+        "table", "loaded", "unchanged", "rejected", "outside window", "window", title=f"app extract {result.batch_id}"
+    )
     for name, item in result.tables.items():
+        if item.error:
+            grid.add_row(name, "failed", "", "", "", "")
+            continue
         window = f"{item.window[0] or '…'} → {item.window[1] or '…'}"
-        grid.add_row(name, f"{item.loaded:,}", f"{item.rejected:,}", window)
+        grid.add_row(
+            name,
+            f"{item.loaded:,}",
+            f"{item.unchanged:,}",
+            f"{item.rejected:,}",
+            f"{item.skipped_outside_window:,}",
+            window,
+        )
     out.print(grid)
     if result.rejected:
         out.print(f"[yellow]{result.rejected:,} rows rejected[/]: see raw._rejects (batch {result.batch_id})")
+    if result.failed:
+        failed = "; ".join(f"{name}: {message}" for name, message in result.failed.items())
+        raise _fail(f"not loaded (the other tables were): {failed}")
 
 
 @extract_app_cli.command("stripe")
@@ -164,10 +179,17 @@ def extract_stripe_command(
 
     if get_settings().stripe_api_key is None:
         raise _fail("STRIPE_API_KEY is not set (a restricted, read-only key is enough: see docs/STRIPE.md)")
+    from extract.stripe.client import StripeApiError
+
     wh = Warehouse()
     wh.ensure_running()
-    result = extract_stripe(wh, full_refresh=full_refresh)
+    try:
+        result = extract_stripe(wh, full_refresh=full_refresh)
+    except (StripeApiError, WarehouseError) as exc:
+        raise _fail(str(exc)) from None
     out.print(result)
+    if result.failed:
+        raise _fail(f"not loaded (the other object types were): {', '.join(result.failed)}; the next run retries them")
 
 
 @load_app.command("stripe-dump")
@@ -180,7 +202,7 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
     try:
         with wh.connect() as conn:
             result = load_dump(conn, directory)
-    except DumpError as exc:
+    except (DumpError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     grid = Table("table", "new versions", "unchanged", title=f"Stripe dump {directory}")
     for name in sorted(set(result.loaded) | set(result.unchanged)):
@@ -189,6 +211,9 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
     if result.rejected:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in result.reject_reasons.items())
         out.print(f"[yellow]{result.rejected:,} objects rejected[/] ({reasons}): see raw._rejects")
+    if result.failed:
+        failed = "; ".join(f"{kind}: {message}" for kind, message in result.failed.items())
+        raise _fail(f"not loaded (the other object types were): {failed}")
 
 
 # ------------------------------------------------------------------------------------------------ summary

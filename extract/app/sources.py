@@ -1,10 +1,13 @@
 """Where app rows come from: the app's database (SQLAlchemy URL) or a folder of `<table>.jsonl|csv` files.
 
-A source opens a table as `TableRows`: the order of its columns (a CSV file's header order, else the contract's)
-and batches of rows, each row a list of values in that order: strings from CSV, JSON values from JSONL, Python
-values from a database. The extractor validates and converts them. A CSV row also keeps its line, so that a row the
-extractor accepts unchanged is handed to COPY as it came (the extractor's fast path). A source may filter by
-watermark window, but must return rows whose watermark is NULL or unparsable too, so they reach the rejects table.
+A source opens a table as `TableRows`: COPY data (CSV format) for the extractor's staging table, one record per
+source row with its line (files) or row number (database) first, plus the rows that cannot even be staged (bytes
+that are not UTF-8, NUL bytes, a CSV line with the wrong number of fields, JSON nested deeper than Postgres can
+parse), which become rejects naming the file and line. Postgres judges everything else (extract/checks.py), so a
+source converts nothing: CSV fields and JSONL lines reach the stage as they are in the file.
+
+A source may filter by watermark window, but must return rows whose watermark is NULL or unparsable too, so they
+reach the rejects table.
 """
 
 from __future__ import annotations
@@ -14,43 +17,40 @@ import io
 import itertools
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, Any, Literal, Protocol
 
-from extract.app.schema import REQUIRED_SOURCE_COLUMNS, TABLES
+from extract.tables import APP_TABLES
+from extract.warehouse import Reject
 
+CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000
-CHUNK_CHARS = 1 << 20
+MAX_JSON_DEPTH = 1000  # deeper JSON is rejected before Postgres sees it (its parser would exhaust its stack)
 
 
 class SourceError(ValueError):
-    """The source itself is unusable (missing file, missing required column): the load stops with this message."""
-
-
-class UnparsableLine(list):  # type: ignore[type-arg]
-    """A line that could not be read as a row; the extractor turns it into a reject."""
-
-    def __init__(self, text: str, reason: str):
-        super().__init__()
-        self.text = text
-        self.reason = reason
-
-
-@dataclass
-class RowBatch:
-    """Rows of values, or the lines of an unquoted CSV file whose header holds exactly TableRows.columns."""
-
-    rows: list[list[Any]] | None = None  # values in TableRows.columns order, or UnparsableLine
-    lines: list[str] | None = None  # lines without terminators, split on commas by the extractor
-    first_line: int = 0  # the line number of lines[0] in its file
+    """The source itself is unusable (no such folder, table or file): that table fails with this message."""
 
 
 @dataclass
 class TableRows:
-    columns: tuple[str, ...]  # contract columns, in the order the rows hold them
-    batches: Iterator[RowBatch]
+    """One table of a source, ready for the extractor's staging table.
+
+    `shape` "columns": each record is `line,<field>,...` with the fields in `stage_columns` order, and `staged` maps
+    the contract columns the source has to their stage column. "document": each record is `line,<json text>`.
+    `rejects` fills up while `chunks` is consumed.
+    """
+
+    origin: str  # a file name, or the database table
+    unit: Literal["line", "row"]
+    shape: Literal["columns", "document"]
+    stage_columns: tuple[str, ...]
+    staged: dict[str, str]
+    chunks: Iterator[str]
+    rejects: list[Reject] = field(default_factory=list)
+    rows: int = 0  # records handed to the stage so far
 
 
 class AppSource(Protocol):
@@ -61,15 +61,81 @@ class AppSource(Protocol):
     def has_table(self, table: str) -> bool: ...
 
 
-def _check_columns(table: str, present: set[str] | list[str], origin: str) -> None:
-    missing = [name for name in REQUIRED_SOURCE_COLUMNS[table] if name not in present]
-    if missing:
-        raise SourceError(f"{origin}: table {table!r} has no column {', '.join(map(repr, missing))}")
+def json_too_deep(text: str, limit: int = MAX_JSON_DEPTH) -> bool:
+    """Whether brackets outside JSON strings nest deeper than `limit` (cheap unless the text has many)."""
+    if text.count("[") + text.count("{") <= limit:
+        return False
+    depth, in_string, escaped = 0, False, False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
-def _batched(rows: Iterator[list[Any]]) -> Iterator[RowBatch]:
-    while batch := list(itertools.islice(rows, BATCH_ROWS)):
-        yield RowBatch(rows=batch)
+def _quote(text: str) -> str:
+    return '"' + text.replace('"', '""') + '"'
+
+
+def _unreadable(text: str) -> str | None:
+    """Why a decoded line cannot be staged, if it cannot."""
+    if "\x00" in text:
+        return "contains a NUL byte"
+    if json_too_deep(text):
+        return f"nested deeper than {MAX_JSON_DEPTH} levels"
+    return None
+
+
+def _decoded_lines(
+    handle: IO[bytes], origin: str, first_line: int, rejects: list[Reject]
+) -> Iterator[tuple[int, list[str]]]:
+    """(line number of the first, lines) per chunk of a binary file, decoded as UTF-8 (a BOM at the start is
+    dropped); a line that is not UTF-8 becomes a reject naming the file and line, and an empty string in place."""
+    number = first_line
+    first = first_line == 1
+    while True:
+        data = handle.read(CHUNK_BYTES)
+        if not data:
+            return
+        if not data.endswith(b"\n"):
+            data += handle.readline()
+        if first and data.startswith(b"\xef\xbb\xbf"):
+            data = data[3:]
+        first = False
+        raw_lines = data.split(b"\n")
+        if raw_lines[-1] == b"":
+            raw_lines.pop()
+        try:
+            lines = data.decode("utf-8").split("\n")
+            if lines[-1] == "":
+                lines.pop()
+        except UnicodeDecodeError:
+            lines = []
+            for offset, raw in enumerate(raw_lines):
+                try:
+                    lines.append(raw.decode("utf-8"))
+                except UnicodeDecodeError as exc:
+                    where = f"{origin}:{number + offset}"
+                    problem = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
+                    rejects.append(Reject(f"{where}: {problem}", raw.decode("utf-8", "backslashreplace")))
+                    lines.append("")
+        yield number, lines
+        number += len(raw_lines)
+
+
+# ------------------------------------------------------------------------------------------------ files
 
 
 class FileSource:
@@ -93,107 +159,159 @@ class FileSource:
         path = self._path(table)
         if path is None:
             raise SourceError(f"{self.description}: no {table}.jsonl or {table}.csv")
+        try:
+            handle = path.open("rb")
+        except OSError as exc:
+            raise SourceError(f"cannot read {path}: {exc.strerror}") from None
         if path.suffix == ".csv":
-            return _read_csv(table, path)
-        return TableRows(TABLES[table].column_names, _batched(_iter_jsonl(table, path)))
+            return _read_csv(table, path, handle)
+        rows = TableRows(path.name, "line", "document", ("_doc",), {}, iter(()))
+        rows.chunks = _jsonl_chunks(handle, rows)
+        return rows
 
 
-def _read_csv(table: str, path: Path) -> TableRows:
-    """A CSV file with a header. Unquoted lines are split on commas and keep their text; from the first quote on
-    (a quoted field may hold commas and line breaks), the rest of the file goes through the csv module."""
-    handle = path.open(newline="", encoding="utf-8-sig")
+def _jsonl_chunks(handle: IO[bytes], rows: TableRows) -> Iterator[str]:
+    with handle:
+        for number, lines in _decoded_lines(handle, rows.origin, 1, rows.rejects):
+            out: list[str] = []
+            for offset, line in enumerate(lines):
+                text = line.strip()
+                if not text:
+                    continue
+                problem = _unreadable(text)
+                if problem:
+                    rows.rejects.append(Reject(f"{rows.origin}:{number + offset}: {problem}", text[:10_000]))
+                    continue
+                out.append(f"{number + offset},{_quote(text)}\n")
+            rows.rows += len(out)
+            if out:
+                yield "".join(out)
+
+
+def _read_csv(table: str, path: Path, handle: IO[bytes]) -> TableRows:
+    """A CSV file with a header naming its columns (any order; unknown columns are ignored)."""
     try:
-        first = handle.readline()
-        header = next(csv.reader([first]), [])
-        _check_columns(table, header, str(path))
-        known = set(TABLES[table].column_names)
-        if set(header) <= known and len(set(header)) == len(header):
-            columns, picks = tuple(header), None
-        else:  # unknown or repeated columns: keep the contract's columns, and no line can pass as it is
-            columns = tuple(name for name in TABLES[table].column_names if name in header)
-            picks = [header.index(name) for name in columns]
-        crlf = first.endswith("\r\n")
+        head = handle.readline()
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
+        try:
+            header = next(csv.reader([head.decode("utf-8").rstrip("\r\n")]), [])
+        except UnicodeDecodeError:
+            raise SourceError(f"{path}: line 1 (the header) is not valid UTF-8") from None
     except BaseException:
         handle.close()
         raise
-    return TableRows(columns, _csv_batches(handle, len(header), picks, crlf))
+    stage_columns = tuple(f"c{i}" for i in range(1, len(header) + 1))
+    staged: dict[str, str] = {}
+    for name, column in zip(header, stage_columns, strict=True):
+        if name.strip() in APP_TABLES[table].column_names:
+            staged.setdefault(name.strip(), column)
+    rows = TableRows(path.name, "line", "columns", stage_columns, staged, iter(()))
+    rows.chunks = _csv_chunks(handle, rows, len(header))
+    return rows
 
 
-def _csv_batches(handle: IO[str], width: int, picks: list[int] | None, crlf: bool) -> Iterator[RowBatch]:
-    number = 1  # the header's line number
+def _csv_chunks(handle: IO[bytes], rows: TableRows, width: int) -> Iterator[str]:
+    """Unquoted lines go to the stage as they are, their line number first. From the first quote or lone carriage
+    return on (a quoted field may hold commas and line breaks), the csv module reads the rest of the file."""
+    commas = width - 1
     with handle:
-        rest = ""
-        while True:
-            data = handle.read(CHUNK_CHARS)
-            if crlf and data.endswith("\r"):
-                data += handle.read(1)
-            text = rest + data
-            if crlf:
-                text = text.replace("\r\n", "\n")
+        for number, lines in _decoded_lines(handle, rows.origin, 2, rows.rejects):
+            text = "\n".join(lines)
+            if "\r" in text:
+                lines = [line[:-1] if line.endswith("\r") else line for line in lines]
+                text = "\n".join(lines)
             if '"' in text or "\r" in text:
-                # From here on, the csv module reads: finish the current line, then hand it the rest of the file.
-                text += handle.readline() if data else ""
-                rest_of_file = itertools.chain(io.StringIO(text, newline=""), handle)
-                yield from _csv_module_batches(rest_of_file, width, picks, number)
+                rest = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
+                yield from _csv_module_chunks(
+                    itertools.chain(io.StringIO(text + "\n", newline=""), rest), rows, width, number - 1
+                )
                 return
-            lines = text.split("\n")
-            rest = lines.pop() if data else ""
-            if picks is None:
-                yield RowBatch(lines=lines, first_line=number + 1)
+            counts = list(map(str.count, lines, itertools.repeat(",")))
+            if counts.count(commas) == len(lines) and "\x00" not in text and not (width == 1 and "" in lines):
+                out = "".join(map("{},{}\n".format, range(number, number + len(lines)), lines))
+                rows.rows += len(lines)
             else:
-                rows: list[list[Any]] = []
-                for offset, line in enumerate(lines, start=number + 1):
-                    fields = line.split(",")
-                    if len(fields) == width:
-                        rows.append([fields[i] for i in picks])
-                    elif line:
-                        rows.append(UnparsableLine(line, f"line {offset} has {len(fields)} fields, header has {width}"))
-                yield RowBatch(rows=rows)
-            number += len(lines)
-            if not data:
-                return
+                kept: list[str] = []
+                for offset, (line, count) in enumerate(zip(lines, counts, strict=True)):
+                    if not line.strip():
+                        continue
+                    where = f"{rows.origin}:{number + offset}"
+                    if count != commas:
+                        rows.rejects.append(Reject(f"{where}: {count + 1} fields, the header has {width}", line))
+                    elif "\x00" in line:
+                        rows.rejects.append(Reject(f"{where}: contains a NUL byte", line.replace("\x00", "\\x00")))
+                    else:
+                        kept.append(f"{number + offset},{line}\n")
+                out = "".join(kept)
+                rows.rows += len(kept)
+            if out:
+                yield out
 
 
-def _csv_module_batches(
-    lines: Iterator[str], width: int, picks: list[int] | None, lines_before: int
-) -> Iterator[RowBatch]:
+def _csv_module_chunks(lines: Iterator[str], rows: TableRows, width: int, lines_before: int) -> Iterator[str]:
     reader = csv.reader(lines)
-    rows: list[list[Any]] = []
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    last = 0
+    count = 0
     for fields in reader:
+        number = lines_before + last + 1
+        last = reader.line_num
+        if not fields or fields == [""]:
+            continue
+        text = ",".join(fields)
+        where = f"{rows.origin}:{number}"
+        problem = None
         if len(fields) != width:
-            if not fields:
-                continue
-            number = lines_before + reader.line_num
-            rows.append(UnparsableLine(",".join(fields), f"line {number} has {len(fields)} fields, header has {width}"))
+            problem = f"{len(fields)} fields, the header has {width}"
         else:
-            rows.append(fields if picks is None else [fields[i] for i in picks])
-        if len(rows) >= BATCH_ROWS:
-            yield RowBatch(rows=rows)
-            rows = []
-    if rows:
-        yield RowBatch(rows=rows)
-
-
-def _iter_jsonl(table: str, path: Path) -> Iterator[list[Any]]:
-    names = TABLES[table].column_names
-    checked = False
-    with path.open(encoding="utf-8-sig") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield UnparsableLine(line.rstrip("\n"), f"unparsable JSON at line {number}: {exc.msg}")
-                continue
-            if not isinstance(row, dict):
-                yield UnparsableLine(line.rstrip("\n"), f"not a JSON object at line {number}")
-                continue
-            if not checked:
-                _check_columns(table, set(row), str(path))
-                checked = True
-            get = row.get
-            yield [get(name) for name in names]
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                problem = "not valid UTF-8"
+            else:
+                problem = _unreadable(text)
+        if problem:
+            rows.rejects.append(
+                Reject(
+                    f"{where}: {problem}",
+                    text.encode("utf-8", "surrogateescape")
+                    .decode("utf-8", "backslashreplace")
+                    .replace("\x00", "\\x00"),
+                )
+            )
+            continue
+        writer.writerow([number, *fields])
+        count += 1
+        if count % BATCH_ROWS == 0:
+            rows.rows += BATCH_ROWS
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+    rows.rows += count % BATCH_ROWS
+    if buffer.tell():
+        yield buffer.getvalue()
+
+
+# ------------------------------------------------------------------------------------------------ database
+
+
+def _as_text(value: Any) -> str | None:
+    """A database value as the text Postgres reads for it (None: NULL)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, float):
+        return repr(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, separators=(",", ":"))
+    return str(value)
 
 
 class SqlSource:
@@ -213,30 +331,68 @@ class SqlSource:
         return inspect(self.engine).has_table(table)
 
     def read(self, table: str, start: datetime | None, end: datetime | None) -> TableRows:
-        return TableRows(TABLES[table].column_names, _batched(self._iter_rows(table, start, end)))
+        from sqlalchemy import inspect
 
-    def _iter_rows(self, table: str, start: datetime | None, end: datetime | None) -> Iterator[list[Any]]:
-        from sqlalchemy import and_, column, inspect, null, or_, select
-        from sqlalchemy import table as sql_table
-
-        spec = TABLES[table]
         if not self.has_table(table):
             raise SourceError(f"{self.description}: no table {table!r}")
         present = {col["name"] for col in inspect(self.engine).get_columns(table)}
-        _check_columns(table, present, self.description)
-        source = sql_table(table, *(column(name) for name in spec.column_names if name in present))
-        query = select(*(source.c[name] if name in present else null().label(name) for name in spec.column_names))
-        mark = source.c[spec.watermark]
-        conditions = []
-        if start is not None:
-            conditions.append(mark >= start)
-        if end is not None:
-            conditions.append(mark < end)
-        if conditions:
-            query = query.where(or_(mark.is_(None), and_(*conditions)))
+        names = [name for name in APP_TABLES[table].column_names if name in present]
+        stage_columns = tuple(f"c{i}" for i in range(1, len(names) + 1))
+        rows = TableRows(table, "row", "columns", stage_columns, dict(zip(names, stage_columns, strict=True)), iter(()))
+        rows.chunks = self._chunks(table, names, start, end, rows)
+        return rows
+
+    def _chunks(
+        self, table: str, names: list[str], start: datetime | None, end: datetime | None, rows: TableRows
+    ) -> Iterator[str]:
+        from sqlalchemy import and_, column, or_, select
+        from sqlalchemy import table as sql_table
+
+        spec = APP_TABLES[table]
+        source = sql_table(table, *(column(name) for name in names))
+        query = select(*(source.c[name] for name in names))
+        if spec.watermark in names:
+            mark = source.c[spec.watermark]
+            conditions = []
+            if start is not None:
+                conditions.append(mark >= start)
+            if end is not None:
+                conditions.append(mark < end)
+            if conditions:
+                query = query.where(or_(mark.is_(None), and_(*conditions)))
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        number = 0
         with self.engine.connect().execution_options(stream_results=True, yield_per=20_000) as conn:
-            for row in conn.execute(query):
-                yield list(row)
+            for batch in conn.execute(query).partitions():
+                for values in batch:
+                    number += 1
+                    try:
+                        texts = [_as_text(value) for value in values]
+                    except (ValueError, RecursionError):
+                        rows.rejects.append(
+                            Reject(f"{table} row {number}: a value is not serializable", repr(values)[:10_000])
+                        )
+                        continue
+                    line = "\x1f".join(text or "" for text in texts)
+                    problem = None
+                    try:
+                        line.encode("utf-8")
+                    except UnicodeEncodeError:
+                        problem = "not valid UTF-8 (a lone surrogate)"
+                    else:
+                        problem = _unreadable(line)
+                    if problem:
+                        record = json.dumps(dict(zip(names, texts, strict=True)), default=str)
+                        rows.rejects.append(
+                            Reject(f"{table} row {number}: {problem}", record.replace("\x00", "\\u0000"))
+                        )
+                        continue
+                    writer.writerow([number, *("" if text is None else text for text in texts)])
+                    rows.rows += 1
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
 
 
 def open_source(spec: str | Path) -> AppSource:

@@ -104,6 +104,7 @@ class StripeExtractResult:
     requests: int = 0  # HTTP attempts, retries included
     retries: int = 0
     not_offered: list[str] = field(default_factory=list)  # list endpoints the API answers with 404
+    failed: dict[str, str] = field(default_factory=dict)  # object types that could not be listed, and why
 
     def add(self, load: LoadResult) -> None:
         for key, value in load.loaded.items():
@@ -131,6 +132,8 @@ class StripeExtractResult:
             lines.append(f"  {self.rejected} rejected ({reasons}): see raw._rejects")
         if self.not_offered:
             lines.append(f"  not offered by this API: {', '.join(self.not_offered)}")
+        for table, message in self.failed.items():
+            lines.append(f"  raw.stripe_{table} FAILED (nothing of it committed in this run): {message}")
         return "\n".join(lines)
 
 
@@ -164,7 +167,7 @@ def extract_stripe(
         locked = conn.execute("select pg_try_advisory_lock(hashtext('execmetrics.extract_stripe'))").fetchone()
         if not locked or not locked[0]:
             raise StripeApiError("another Stripe extraction is running on this warehouse")
-        run = _Run(conn, api, progress)
+        run = _Run(conn, api, progress, timedelta(minutes=warehouse.settings.future_tolerance_minutes))
         try:
             run.execute(full_refresh)
         finally:
@@ -184,8 +187,11 @@ def _created(obj: Mapping[str, Any]) -> int:
 
 
 class _Run:
-    def __init__(self, conn: psycopg.Connection, api: StripeApi, progress: Progress | None):
+    def __init__(
+        self, conn: psycopg.Connection, api: StripeApi, progress: Progress | None, future_tolerance: timedelta
+    ):
         self.conn = conn
+        self.future_tolerance = future_tolerance
         self.api = api
         self.progress = progress
         self.result = StripeExtractResult(full_sync=False)
@@ -227,7 +233,7 @@ class _Run:
                 )
                 self.result.mode = "relist"
                 for table in LISTED:
-                    self.list_type(table, now)
+                    self.list_type_alone(table, now)
             with self.conn.transaction():
                 set_watermark(self.conn, SOURCE, WM_LAST_SYNC, now)
 
@@ -245,9 +251,11 @@ class _Run:
             if done is not None and done >= started:
                 log.info("stripe: %s already listed in this full sync", table)
                 continue
-            self.list_type(table, started)
+            self.list_type_alone(table, started)
         if events_ok:
             self.process_new_events()  # changes made while the full sync ran
+        if self.result.failed:
+            return  # not finished: the next run resumes this full sync and lists the failed types again
         with self.conn.transaction():
             set_watermark(self.conn, SOURCE, WM_FULL_FINISHED, started)
             set_watermark(self.conn, SOURCE, WM_LAST_SYNC, started)
@@ -380,7 +388,9 @@ class _Run:
             if not objects:
                 continue
             deleted = sum(1 for o in objects if isinstance(o, dict) and o.get("deleted"))
-            result = load_objects(self.conn, objects, batch_id, extracted_at, expected_type=TABLE_KINDS[table])
+            result = load_objects(
+                self.conn, objects, batch_id, extracted_at, TABLE_KINDS[table], future_tolerance=self.future_tolerance
+            )
             self.result.deleted[table] += min(deleted, result.loaded.get(table, 0))
             total.merge(result)
         self.result.add(total)
@@ -421,6 +431,17 @@ class _Run:
                 set_watermark(self.conn, SOURCE, WM_EVENTS_LISTED, started)
             return False
         return True
+
+    def list_type_alone(self, table: str, stamp: datetime) -> None:
+        """`list_type`, except that a type whose listing fails (an API error after retries) rolls back alone: the
+        run goes on with the other types and names it in `failed`; the next run lists it again."""
+        try:
+            self.list_type(table, stamp)
+        except AuthError:
+            raise
+        except StripeApiError as exc:
+            log.error("stripe: listing %s failed: %s", table, exc)
+            self.result.failed[table] = str(exc)
 
     def list_type(self, table: str, stamp: datetime) -> None:
         """List one object type in full, mark vanished ids deleted, stamp the table's watermark; one transaction."""

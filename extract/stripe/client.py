@@ -104,6 +104,8 @@ class SdkTransport:
                 " — check STRIPE_API_KEY and its read permissions (docs/STRIPE.md)",
                 status,
             ) from None
+        except RecursionError:
+            raise UnparsableResponse(f"GET {path}: response JSON nested too deeply", "") from None
         except stripe.StripeError as exc:
             status = exc.http_status
             message = redact(str(exc.user_message or exc), self._secret)[:500]

@@ -1,17 +1,24 @@
 """Read a Stripe JSON dump: a folder with one file per object type, `<type>.jsonl` (one object per line) or
-`<type>.json` (a Stripe list object `{"object": "list", "data": [...]}` or a JSON array)."""
+`<type>.json` (a Stripe list object `{"object": "list", "data": [...]}` or a JSON array). Each file (object type)
+loads in a transaction of its own."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from datetime import UTC, datetime
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 
 import psycopg
 
-from extract.stripe.loader import OBJECT_TABLES, LoadResult, load_objects, parse_json_lines
+from extract.stripe.loader import (
+    DEFAULT_FUTURE_TOLERANCE,
+    OBJECT_TABLES,
+    LoadResult,
+    Sourced,
+    load_objects,
+    parse_json_lines,
+)
 from extract.warehouse import Reject, ensure_raw_schema, new_batch_id, record_batch
 
 TABLE_OBJECTS = {table: kind for kind, table in OBJECT_TABLES.items()}
@@ -46,33 +53,63 @@ def dump_files(directory: Path) -> list[tuple[str, Path]]:
     return sorted(found, key=lambda item: order.index(item[0]))
 
 
-def read_dump_file(path: Path) -> Iterator[Mapping[str, Any] | Reject]:
+def read_dump_file(path: Path) -> Iterator[Sourced | Reject]:
+    """The objects of one dump file, each with its file and line (a `.json` file: its item number)."""
     if path.suffix == ".jsonl":
-        with path.open(encoding="utf-8") as handle:
+        with path.open("rb") as handle:
             yield from parse_json_lines(handle, path.name)
         return
+    data = path.read_bytes()
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        document = json.loads(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        yield Reject(f"{path.name}:{line}: not valid UTF-8 (byte 0x{data[exc.start]:02x}): the file is not read", "")
+        return
     except json.JSONDecodeError as exc:
-        yield Reject(f"unparsable JSON in {path.name}: {exc.msg} at line {exc.lineno}", "")
+        yield Reject(f"{path.name}:{exc.lineno}: unparsable JSON: {exc.msg}: the file is not read", "")
+        return
+    except RecursionError:
+        yield Reject(f"{path.name}: JSON nested too deeply: the file is not read", "")
         return
     items = document.get("data") if isinstance(document, dict) else document
     if not isinstance(items, list):
-        yield Reject(f"{path.name} is neither a Stripe list object nor a JSON array", "")
+        yield Reject(f"{path.name}: neither a Stripe list object nor a JSON array", "")
         return
-    for item in items:
-        yield item if isinstance(item, dict) else Reject(f"not a JSON object in {path.name}", json.dumps(item))
+    for number, item in enumerate(items, start=1):
+        yield Sourced(f"{path.name} item {number}", item)
 
 
-def load_dump(conn: psycopg.Connection, directory: Path, batch_id: str | None = None) -> LoadResult:
-    """Load every file of a dump in one transaction (all or nothing) and record the batch."""
+def load_dump(
+    conn: psycopg.Connection,
+    directory: Path,
+    batch_id: str | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+) -> LoadResult:
+    """Load every file of a dump, each object type in a transaction of its own with its batch record.
+
+    A file that cannot be loaded at all (unreadable) is named in `result.failed`; the other types still load.
+    """
     files = dump_files(directory)
     ensure_raw_schema(conn)
+    conn.commit()
     batch_id = batch_id or new_batch_id()
-    started = datetime.now(UTC)
     total = LoadResult()
-    with conn.transaction():
-        for kind, path in files:
-            total.merge(load_objects(conn, read_dump_file(path), batch_id, started, expected_type=kind))
-        record_batch(conn, batch_id, "stripe_dump", None, (None, None), total.total_loaded, total.rejected, started)
+    for kind, path in files:
+        started = datetime.now(UTC)
+        try:
+            with conn.transaction():
+                result = load_objects(
+                    conn, read_dump_file(path), batch_id, started, expected_type=kind, future_tolerance=future_tolerance
+                )
+                record_batch(
+                    conn, f"{batch_id}:{kind}", "stripe_dump", kind, (None, None), result.total_loaded,
+                    result.rejected, started,
+                )  # fmt: skip
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except (OSError, psycopg.Error) as exc:
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            result = LoadResult(failed={kind: f"{path.name}: {message}"})
+        total.merge(result)
     return total

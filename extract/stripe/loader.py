@@ -1,10 +1,16 @@
 """The one way Stripe objects reach the warehouse: dump files and API pages both come through `load_objects`.
 
 Each object type has a table `raw.stripe_<type>` (_seq, id, created, payload jsonb, payload_hash, is_deleted,
-_batch_id, _extracted_at). Loading is idempotent: an object whose payload equals its latest stored version adds
-nothing; any other payload adds a version (also a change back to an earlier payload), so history is kept and the
-latest version per id is the row with the greatest _seq. Bad objects (no id,
-unknown object type, missing fields of the pinned API version, unparsable JSON) go to raw._rejects.
+_batch_id, _extracted_at). Postgres judges every object before it lands (extract/checks.py, from the declarations
+in extract/tables.py): the payload must be JSON Postgres can store (no NaN, no NUL), have a string id and a known
+object type, and every field the staging models read must hold what they cast it to (integer amounts, Unix times
+in range and `created` not in the future, ISO 4217 currencies, known statuses, invoice lines with amount and period).
+A bad object goes to raw._rejects with its reason (file and line for a dump); the others load.
+
+Versions: objects are taken in the order they come; an object adds a version unless its payload equals the
+version before it (the stored latest, or the same id earlier in the load), so loading twice adds nothing, the same
+id twice in a load with two contents keeps both in order (the later one is the latest), and history is kept.
+Counts: objects = new versions + unchanged + rejected.
 """
 
 from __future__ import annotations
@@ -14,49 +20,28 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 
-from extract.warehouse import STRIPE_OBJECT_TABLES, Reject, copy_escape, insert_rejects
+from extract.checks import stripe_check_sql
+from extract.tables import STRIPE_OBJECTS
+from extract.warehouse import Reject, copy_escape, insert_rejects, insert_rejects_select
 
 SOURCE = "stripe"
 
 # Stripe's `object` field → our table suffix.
-OBJECT_TABLES: dict[str, str] = {
-    "customer": "customers",
-    "product": "products",
-    "plan": "plans",
-    "price": "prices",
-    "coupon": "coupons",
-    "subscription": "subscriptions",
-    "subscription_item": "subscription_items",
-    "invoice": "invoices",
-    "invoiceitem": "invoiceitems",
-    "charge": "charges",
-    "refund": "refunds",
-    "payment_intent": "payment_intents",
-    "event": "events",
-}
-assert set(OBJECT_TABLES.values()) == set(STRIPE_OBJECT_TABLES)
-
-# Fields the marts rely on, per object type, in the pinned API version's shape. An object without one of them
-# is of another shape (or another version) and is rejected with the field's name instead of giving a wrong number.
-REQUIRED_FIELDS: dict[str, tuple[str, ...]] = {
-    "customer": ("created",),
-    "plan": ("amount", "currency", "interval", "interval_count"),
-    "price": ("currency", "recurring"),
-    "subscription": ("customer", "status", "created", "items", "current_period_start", "current_period_end"),
-    "invoice": ("customer", "subscription", "currency", "status", "created", "lines"),  # 2025-03-31 moved subscription
-    "charge": ("amount", "currency", "status", "created"),
-    "refund": ("amount", "currency", "created"),
-    "event": ("type", "created", "data"),
-}
+OBJECT_TABLES: dict[str, str] = {kind: spec.table for kind, spec in STRIPE_OBJECTS.items()}
+DEFAULT_FUTURE_TOLERANCE = timedelta(minutes=10)
 
 
-class StripeShapeError(ValueError):
-    """An object that is not in the shape of the pinned API version."""
+@dataclass
+class Sourced:
+    """An object (or any JSON value) with where it came from, for the reason should it be rejected."""
+
+    where: str  # e.g. "customers.jsonl:4"
+    value: Any
 
 
 @dataclass
@@ -65,6 +50,7 @@ class LoadResult:
     unchanged: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     rejected: int = 0
     reject_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    failed: dict[str, str] = field(default_factory=dict)  # object type -> why it did not load at all
 
     def merge(self, other: LoadResult) -> None:
         for key, value in other.loaded.items():
@@ -74,132 +60,149 @@ class LoadResult:
         self.rejected += other.rejected
         for key, value in other.reject_reasons.items():
             self.reject_reasons[key] += value
+        self.failed.update(other.failed)
 
     @property
     def total_loaded(self) -> int:
         return sum(self.loaded.values())
 
 
-def check_shape(obj: Mapping[str, Any]) -> None:
-    kind = obj.get("object")
-    if kind not in OBJECT_TABLES:
-        raise StripeShapeError(f"unknown object type {kind!r}")
-    if obj.get("deleted"):
-        return  # a deleted object carries only id, object and deleted
-    for name in REQUIRED_FIELDS.get(kind, ()):
-        if name not in obj:
-            raise StripeShapeError(f"{kind} {obj.get('id')!r} has no field {name!r} (expected API version shape)")
-    if kind == "invoice":
-        lines = obj["lines"]
-        if not isinstance(lines, Mapping) or "data" not in lines:
-            raise StripeShapeError(f"invoice {obj.get('id')!r}: field 'lines' is not a list object")
-        for line in lines["data"]:
-            if "period" not in line or "amount" not in line:
-                raise StripeShapeError(f"invoice {obj.get('id')!r}: a line item has no field 'period' or 'amount'")
-
-
 def payload_hash(payload_text: str) -> str:
     return hashlib.sha256(payload_text.encode()).hexdigest()[:32]
 
 
-def _created(obj: Mapping[str, Any]) -> datetime | None:
-    value = obj.get("created")
-    if isinstance(value, int | float):
-        return datetime.fromtimestamp(value, tz=UTC)
-    return None
+def _serialise(value: Any) -> str | None:
+    """Canonical JSON text of a value (None when it cannot be written: nested too deeply, not JSON)."""
+    try:
+        return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+    except (RecursionError, ValueError, TypeError):
+        return None
+
+
+def _stage(
+    conn: psycopg.Connection, objects: Iterable[Mapping[str, Any] | Reject | Sourced], rejects: list[Reject]
+) -> str:
+    """COPY the objects into a staging table (payload as text: Postgres judges it); returns the table's name."""
+    stage = "_stage_stripe"
+    conn.execute(
+        f"create temp table if not exists {stage}"
+        " (ord bigint, where_ text, payload text, payload_hash text) on commit drop"
+    )
+    conn.execute(f"truncate {stage}")
+    with conn.cursor().copy(f"copy {stage} (ord, where_, payload, payload_hash) from stdin") as copy:
+        for ord_, item in enumerate(objects):
+            if isinstance(item, Reject):
+                rejects.append(item)
+                continue
+            where, value = (item.where, item.value) if isinstance(item, Sourced) else ("", item)
+            text = _serialise(value)
+            if text is None:
+                prefix = f"{where}: " if where else ""
+                rejects.append(Reject(f"{prefix}not serialisable as JSON (nested too deeply?)", repr(value)[:10_000]))
+                continue
+            copy.write("\t".join((str(ord_), copy_escape(where), copy_escape(text), payload_hash(text))) + "\n")
+    return stage
 
 
 def load_objects(
     conn: psycopg.Connection,
-    objects: Iterable[Mapping[str, Any] | Reject],
+    objects: Iterable[Mapping[str, Any] | Reject | Sourced],
     batch_id: str,
     extracted_at: datetime | None = None,
     expected_type: str | None = None,
+    future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
 ) -> LoadResult:
     """Load Stripe objects (any mix of types) in the caller's transaction.
 
-    `objects` may contain `Reject` items (a reader that could not parse a line hands them through so the
-    reason is recorded with the rest of the batch). `expected_type` (Stripe's `object` value) rejects objects
-    of any other type, for readers that know what a file or an endpoint must hold.
+    `objects` may contain `Reject` items (a reader that could not parse a line hands them through so the reason is
+    recorded with the rest of the batch) and `Sourced` items (an object and its file and line). `expected_type`
+    (Stripe's `object` value) rejects objects of any other type, for readers that know what a file or an endpoint
+    must hold.
     """
     extracted_at = extracted_at or datetime.now(UTC)
     result = LoadResult()
-    rows: dict[str, list[str]] = defaultdict(list)
     rejects: list[Reject] = []
-    for obj in objects:
-        if isinstance(obj, Reject):
-            rejects.append(obj)
-            continue
-        record = json.dumps(obj, sort_keys=True, separators=(",", ":"), default=str)
-        object_id = obj.get("id") if isinstance(obj, Mapping) else None
-        if not object_id or not isinstance(object_id, str):
-            rejects.append(Reject("missing id", record))
-            continue
-        if expected_type is not None and obj.get("object") != expected_type:
-            rejects.append(Reject(f"expected a {expected_type}, got object type {obj.get('object')!r}", record))
-            continue
-        try:
-            check_shape(obj)
-        except StripeShapeError as exc:
-            rejects.append(Reject(str(exc), record))
-            continue
-        table = OBJECT_TABLES[obj["object"]]
-        created = _created(obj)
-        rows[table].append(
-            "\t".join(
-                (
-                    copy_escape(object_id),
-                    copy_escape(created.isoformat() if created else None),
-                    copy_escape(record),
-                    payload_hash(record),
-                    "t" if obj.get("deleted") else "f",
-                )
-            )
-        )
-    for table, lines in rows.items():
-        stage = f"_stage_stripe_{table}"
-        conn.execute(
-            f"create temp table if not exists {stage}"
-            " (ord bigint generated always as identity, id text, created timestamptz, payload jsonb,"
-            " payload_hash text, is_deleted boolean) on commit drop"
-        )
-        conn.execute(f"truncate {stage}")
-        with conn.cursor().copy(f"copy {stage} (id, created, payload, payload_hash, is_deleted) from stdin") as copy:
-            for line in lines:
-                copy.write(line + "\n")
-        # The last occurrence of an id in the batch is its newest state; it becomes a version unless it equals the
-        # latest stored one.
+    stage = _stage(conn, objects, rejects)
+    ceiling = conn.execute("select now()").fetchone()[0] + future_tolerance  # type: ignore[index]
+    checked = "_stripe_checked"
+    conn.execute(f"drop table if exists {checked}")
+    conn.execute(
+        f"create temp table {checked} on commit drop as {stripe_check_sql(stage, expected_type)}", {"ceiling": ceiling}
+    )
+    table_name = expected_type or "stripe"
+    found = insert_rejects_select(
+        conn,
+        SOURCE,
+        table_name,
+        f"select case when where_ <> '' then where_ || ': ' else '' end || reason as reason, record"
+        f" from {checked} where reason is not null",
+        {},
+        batch_id,
+    )
+    if found:
+        for reason, count in conn.execute(
+            f"select reason, count(*) from {checked} where reason is not null group by reason"
+        ).fetchall():
+            result.reject_reasons[reason.split(" (")[0]] += count
+    for table, valid in conn.execute(
+        f"select table_name, count(*) from {checked} where reason is null group by table_name order by 1"
+    ).fetchall():
+        # An object adds a version unless it equals the one before it: the same id earlier in this load, else the
+        # latest stored version.
         inserted = conn.execute(
             f"""insert into raw.stripe_{table}
                     (id, created, payload, payload_hash, is_deleted, _batch_id, _extracted_at)
                 select s.id, s.created, s.payload, s.payload_hash, s.is_deleted, %s, %s
-                from (select distinct on (id) * from {stage} order by id, ord desc) as s
-                where s.payload_hash is distinct from (
-                    select r.payload_hash from raw.stripe_{table} as r where r.id = s.id order by r._seq desc limit 1)
+                from (select c.*, lag(c.payload_hash) over (partition by c.id order by c.ord) as previous
+                      from {checked} c where c.reason is null and c.table_name = %s) as s
+                where coalesce(s.previous, (
+                    select r.payload_hash from raw.stripe_{table} as r where r.id = s.id order by r._seq desc limit 1
+                )) is distinct from s.payload_hash
                 order by s.ord""",
-            (batch_id, extracted_at),
+            (batch_id, extracted_at, table),
         ).rowcount
         result.loaded[table] += inserted
-        result.unchanged[table] += len(lines) - inserted
+        result.unchanged[table] += valid - inserted
     if rejects:
-        result.rejected = insert_rejects(conn, SOURCE, expected_type or "stripe", rejects, batch_id, extracted_at)
+        insert_rejects(conn, SOURCE, table_name, rejects, batch_id, extracted_at)
         for reject in rejects:
-            result.reject_reasons[reject.reason.split(" (")[0]] += 1
+            result.reject_reasons[reject.reason.split(" (")[0].split(": ", 1)[-1]] += 1
+    result.rejected = found + len(rejects)
     return result
 
 
-def parse_json_lines(lines: Iterable[str], origin: str) -> Iterator[Mapping[str, Any] | Reject]:
-    """Objects from JSONL text; an unparsable line becomes a Reject naming the file and line."""
-    for number, line in enumerate(lines, start=1):
-        text = line.strip()
+def check_objects(conn: psycopg.Connection, objects: Iterable[Mapping[str, Any]]) -> list[str | None]:
+    """Why each object would be rejected (None: it would load), without loading anything."""
+    with conn.transaction(force_rollback=True):
+        stage = _stage(conn, objects, [])
+        rows = conn.execute(
+            f"select reason from ({stripe_check_sql(stage, None)}) c order by ord",
+            {"ceiling": datetime.now(UTC) + DEFAULT_FUTURE_TOLERANCE},
+        ).fetchall()
+    return [row[0] for row in rows]
+
+
+def parse_json_lines(lines: Iterable[bytes], origin: str) -> Iterator[Sourced | Reject]:
+    """Values from JSONL bytes, each with its file and line; a line that is not UTF-8 or not JSON (or nests too
+    deeply for a parser) becomes a Reject naming the file and line. A BOM before the first line is dropped."""
+    for number, raw in enumerate(lines, start=1):
+        if number == 1 and raw.startswith(b"\xef\xbb\xbf"):
+            raw = raw[3:]
+        where = f"{origin}:{number}"
+        try:
+            text = raw.decode("utf-8").strip()
+        except UnicodeDecodeError as exc:
+            shown = raw.decode("utf-8", "backslashreplace").strip()
+            yield Reject(f"{where}: not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})", shown)
+            continue
         if not text:
             continue
         try:
             value = json.loads(text)
         except json.JSONDecodeError as exc:
-            yield Reject(f"unparsable JSON at {origin}:{number}: {exc.msg}", text[:10_000])
+            yield Reject(f"{where}: unparsable JSON: {exc.msg}", text[:10_000].replace("\x00", "\\u0000"))
             continue
-        if not isinstance(value, dict):
-            yield Reject(f"not a JSON object at {origin}:{number}", text[:10_000])
+        except RecursionError:
+            yield Reject(f"{where}: JSON nested too deeply", text[:10_000])
             continue
-        yield value
+        yield Sourced(where, value)

@@ -25,7 +25,7 @@ from extract.warehouse import STRIPE_OBJECT_TABLES
 from orchestration.partitions import backfill_policy, daily_partitions
 from orchestration.resources import WarehouseResource, partition_locks, retry_transient
 
-APP_TABLES = ("tenants", "users", "jobs", "events", "api_requests")  # extract/app/schema.py TABLES, load order
+APP_TABLES = ("tenants", "users", "jobs", "events", "api_requests")  # extract/tables.py APP_TABLES, load order
 RAW_APP_GROUP = "raw_app"
 RAW_STRIPE_GROUP = "raw_stripe"
 
@@ -101,6 +101,8 @@ def build_extract_assets() -> list:
         duration = round(time.monotonic() - began, 3)
         for table in tables:
             table_result = result.tables.get(table)
+            if table_result is not None and table_result.error:
+                continue  # rolled back alone; reported below
             loaded = table_result.loaded if table_result else 0
             rejected = table_result.rejected if table_result else 0
             loaded_window = table_result.window if table_result else (start, end)
@@ -117,6 +119,9 @@ def build_extract_assets() -> list:
                     "source": result.source,
                 },
             )
+        if result.failed:
+            failed = "; ".join(f"app.{name}: {message}" for name, message in result.failed.items())
+            raise ExtractError(f"these tables did not load (the others did): {failed}")
 
     @multi_asset(
         name="extract_stripe",
@@ -181,6 +186,10 @@ def build_extract_assets() -> list:
                     "source": origin,
                 },
             )
+        failed = getattr(result, "failed", None)
+        if failed:
+            listed = "; ".join(f"{name}: {message}" for name, message in failed.items())
+            raise ExtractError(f"these Stripe object types did not load (the others did): {listed}")
 
     return [extract_app_assets, extract_stripe_assets]
 

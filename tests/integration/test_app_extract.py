@@ -99,20 +99,31 @@ API = [
 
 # One malformed row of each kind, with the reason the extractor must give.
 BAD_ROWS = {
-    "users": [({"id": "u9", "tenant_id": "t404", "updated_at": "2025-01-05T10:00:00Z"}, "unknown tenant_id 't404'")],
+    "users": [
+        (
+            {"id": "u9", "tenant_id": "t404", "updated_at": "2025-01-05T10:00:00Z", "is_staff": False},
+            "tenant_id: unknown tenant 't404'",
+        )
+    ],
     "jobs": [
         (
             {"id": "j9", "tenant_id": "t1", "status": "exploded", "updated_at": "2025-03-01T00:00:00Z"},
-            "status 'exploded'",
+            "status: 'exploded' is not one of",
         ),
-        ({"id": "j8", "tenant_id": "t1", "status": "failed", "updated_at": "yesterday-ish"}, "unparsable updated_at"),
+        (
+            {"id": "j8", "tenant_id": "t1", "status": "failed", "updated_at": "yesterday-ish"},
+            "updated_at: invalid input syntax for type timestamp with time zone",
+        ),
     ],
     "events": [
-        ({"id": "", "tenant_id": "t1", "event_type": "login", "occurred_at": "2025-03-01T08:00:00Z"}, "missing id"),
-        ({"id": "e9", "tenant_id": "t1", "event_type": "login", "occurred_at": "31/02/2025"}, "unparsable occurred_at"),
+        ({"id": "", "tenant_id": "t1", "event_type": "login", "occurred_at": "2025-03-01T08:00:00Z"}, "id: missing"),
+        (
+            {"id": "e9", "tenant_id": "t1", "event_type": "login", "occurred_at": "31/02/2025"},
+            "occurred_at: date/time field value out of range",
+        ),
         (
             {"id": "e8", "tenant_id": "t1", "event_type": None, "occurred_at": "2025-03-01T08:00:00Z"},
-            "missing event_type",
+            "event_type: missing",
         ),
     ],
     "api_requests": [
@@ -124,7 +135,7 @@ BAD_ROWS = {
                 "duration_ms": 1,
                 "occurred_at": "2025-03-01T08:00:00Z",
             },
-            "status_code is not an integer",
+            "status_code: invalid input syntax for type integer",
         ),
         (
             {
@@ -134,7 +145,7 @@ BAD_ROWS = {
                 "duration_ms": "fast",
                 "occurred_at": "2025-03-01T08:00:00Z",
             },
-            "duration_ms is not a number",
+            "duration_ms: invalid input syntax for type double precision",
         ),
     ],
 }
@@ -219,7 +230,11 @@ def test_each_kind_of_bad_row_lands_in_rejects_with_its_reason(
         for row, reason in bad:
             matching = [r for r in rejects if r[0] == table and reason in r[1] and json.loads(r[2])["id"] == row["id"]]
             assert matching, f"no reject for {table} {row['id']!r} with reason {reason!r}: {rejects}"
-    assert any(r[0] == "events" and r[1].startswith("unparsable JSON") and r[2] == "{not json" for r in rejects)
+    assert any(
+        r[0] == "events" and r[1].startswith("events.jsonl:6: not valid JSON") and r[2] == "{not json" for r in rejects
+    )
+    # Each reason names the file and line, then the column and the problem.
+    assert all(r[1].startswith(f"{r[0]}.jsonl:") for r in rejects)
     # The good rows loaded all the same.
     assert raw_conn.execute("select count(*) from raw.app_events").fetchone()[0] == len(EVENTS)
     assert raw_conn.execute("select count(*) from raw.app_api_requests").fetchone()[0] == len(API)
@@ -234,8 +249,12 @@ def test_same_window_twice_changes_nothing(warehouse: Warehouse, raw_conn: psyco
     before = raw_fingerprint(raw_conn)
     second = extract_app(warehouse, source, **window)
     assert raw_fingerprint(raw_conn) == before
-    assert first.tables["api_requests"].loaded == second.tables["api_requests"].loaded == 4  # 2025-03-01 and 02
-    assert first.tables["api_requests"].skipped_outside_window == 2
+    assert first.tables["api_requests"].loaded == 4  # 2025-03-01 and 02
+    assert second.tables["api_requests"].loaded == 0 and second.tables["api_requests"].unchanged == 4
+    assert (
+        first.tables["api_requests"].skipped_outside_window == second.tables["api_requests"].skipped_outside_window == 2
+    )
+    assert second.tables["events"].rejected == first.tables["events"].rejected == len(BAD_ROWS["events"])
 
 
 def test_incremental_run_picks_up_late_rows_without_duplicates(
@@ -283,10 +302,16 @@ def test_csv_source_and_missing_column_error(
         sum(row["duration_ms"] for row in API)
     )
 
+    # A required column missing from a file: every row is rejected with the column's name, nothing aborts.
     broken = tmp_path / "broken"
     write_jsonl(broken, {"tenants": [{k: v for k, v in TENANTS[0].items() if k != "updated_at"}]})
-    with pytest.raises(SourceError, match=r"table 'tenants' has no column 'updated_at'"):
-        extract_app(warehouse, FileSource(broken), tables=["tenants"])
+    result = extract_app(warehouse, FileSource(broken), tables=["tenants"])
+    assert result.tables["tenants"].rejected == 1 and not result.failed
+    assert raw_conn.execute("select reason from raw._rejects where table_name = 'tenants'").fetchall() == [
+        ("tenants.jsonl:1: updated_at: missing",)
+    ]
+    with pytest.raises(SourceError, match="does not exist"):
+        FileSource(tmp_path / "nowhere")
 
 
 def test_database_source_by_sqlalchemy_url(
@@ -327,7 +352,7 @@ def test_database_source_by_sqlalchemy_url(
         assert result.tables["api_requests"].rejected == 1  # r3: no occurred_at, so it cannot be windowed
         assert raw_conn.execute("select id from raw.app_api_requests").fetchall() == [("r1",)]
         reason = raw_conn.execute("select reason from raw._rejects").fetchone()[0]
-        assert reason == "missing occurred_at"
+        assert reason.startswith("api_requests row ") and reason.endswith(": occurred_at: missing")
     finally:
         with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{app_db}" with (force)')
@@ -366,7 +391,8 @@ def _truncate_raw(conn: psycopg.Connection) -> None:
 
 def _rejected_ids(conn: psycopg.Connection) -> set[tuple[str, str, str]]:
     rows = conn.execute("select table_name, reason, record from raw._rejects").fetchall()
-    return {(table, json.loads(record)["id"], reason.split(":")[0]) for table, reason, record in rows}
+    # The reason without its "file:line: " prefix (a CSV file's lines are one further down: its header).
+    return {(table, json.loads(record)["id"] or "", reason.split(": ")[1]) for table, reason, record in rows}
 
 
 @pytest.mark.parametrize("variant", ["lf", "crlf", "quoted", "reordered", "extra_column"])
@@ -374,7 +400,7 @@ def test_a_csv_source_loads_what_the_jsonl_source_loads(
     warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, variant: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Files are read in chunks this small, so lines, line ends and quoted fields fall across chunk boundaries.
-    monkeypatch.setattr(sources, "CHUNK_CHARS", 37)
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 37)
     tables = good_tables()
     for table, bad in BAD_ROWS.items():
         tables[table] = tables[table] + [row for row, _ in bad]
@@ -398,58 +424,67 @@ def test_a_csv_source_loads_what_the_jsonl_source_loads(
     assert props == {"note": "a, b\nc"}
 
 
-def test_csv_lines_go_to_postgres_as_written_or_rewritten_when_they_must(
+def test_csv_fields_are_judged_by_postgres_as_written(
     warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
 ) -> None:
     source = tmp_path / "src"
     source.mkdir()
     (source / "tenants.csv").write_text(
         "id,name,plan,created_at,updated_at,stripe_customer_id,is_internal,deleted_at\n"
-        "t1,Acme,growth,2025-01-05 10:00:00+01,2025-01-05T10:00:00Z,,,\n"  # no is_internal: the default, false
-        "t2,Globex,starter,,20250210T090000+0100,cus_2,yes,\n"  # a compact ISO timestamp is rewritten
+        "t1,Acme,growth,2025-01-05 10:00:00+01,2025-01-05T10:00:00Z,,,\n"  # no is_internal: rejected, not "false"
+        "t2,Globex,starter,,20250210T090000+0100,cus_2,yes,\n"  # Postgres reads the compact ISO form
+        "t3,Initech,starter,,2025-02-10T09:00:00Z,, false ,\n"
     )
     header = "id,tenant_id,user_id,method,route,status_code,duration_ms,occurred_at\n"
     good = [
-        "r1,t1,,GET,/a, 200 ,1e2,2025-03-01 08:00:00+01\n",  # kept as written: Postgres reads it as Python did
-        "r2,t1,u1,GET,/a,\u0662\u0660\u0660,12.5,2025-03-01T08:00:00.5+00:00\n",  # Arabic-Indic digits: rewritten
+        "r1,t2,,GET,/a, 200 ,1e2,2025-03-01 08:00:00+01\n",
+        "r2,t2,u1,GET,/a,2_01,12.5,2025-03-01T08:00:00.5+00:00\n",  # Postgres 16 reads 2_01 as 201
         "\n",  # a blank line is no row
-        "r3,t2,u1,GET,/a,,,2025-03-01T09:00Z\n",
+        "r3,t3,u1,GET,/a,,,2025-03-01T09:00Z\n",
     ]
     bad = [
-        ("r4,t1,u1,GET,/a,1_0,1,2025-03-01T08:00:00Z\n", "status_code is not an integer"),
-        ("r5,t1,u1,GET,/a,200,NaN,2025-03-01T08:00:00Z\n", "duration_ms is not a finite number"),
-        ("r6,t1,u1,GET,/a,200,inf,2025-03-01T08:00:00Z\n", "duration_ms is not a finite number"),
-        ("r7,t1,u1,GET,/a,200,1,now\n", "unparsable occurred_at"),
-        ("r8,t1,u1,GET,/a,99999999999,1,2025-03-01T08:00:00Z\n", "status_code is out of range"),
-        ("r9,t1,u1,GET,/a,200,1,2025-03-01T08:00:00Z,surplus\n", "line 11 has 9 fields, header has 8"),
+        (
+            "r4,t2,u1,GET,/a,\u0662\u0660\u0660,1,2025-03-01T08:00:00Z\n",
+            "status_code: invalid input syntax for type integer",
+        ),
+        ("r5,t2,u1,GET,/a,200,NaN,2025-03-01T08:00:00Z\n", "duration_ms: NaN is not a finite number"),
+        ("r6,t2,u1,GET,/a,200,inf,2025-03-01T08:00:00Z\n", "duration_ms: inf is not a finite number"),
+        ("r7,t2,u1,GET,/a,200,1,now\n", "occurred_at: not a date and time"),
+        ("r8,t2,u1,GET,/a,99999999999,1,2025-03-01T08:00:00Z\n", 'status_code: value "99999999999" is out of range'),
+        ("r9,t2,u1,GET,/a,200,1,2025-03-01T08:00:00Z,surplus\n", "9 fields, the header has 8"),
+        ("r10,t1,u1,GET,/a,200,1,2025-03-01T08:00:00Z\n", "tenant_id: unknown tenant 't1'"),  # t1 was rejected
     ]
     (source / "api_requests.csv").write_text(header + "".join(good) + "".join(line for line, _ in bad))
 
     result = extract_app(warehouse, FileSource(source), tables=["tenants", "api_requests"])
 
-    assert result.tables["tenants"].loaded == 2
-    assert raw_conn.execute("select id, is_internal, created_at from raw.app_tenants order by id").fetchall() == [
-        ("t1", False, datetime(2025, 1, 5, 9, 0, tzinfo=UTC)),
-        ("t2", True, None),
+    assert (result.tables["tenants"].loaded, result.tables["tenants"].rejected) == (2, 1)
+    assert raw_conn.execute("select id, is_internal, updated_at from raw.app_tenants order by id").fetchall() == [
+        ("t2", True, datetime(2025, 2, 10, 8, 0, tzinfo=UTC)),
+        ("t3", False, datetime(2025, 2, 10, 9, 0, tzinfo=UTC)),
     ]
-    assert raw_conn.execute("select updated_at from raw.app_tenants where id = 't2'").fetchone()[0] == datetime(
-        2025, 2, 10, 8, 0, tzinfo=UTC
-    )
+    assert raw_conn.execute("select reason from raw._rejects where table_name = 'tenants'").fetchall() == [
+        ("tenants.csv:2: is_internal: missing",)
+    ]
     loaded = raw_conn.execute(
         "select id, user_id, status_code, duration_ms, occurred_at from raw.app_api_requests order by id"
     ).fetchall()
     assert loaded == [
         ("r1", None, 200, 100.0, datetime(2025, 3, 1, 7, 0, tzinfo=UTC)),
-        ("r2", "u1", 200, 12.5, datetime(2025, 3, 1, 8, 0, 0, 500000, tzinfo=UTC)),
+        ("r2", "u1", 201, 12.5, datetime(2025, 3, 1, 8, 0, 0, 500000, tzinfo=UTC)),
         ("r3", "u1", None, None, datetime(2025, 3, 1, 9, 0, tzinfo=UTC)),
     ]
-    rejects = raw_conn.execute("select reason, record from raw._rejects").fetchall()
+    rejects = raw_conn.execute("select reason, record from raw._rejects where table_name = 'api_requests'").fetchall()
     assert len(rejects) == len(bad) == result.tables["api_requests"].rejected
     # A row's record is the row as JSON; a line that is no row is kept as it came.
     by_id = {
         (json.loads(record)["id"] if record.startswith("{") else record.split(",")[0]): reason
         for reason, record in rejects
     }
-    for line, reason in bad:
-        assert by_id[line.split(",")[0]].startswith(reason), (line, by_id)
+    first_bad_line = 2 + len(good)
+    for offset, (line, reason) in enumerate(bad):
+        assert by_id[line.split(",")[0]].startswith(f"api_requests.csv:{first_bad_line + offset}: {reason}"), (
+            line,
+            by_id,
+        )
     assert result.tables["api_requests"].watermark == datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
