@@ -324,6 +324,17 @@ class Reject:
     record: str
 
 
+def _storable(text: str) -> str:
+    """Text Postgres can store: NUL bytes and lone surrogates (what made the record a reject) written out."""
+    if "\x00" in text:
+        text = text.replace("\x00", "\\x00")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        text = text.encode("utf-8", "backslashreplace").decode("utf-8")
+    return text
+
+
 def insert_rejects(
     conn: psycopg.Connection,
     source: str,
@@ -341,8 +352,9 @@ def insert_rejects(
     conn.execute("truncate _stage_rejects")
     with conn.cursor().copy("copy _stage_rejects (reason, record, record_hash) from stdin") as copy:
         for reject in rejects:
-            digest = hashlib.sha256(reject.record.encode()).hexdigest()[:32]
-            copy.write_row((reject.reason, reject.record, digest))
+            reason, record = _storable(reject.reason), _storable(reject.record)
+            digest = hashlib.sha256(record.encode()).hexdigest()[:32]
+            copy.write_row((reason, record, digest))
             count += 1
     conn.execute(
         """insert into raw._rejects (source, table_name, reason, record, record_hash, window_start, window_end,

@@ -228,7 +228,8 @@ def _csv_chunks(handle: IO[bytes], rows: TableRows, width: int) -> Iterator[str]
                 )
                 return
             counts = list(map(str.count, lines, itertools.repeat(",")))
-            if counts.count(commas) == len(lines) and "\x00" not in text and not (width == 1 and "" in lines):
+            plain = "\x00" not in text and text.count("[") + text.count("{") <= MAX_JSON_DEPTH
+            if plain and counts.count(commas) == len(lines) and not (width == 1 and "" in lines):
                 out = "".join(map("{},{}\n".format, range(number, number + len(lines)), lines))
                 rows.rows += len(lines)
             else:
@@ -239,8 +240,8 @@ def _csv_chunks(handle: IO[bytes], rows: TableRows, width: int) -> Iterator[str]
                     where = f"{rows.origin}:{number + offset}"
                     if count != commas:
                         rows.rejects.append(Reject(f"{where}: {count + 1} fields, the header has {width}", line))
-                    elif "\x00" in line:
-                        rows.rejects.append(Reject(f"{where}: contains a NUL byte", line.replace("\x00", "\\x00")))
+                    elif problem := _unreadable(line):
+                        rows.rejects.append(Reject(f"{where}: {problem}", line.replace("\x00", "\\x00")[:10_000]))
                     else:
                         kept.append(f"{number + offset},{line}\n")
                 out = "".join(kept)
@@ -335,8 +336,13 @@ class SqlSource:
 
         if not self.has_table(table):
             raise SourceError(f"{self.description}: no table {table!r}")
-        present = {col["name"] for col in inspect(self.engine).get_columns(table)}
+        from sqlalchemy.types import DateTime
+
+        present = {col["name"]: col["type"] for col in inspect(self.engine).get_columns(table)}
         names = [name for name in APP_TABLES[table].column_names if name in present]
+        mark = APP_TABLES[table].watermark
+        if not isinstance(present.get(mark), DateTime):  # not a timestamp column: the extractor windows the rows
+            start = end = None
         stage_columns = tuple(f"c{i}" for i in range(1, len(names) + 1))
         rows = TableRows(table, "row", "columns", stage_columns, dict(zip(names, stage_columns, strict=True)), iter(()))
         rows.chunks = self._chunks(table, names, start, end, rows)

@@ -7,9 +7,9 @@ object type, and every field the staging models read must hold what they cast it
 in range and `created` not in the future, ISO 4217 currencies, known statuses, invoice lines with amount and period).
 A bad object goes to raw._rejects with its reason (file and line for a dump); the others load.
 
-Versions: objects are taken in the order they come; an object adds a version unless its payload equals the
-version before it (the stored latest, or the same id earlier in the load), so loading twice adds nothing, the same
-id twice in a load with two contents keeps both in order (the later one is the latest), and history is kept.
+Versions: an object adds a version unless its payload equals the latest stored version of its id, so loading twice
+adds nothing and history is kept. The same id more than once in one load: the last occurrence is the object's state,
+each earlier one is rejected as its duplicate or as a conflicting version, naming the one kept.
 Counts: objects = new versions + unchanged + rejected.
 """
 
@@ -144,20 +144,36 @@ def load_objects(
             f"select reason, count(*) from {checked} where reason is not null group by reason"
         ).fetchall():
             result.reject_reasons[reason.split(" (")[0]] += count
+    # The same id more than once in a load: the last occurrence is the object's state; each earlier one is rejected
+    # as its duplicate (same payload) or as a conflicting version (another payload), naming the one kept.
+    where = "coalesce(nullif(where_, ''), 'object ' || (ord + 1))"
+    found += insert_rejects_select(
+        conn,
+        SOURCE,
+        table_name,
+        f"""select {where} || ': ' || case when payload_hash = keep_hash
+                      then 'duplicate of ' || keep_where || ' (same id, same payload; that one is kept)'
+                      else 'conflicts with ' || keep_where || ' (same id, another payload; the later one is kept)'
+                      end as reason, record
+            from (select c.*, first_value({where}) over w as keep_where, first_value(payload_hash) over w as keep_hash,
+                         row_number() over w as rn
+                  from {checked} c where reason is null window w as (partition by table_name, id order by ord desc)) d
+            where rn > 1""",
+        {},
+        batch_id,
+    )
     for table, valid in conn.execute(
-        f"select table_name, count(*) from {checked} where reason is null group by table_name order by 1"
+        f"select table_name, count(distinct id) from {checked} where reason is null group by table_name order by 1"
     ).fetchall():
-        # An object adds a version unless it equals the one before it: the same id earlier in this load, else the
-        # latest stored version.
+        # The last occurrence of an id adds a version unless it equals the latest stored one.
         inserted = conn.execute(
             f"""insert into raw.stripe_{table}
                     (id, created, payload, payload_hash, is_deleted, _batch_id, _extracted_at)
                 select s.id, s.created, s.payload, s.payload_hash, s.is_deleted, %s, %s
-                from (select c.*, lag(c.payload_hash) over (partition by c.id order by c.ord) as previous
-                      from {checked} c where c.reason is null and c.table_name = %s) as s
-                where coalesce(s.previous, (
-                    select r.payload_hash from raw.stripe_{table} as r where r.id = s.id order by r._seq desc limit 1
-                )) is distinct from s.payload_hash
+                from (select distinct on (c.id) c.* from {checked} c
+                      where c.reason is null and c.table_name = %s order by c.id, c.ord desc) as s
+                where s.payload_hash is distinct from (
+                    select r.payload_hash from raw.stripe_{table} as r where r.id = s.id order by r._seq desc limit 1)
                 order by s.ord""",
             (batch_id, extracted_at, table),
         ).rowcount
