@@ -58,6 +58,42 @@ class AppCase:
     crlf: bool = False
 
 
+def dumps_raw(value: Any) -> str:
+    """JSON text of `value`, with every Raw inside written as its text and ABSENT keys left out."""
+    marks: dict[str, str] = {}
+
+    def plain(item: Any) -> Any:
+        if isinstance(item, Raw):
+            mark = f"@@raw{len(marks)}@@"
+            marks[json.dumps(mark)] = item.text
+            return mark
+        if isinstance(item, dict):
+            return {key: plain(value) for key, value in item.items() if value is not ABSENT}
+        if isinstance(item, list):
+            return [plain(value) for value in item]
+        return item
+
+    text = json.dumps(plain(value), default=str)
+    for mark, raw in marks.items():
+        text = text.replace(mark, raw)
+    return text
+
+
+def set_path(obj: Any, path: str, value: Any) -> None:
+    """Set the field at a dotted path (list items by index); ABSENT removes it."""
+    node = obj
+    keys = path.split(".")
+    for key in keys[:-1]:
+        node = node[int(key)] if isinstance(node, list) else node[key]
+    last = keys[-1]
+    if value is ABSENT:
+        del node[last]
+    elif isinstance(node, list):
+        node[int(last)] = value
+    else:
+        node[last] = value
+
+
 def _row(table: str, **changes: Any) -> dict[str, Any]:
     """A good row of `table` with a fresh id, changed as given."""
     base = dict(GOOD_APP[table][0])
@@ -353,17 +389,7 @@ def _obj(table: str, path: str, value: Any, new_id: str | None = None) -> dict[s
     """A good object of `table` (fresh id) with the field at the dotted path set to `value` (ABSENT: removed)."""
     obj = copy.deepcopy(GOOD_STRIPE[table][0])
     obj["id"] = new_id or obj["id"] + "_bad"
-    node: Any = obj
-    keys = path.split(".")
-    for key in keys[:-1]:
-        node = node[int(key)] if isinstance(node, list) else node[key]
-    last = keys[-1]
-    if value is ABSENT:
-        del node[last]
-    elif isinstance(node, list):
-        node[int(last)] = value
-    else:
-        node[last] = value
+    set_path(obj, path, value)
     return obj
 
 
@@ -500,3 +526,21 @@ def stripe_cases() -> list[StripeCase]:
         ),
     ]
     return cases
+
+
+# Objects as the Stripe API returns them, changed on the way (a proxy in front of localstripe): (list path, field,
+# value, reason fragment). The first object of the first page is changed.
+API_KINDS: list[tuple[str, str, Any, str]] = [
+    ("customers", "created", Raw("NaN"), "payload: invalid input syntax for type json"),
+    ("customers", "created", 10**20, "field 'created' 100000000000000000000 is not an integer"),
+    ("customers", "created", 32503680000, "field 'created' 32503680000 is in the future"),
+    ("customers", "currency", "dollars", "is not an ISO 4217 currency"),
+    ("customers", "email", "a\u0000b@x.test", "payload: unsupported Unicode escape sequence"),
+    ("customers", "id", {"x": 1}, "id: a JSON object, not a string"),
+    ("plans", "amount", "ten dollars", "field 'amount' \"ten dollars\" is not an integer"),
+    ("plans", "interval", "fortnight", "field 'interval' \"fortnight\" is not one of"),
+    ("subscriptions", "current_period_end", "soon", "field 'current_period_end' \"soon\" is not an integer"),
+    ("subscriptions", "status", "sleeping", "field 'status' \"sleeping\" is not one of"),
+    ("invoices", "lines.data", {"0": "x"}, 'field \'lines.data\' {"0": "x"} is not a list'),
+    ("charges", "amount", 12.5, "field 'amount' 12.5 is not an integer"),
+]

@@ -10,7 +10,6 @@ builds every dbt model on it: nothing a load accepted breaks the marts.
 from __future__ import annotations
 
 import csv
-import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -27,7 +26,7 @@ from extract.stripe.dump import load_dump
 from extract.warehouse import Target, Warehouse
 from orchestration.dbt_cli import run_dbt
 from tests.integration.bad_data_cases import (
-    ABSENT,
+    API_KINDS,
     GOOD_APP,
     GOOD_STRIPE,
     SQL_KINDS,
@@ -35,6 +34,7 @@ from tests.integration.bad_data_cases import (
     Raw,
     StripeCase,
     app_cases,
+    dumps_raw,
     stripe_cases,
 )
 from tests.integration.test_app_extract import API, TENANTS
@@ -44,7 +44,8 @@ STRIPE_CASES = stripe_cases()
 
 
 def test_the_corpus_has_at_least_100_kinds() -> None:
-    ids = [c.id for c in APP_CASES] + [c.id for c in STRIPE_CASES] + [f"sql:{i}" for i in range(len(SQL_KINDS))]
+    ids = [c.id for c in APP_CASES] + [c.id for c in STRIPE_CASES]
+    ids += [f"sql:{i}" for i in range(len(SQL_KINDS))] + [f"api:{i}" for i in range(len(API_KINDS))]
     assert len(ids) == len(set(ids))
     assert len(ids) >= 100, len(ids)
 
@@ -54,20 +55,7 @@ def test_the_corpus_has_at_least_100_kinds() -> None:
 
 def _json_line(row: dict[str, Any]) -> str:
     """A JSONL line; Raw values go in as their text, ABSENT keys are left out."""
-    marks: dict[str, str] = {}
-    plain: dict[str, Any] = {}
-    for key, value in row.items():
-        if value is ABSENT:
-            continue
-        if isinstance(value, Raw):
-            mark = f"@@raw{len(marks)}@@"
-            marks[json.dumps(mark)] = value.text
-            value = mark
-        plain[key] = value
-    text = json.dumps(plain, default=str)
-    for mark, raw in marks.items():
-        text = text.replace(mark, raw)
-    return text
+    return dumps_raw(row)
 
 
 def _app_file(directory: Path, table: str, case: AppCase | None) -> int:
