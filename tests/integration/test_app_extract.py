@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
@@ -488,3 +488,146 @@ def test_csv_fields_are_judged_by_postgres_as_written(
             by_id,
         )
     assert result.tables["api_requests"].watermark == datetime(2025, 3, 1, 9, 0, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------------------------------------ keys, deltas, clock
+
+
+def _event(i: int, day: int, hour: int = 8, **changes: object) -> dict:
+    return {
+        "id": f"ev{i}",
+        "tenant_id": "t1",
+        "user_id": "u1",
+        "event_type": "login",
+        "occurred_at": f"2025-03-{day:02d}T{hour:02d}:00:00Z",
+        "properties": None,
+        **changes,
+    }
+
+
+def test_a_delta_file_never_deletes_earlier_rows(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    tables = good_tables()
+    tables["events"] = [_event(i, 1 + i % 3) for i in range(7)]  # 2025-03-01 .. 03
+    extract_app(warehouse, FileSource(write_jsonl(tmp_path / "full", tables)))
+    # The next export holds only what is new: three events, two inside the lookback of the watermark.
+    delta = {"tenants": TENANTS, "events": [_event(7, 3, 9), _event(8, 3, 10), _event(9, 4)]}
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "delta", delta)), tables=["tenants", "events"])
+    assert result.tables["events"].loaded == 3
+    ids = sorted(row[0] for row in raw_conn.execute("select id from raw.app_events"))
+    assert ids == sorted(f"ev{i}" for i in range(10))  # nothing deleted by time range
+    # A re-exported row replaces the stored one by id (never two rows with one id).
+    again = {"tenants": TENANTS, "events": [_event(9, 4, event_type="file_upload")]}
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "again", again)), tables=["tenants", "events"])
+    assert (result.tables["events"].loaded, result.tables["events"].unchanged) == (1, 0)
+    rows = raw_conn.execute("select event_type from raw.app_events where id = 'ev9'").fetchall()
+    assert rows == [("file_upload",)]
+    assert raw_conn.execute("select count(*) from raw.app_events").fetchone()[0] == 10
+
+
+def test_duplicates_and_conflicting_versions_keep_the_later_line(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    tables = good_tables()
+    tenant = {**TENANTS[0], "id": "t9", "updated_at": "2025-03-01T00:00:00Z"}
+    tables["tenants"] = TENANTS + [tenant, {**tenant, "plan": "enterprise"}]  # lines 3 and 4: same version
+    tables["events"] = [_event(1, 1), _event(1, 1), _event(2, 1), _event(2, 1, event_type="signup")]
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "src", tables)))
+
+    assert (result.tables["tenants"].loaded, result.tables["tenants"].rejected) == (3, 1)
+    assert (result.tables["events"].loaded, result.tables["events"].rejected) == (2, 2)
+    assert raw_conn.execute("select plan from raw.app_tenants where id = 't9'").fetchall() == [("enterprise",)]
+    assert raw_conn.execute("select event_type from raw.app_events where id = 'ev2'").fetchall() == [("signup",)]
+    reasons = sorted(r[0] for r in raw_conn.execute("select reason from raw._rejects"))
+    assert reasons == [
+        "events.jsonl:1: duplicate of line 2 (same id, same values; line 2 is kept)",
+        "events.jsonl:3: conflicts with line 4 (same id, other values; the later line, 4, is kept)",
+        "tenants.jsonl:3: conflicts with line 4 (same id and updated_at, other values; the later line, 4, is kept)",
+    ]
+    # Deterministic on a re-run: the same rows stay, nothing new lands, the same rejects are not recorded twice.
+    before = raw_fingerprint(raw_conn)
+    second = extract_app(warehouse, FileSource(tmp_path / "src"), full_refresh=True)
+    assert raw_fingerprint(raw_conn) == before
+    assert second.tables["events"].loaded == 0 and second.tables["events"].unchanged == 2
+    # A later load with other values for a stored version replaces it (the latest load wins), counted as loaded.
+    tables["tenants"] = [{**tenant, "plan": "starter"}]
+    third = extract_app(
+        warehouse, FileSource(write_jsonl(tmp_path / "later", tables)), tables=["tenants"], full_refresh=True
+    )
+    assert third.tables["tenants"].loaded == 1
+    assert raw_conn.execute("select plan from raw.app_tenants where id = 't9'").fetchall() == [("starter",)]
+
+
+def test_rows_in_the_future_are_rejected_and_never_move_the_watermark(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC).replace(microsecond=0)
+    tables = good_tables()
+    tables["tenants"] = TENANTS + [{**TENANTS[0], "id": "t_future", "updated_at": "9999-01-01T00:00:00Z"}]
+    tables["events"] = EVENTS + [_event(50, 1, occurred_at="9999-12-31T23:59:59Z")]
+    first = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "a", tables)))
+    assert first.tables["events"].rejected == first.tables["tenants"].rejected == 1
+    reasons = sorted(r[0] for r in raw_conn.execute("select reason from raw._rejects"))
+    assert reasons == [
+        "events.jsonl:3: occurred_at: 9999-12-31 23:59:59+00 is in the future"
+        " (after the load's clock plus the tolerance)",
+        "tenants.jsonl:3: updated_at: 9999-01-01 00:00:00+00 is in the future"
+        " (after the load's clock plus the tolerance)",
+    ]
+    marks = dict(raw_conn.execute("select table_name, watermark from raw._watermarks").fetchall())
+    assert all(mark <= now + timedelta(minutes=11) for mark in marks.values()), marks
+    assert marks["events"] == datetime(2025, 3, 2, 8, 0, tzinfo=UTC)
+
+    # A new tenant and its events after the poisoned rows still load (nothing skipped below a bogus watermark).
+    tables["tenants"] = [*tables["tenants"], {**TENANTS[0], "id": "t_new", "updated_at": "2025-04-01T00:00:00Z"}]
+    tables["events"] = [*tables["events"], _event(51, 1, tenant_id="t_new", occurred_at="2025-04-02T00:00:00Z")]
+    second = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "b", tables)))
+    assert raw_conn.execute("select count(*) from raw.app_events where tenant_id = 't_new'").fetchone()[0] == 1
+    assert second.tables["events"].loaded == 1
+
+    # A watermark stored in the future by an earlier version is not trusted: raw's latest plausible value is.
+    raw_conn.execute("update raw._watermarks set watermark = '9999-06-01' where table_name = 'events'")
+    tables["events"] = [*tables["events"], _event(52, 1, occurred_at="2025-04-02T06:00:00Z")]
+    third = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "c", tables)), tables=["tenants", "events"])
+    assert third.tables["events"].window[0] == datetime(2025, 4, 2, tzinfo=UTC) - timedelta(hours=48)
+    assert raw_conn.execute("select count(*) from raw.app_events where id = 'ev52'").fetchone()[0] == 1
+    mark = raw_conn.execute("select watermark from raw._watermarks where table_name = 'events'").fetchone()[0]
+    assert mark == datetime(2025, 4, 2, 6, 0, tzinfo=UTC)
+
+
+def test_a_failing_table_never_rolls_back_another(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path
+) -> None:
+    tables = good_tables()
+    del tables["events"]  # the export lacks a table: that table fails alone
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "src", tables)))
+    assert set(result.failed) == {"events"} and "no events.jsonl or events.csv" in result.failed["events"]
+    assert result.tables["api_requests"].loaded == len(API)
+    assert raw_conn.execute("select count(*) from raw.app_api_requests").fetchone()[0] == len(API)
+    batches = dict(raw_conn.execute("select table_name, rows_loaded from raw._batches").fetchall())
+    assert batches == {"tenants": 2, "users": 1, "jobs": 1, "api_requests": len(API)}  # what landed
+
+
+def test_the_command_ends_in_one_error_line(warehouse: Warehouse, tmp_path: Path) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from extract.settings import PROJECT_ROOT
+
+    tables = good_tables()
+    del tables["jobs"]
+    source = write_jsonl(tmp_path / "src", tables)
+    done = subprocess.run(
+        [sys.executable, "-m", "orchestration.cli", "extract", "app", "--source", str(source)],
+        env={**os.environ, "COLUMNS": "200"},
+        cwd=PROJECT_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 1
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.strip().splitlines()[-1].startswith("error: not loaded (the other tables were): jobs:")
+    assert "api_requests" in done.stdout  # the other tables' counts are shown
