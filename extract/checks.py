@@ -6,7 +6,7 @@ extractors accept is exactly what the warehouse can store. The declared rules (r
 known tenants, not in the future) are checked on the typed values after that.
 
 Each generator returns a SELECT over a staging table whose output has the typed columns, `_line` (the row's line
-in its file, or its row number), `_record` (the row as it came, for the rejects table), `_outside` (its watermark
+in its file, or its row number), the values as text (`v_<column>`, for the rejects table), `_outside` (its watermark
 is outside the load's window: skipped, neither loaded nor rejected) and `_reason` (null when the row is valid, else
 the first problem found: the column and what is wrong with it). Parameters: `%(ceiling)s` (the load's clock plus
 the future tolerance), `%(start)s` / `%(end)s` (the window, either may be null).
@@ -59,7 +59,7 @@ def _typed(column: Column, value: str) -> str:
     valid = f"pg_input_is_valid({value}, {literal(column.type)})"
     if column.type == "timestamptz":
         # Postgres also reads 'now', 'today', 'epoch', 'infinity' as timestamps: a source value must be a date.
-        valid = f"{value} ~ '^\\s*[0-9]' and {valid}"
+        valid = f"(ascii({value}) between 48 and 57 or ascii(ltrim({value})) between 48 and 57) and {valid}"
     return f"case when {valid} then {value}::{column.type} end"
 
 
@@ -139,7 +139,6 @@ def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mappin
         else:
             texts.append(f"null::text as {ident('v_' + name)}")
     if shape == "document":
-        record = "s._doc"
         doc_error = (
             "case when d is null then 'not valid JSON: ' || "
             + _error("s._doc", "jsonb", "invalid")
@@ -147,16 +146,16 @@ def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mappin
         )
         parsed = "case when pg_input_is_valid(_doc, 'jsonb') then _doc::jsonb end as d"
         source = f"(select _line, _doc, {parsed} from {stage} offset 0) s"
+        level1 = f"select s._line, s._doc, {doc_error} as _doc_error, {', '.join(texts)} from {source} offset 0"
+        whens = ["when _doc_error is not null then _doc_error"]
     else:
-        record = "json_build_object(" + ", ".join(f"{literal(n)}, s.{ident(c)}" for n, c in staged.items()) + ")::text"
-        doc_error = "null::text"
-        source = f"{stage} s"
-    level1 = f"select s._line, {record} as _record, {doc_error} as _doc_error, {', '.join(texts)} from {source}"
+        # Inlined (no offset 0): each expression is a nullif, cheaper to repeat than to project a level for.
+        level1 = f"select s._line, {', '.join(texts)} from {stage} s"
+        whens = []
 
     typed = [f"{_typed(column, ident('v_' + column.name))} as {ident(column.name)}" for column in table.columns]
-    level2 = f"select t1.*, {', '.join(typed)} from ({level1} offset 0) t1"
+    level2 = f"select t1.*, {', '.join(typed)} from ({level1}) t1"
 
-    whens = ["when _doc_error is not null then _doc_error"]
     for column in table.columns:
         whens += _column_reason(column, shape)
     mark = ident(table.watermark)
@@ -166,6 +165,14 @@ def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mappin
     )
     reason = "case " + " ".join(whens) + " end"
     return f"select t2.*, coalesce({outside}, false) as _outside, {reason} as _reason from ({level2} offset 0) t2"
+
+
+def app_record_sql(table: AppTable, shape: StageShape, staged: Mapping[str, str]) -> str:
+    """The row as it came, for the rejects table, over app_check_sql's output: the JSONL line, or the values."""
+    if shape == "document":
+        return "_doc"
+    pairs = ", ".join(f"{literal(name)}, {ident('v_' + name)}" for name in table.column_names if name in staged)
+    return f"json_build_object({pairs})::text"
 
 
 # ------------------------------------------------------------------------------------------------ Stripe objects

@@ -35,7 +35,7 @@ from psycopg import errors
 from psycopg.copy import QueuedLibpqWriter
 
 from extract.app.sources import AppSource, SourceError, TableRows
-from extract.checks import app_check_sql, ident, literal
+from extract.checks import app_check_sql, app_record_sql, ident, literal
 from extract.tables import APP_TABLES, AppTable
 from extract.warehouse import (
     Warehouse,
@@ -257,7 +257,8 @@ def load_table(
                 conn,
                 SOURCE,
                 spec.name,
-                f"select {_where(rows)} || _reason as reason, _record as record from ({check}) c"
+                f"select {_where(rows)} || _reason as reason, {app_record_sql(spec, rows.shape, rows.staged)} as record"
+                f" from ({check}) c"
                 " where _reason is not null and not _outside",
                 params,
                 batch_id,

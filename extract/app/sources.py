@@ -98,11 +98,12 @@ def _unreadable(text: str) -> str | None:
     return None
 
 
-def _decoded_lines(
+def _decoded_chunks(
     handle: IO[bytes], origin: str, first_line: int, rejects: list[Reject]
-) -> Iterator[tuple[int, list[str]]]:
-    """(line number of the first, lines) per chunk of a binary file, decoded as UTF-8 (a BOM at the start is
-    dropped); a line that is not UTF-8 becomes a reject naming the file and line, and an empty string in place."""
+) -> Iterator[tuple[int, str]]:
+    """(line number of the first line, text of whole lines ending in a line feed) per chunk of a binary file,
+    decoded as UTF-8 (a BOM at the start is dropped); a line that is not UTF-8 becomes a reject naming the file and
+    line, and an empty line in its place (so the numbers of the others stay right)."""
     number = first_line
     first = first_line == 1
     while True:
@@ -111,19 +112,16 @@ def _decoded_lines(
             return
         if not data.endswith(b"\n"):
             data += handle.readline()
+            if not data.endswith(b"\n"):
+                data += b"\n"
         if first and data.startswith(b"\xef\xbb\xbf"):
             data = data[3:]
         first = False
-        raw_lines = data.split(b"\n")
-        if raw_lines[-1] == b"":
-            raw_lines.pop()
         try:
-            lines = data.decode("utf-8").split("\n")
-            if lines[-1] == "":
-                lines.pop()
+            text = data.decode("utf-8")
         except UnicodeDecodeError:
             lines = []
-            for offset, raw in enumerate(raw_lines):
+            for offset, raw in enumerate(data.split(b"\n")[:-1]):
                 try:
                     lines.append(raw.decode("utf-8"))
                 except UnicodeDecodeError as exc:
@@ -131,8 +129,9 @@ def _decoded_lines(
                     problem = f"not valid UTF-8 (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})"
                     rejects.append(Reject(f"{where}: {problem}", raw.decode("utf-8", "backslashreplace")))
                     lines.append("")
-        yield number, lines
-        number += len(raw_lines)
+            text = "".join(line + "\n" for line in lines)
+        yield number, text
+        number += text.count("\n")
 
 
 # ------------------------------------------------------------------------------------------------ files
@@ -172,9 +171,9 @@ class FileSource:
 
 def _jsonl_chunks(handle: IO[bytes], rows: TableRows) -> Iterator[str]:
     with handle:
-        for number, lines in _decoded_lines(handle, rows.origin, 1, rows.rejects):
+        for number, chunk in _decoded_chunks(handle, rows.origin, 1, rows.rejects):
             out: list[str] = []
-            for offset, line in enumerate(lines):
+            for offset, line in enumerate(chunk.split("\n")[:-1]):
                 text = line.strip()
                 if not text:
                     continue
@@ -216,17 +215,17 @@ def _csv_chunks(handle: IO[bytes], rows: TableRows, width: int) -> Iterator[str]
     return on (a quoted field may hold commas and line breaks), the csv module reads the rest of the file."""
     commas = width - 1
     with handle:
-        for number, lines in _decoded_lines(handle, rows.origin, 2, rows.rejects):
-            text = "\n".join(lines)
+        for number, text in _decoded_chunks(handle, rows.origin, 2, rows.rejects):
             if "\r" in text:
-                lines = [line[:-1] if line.endswith("\r") else line for line in lines]
-                text = "\n".join(lines)
+                text = text.replace("\r\n", "\n")
             if '"' in text or "\r" in text:
                 rest = io.TextIOWrapper(handle, encoding="utf-8", errors="surrogateescape", newline="")
                 yield from _csv_module_chunks(
-                    itertools.chain(io.StringIO(text + "\n", newline=""), rest), rows, width, number - 1
+                    itertools.chain(io.StringIO(text, newline=""), rest), rows, width, number - 1
                 )
                 return
+            lines = text.split("\n")
+            lines.pop()  # after the last line feed
             counts = list(map(str.count, lines, itertools.repeat(",")))
             plain = "\x00" not in text and text.count("[") + text.count("{") <= MAX_JSON_DEPTH
             if plain and counts.count(commas) == len(lines) and not (width == 1 and "" in lines):
