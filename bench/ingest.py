@@ -4,7 +4,7 @@
 
 Writes N generated api_requests to a CSV file, loads them through the extractor (validation, rejects, COPY)
 into raw.app_api_requests, then loads the same file with `psql \\copy` into an identical table, and prints both
-rates and their ratio. Goal: the extractor reaches >= 0.7 of \\copy's rate. Uses WAREHOUSE_URL if set, else a
+rates and their ratio. Goal: the extractor reaches >= 0.9 of \\copy's rate. Uses WAREHOUSE_URL if set, else a
 throw-away embedded Postgres.
 """
 
@@ -130,9 +130,9 @@ def main() -> None:
             extractor_s, copy_s = statistics.median(extractor_times), statistics.median(copy_times)
             extractor_rate, copy_rate = args.rows / extractor_s, args.rows / copy_s
             print(f"median of {args.repeat} rounds:")
-            print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  (validation, rejects check, COPY)")
+            print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  (checked in Postgres)")
             print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
-            print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.70)")
+            print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.90)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

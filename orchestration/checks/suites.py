@@ -10,34 +10,27 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-Level = Literal["error", "warning"]
-
-# ISO 4217 active codes (lowercase, as Stripe writes them).
-ISO_CURRENCIES = frozenset(
-    """aed afn all amd ang aoa ars aud awg azn bam bbd bdt bgn bhd bif bmd bnd bob bov brl bsd btn bwp byn bzd cad
-    cdf che chf chw clf clp cny cop cou crc cuc cup cve czk djf dkk dop dzd egp ern etb eur fjd fkp gbp gel ghs gip
-    gmd gnf gtq gyd hkd hnl hrk htg huf idr ils inr iqd irr isk jmd jod jpy kes kgs khr kmf kpw krw kwd kyd kzt lak
-    lbp lkr lrd lsl lyd mad mdl mga mkd mmk mnt mop mru mur mvr mwk mxn mxv myr mzn nad ngn nio nok npr nzd omr pab
-    pen pgk php pkr pln pyg qar ron rsd rub rwf sar sbd scr sdg sek sgd shp sle sll sos srd ssp stn svc syp szl thb
-    tjs tmt tnd top try ttd twd tzs uah ugx usd usn uyi uyu uyw uzs ved ves vnd vuv wst xaf xag xau xba xbb xbc xbd
-    xcd xdr xof xpd xpf xpt xsu xts xua xxx yer yer zar zmw zwl""".split()  # noqa: SIM905
+from extract.tables import (  # the allowed values are declared once, with the raw tables
+    CHARGE_STATUSES,
+    EVENT_TYPES,
+    HTTP_METHODS,
+    INVOICE_STATUSES,
+    ISO_CURRENCIES,
+    JOB_STATUSES,
+    PAYMENT_INTENT_STATUSES,
+    REFUND_STATUSES,
+    SUBSCRIPTION_STATUSES,
 )
 
-JOB_STATUSES = ("queued", "running", "succeeded", "failed", "cancelled")
-EVENT_TYPES = ("signup", "login", "file_upload", "worklog_created", "report_generated", "invite_sent", "plan_changed")
-HTTP_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
+Level = Literal["error", "warning"]
+
 STRIPE_STATUSES: dict[str, tuple[str, ...]] = {
-    "subscriptions": (
-        "incomplete", "incomplete_expired", "trialing", "active", "past_due", "canceled", "unpaid", "paused",
-    ),
-    "invoices": ("draft", "open", "paid", "uncollectible", "void"),
-    "charges": ("succeeded", "pending", "failed"),
-    "refunds": ("pending", "requires_action", "succeeded", "failed", "canceled"),
-    "payment_intents": (
-        "requires_payment_method", "requires_confirmation", "requires_action", "processing", "requires_capture",
-        "canceled", "succeeded",
-    ),
-}  # fmt: skip
+    "subscriptions": SUBSCRIPTION_STATUSES,
+    "invoices": INVOICE_STATUSES,
+    "charges": CHARGE_STATUSES,
+    "refunds": REFUND_STATUSES,
+    "payment_intents": PAYMENT_INTENT_STATUSES,
+}
 # Money fields that are never negative, per Stripe object type (from the payload).
 STRIPE_AMOUNTS: dict[str, tuple[str, ...]] = {
     "charges": ("amount", "amount_refunded"),
