@@ -59,61 +59,109 @@ def _typed(column: Column, value: str) -> str:
     valid = f"pg_input_is_valid({value}, {literal(column.type)})"
     if column.type == "timestamptz":
         # Postgres also reads 'now', 'today', 'epoch', 'infinity' as timestamps: a source value must be a date.
-        valid = f"(ascii({value}) between 48 and 57 or ascii(ltrim({value})) between 48 and 57) and {valid}"
+        valid = f"{_digits_first(value)} and {valid}"
     return f"case when {valid} then {value}::{column.type} end"
 
 
-def _column_reason(column: Column, shape: StageShape) -> list[str]:
-    """WHEN clauses for one column: value text `v_<name>`, typed value `<name>` (see app_check_sql)."""
+def _digits_first(value: str) -> str:
+    return f"(ascii({value}) between 48 and 57 or ascii(ltrim({value})) between 48 and 57)"
+
+
+def _column_rules(column: Column, shape: StageShape) -> list[tuple[str, str]]:
+    """(condition that makes the row bad, its reason) for one column, in order: value text `v_<name>`, typed value
+    `<name>` (see app_check_sql). A condition may be null where a value is null: that is not bad."""
     name = column.name
     text, typed = ident("v_" + name), ident(name)
-    whens: list[str] = []
+    label = literal(name + ": ")
+    rules: list[tuple[str, str]] = []
     if column.required:
-        whens.append(f"when {text} is null or btrim({text}) = '' then {literal(name + ': missing')}")
+        rules.append((f"{text} is null or btrim({text}) = ''", literal(name + ": missing")))
     if shape == "document" and column.type != "jsonb":
         jtype = ident("j_" + name)
-        whens.append(
-            f"when {jtype} in ('object', 'array') then {literal(name + ': a JSON ')} || {jtype}"
-            " || ' where a single value belongs'"
+        rules.append(
+            (f"{jtype} in ('object', 'array')", f"{label} || 'a JSON ' || {jtype} || ' where a single value belongs'")
         )
     if column.type != "text":
         message = _error(text, column.type, "not a date and time" if column.type == "timestamptz" else "invalid")
-        whens.append(f"when {text} is not null and {typed} is null then {literal(name + ': ')} || {message}")
+        rules.append((f"{text} is not null and {typed} is null", f"{label} || {message}"))
+    if column.type == "timestamptz":  # Postgres also reads 'now', 'today', 'epoch', 'infinity': not dates
+        rules.append((f"not {_digits_first(text)}", f"{label} || 'not a date and time'"))
     if column.allowed:
-        whens.append(
-            f"when {typed} not in {_set(column.allowed)} then {literal(name + ': ')} || quote_literal({typed})"
-            f" || {literal(' is not one of ' + ', '.join(column.allowed))}"
+        rules.append(
+            (
+                f"{typed} not in {_set(column.allowed)}",
+                f"{label} || quote_literal({typed}) || {literal(' is not one of ' + ', '.join(column.allowed))}",
+            )
         )
     if column.type == "double precision":
-        whens.append(
-            f"when {typed} in ('NaN', 'Infinity', '-Infinity') then {literal(name + ': ')} || {text}"
-            " || ' is not a finite number'"
+        rules.append(
+            (f"{typed} in ('NaN', 'Infinity', '-Infinity')", f"{label} || {text} || ' is not a finite number'")
         )
     if column.minimum is not None:
-        whens.append(
-            f"when {typed} < {column.minimum:g} then {literal(name + ': ')} || {typed}::text"
-            f" || {literal(f' is below {column.minimum:g}')}"
+        rules.append(
+            (f"{typed} < {column.minimum:g}", f"{label} || {typed}::text || {literal(f' is below {column.minimum:g}')}")
         )
     if column.maximum is not None:
-        whens.append(
-            f"when {typed} > {column.maximum:g} then {literal(name + ': ')} || {typed}::text"
-            f" || {literal(f' is above {column.maximum:g}')}"
+        rules.append(
+            (f"{typed} > {column.maximum:g}", f"{label} || {typed}::text || {literal(f' is above {column.maximum:g}')}")
         )
     if column.type == "timestamptz":
-        whens.append(
-            f"when {typed} < {literal(EARLIEST_TIMESTAMP)}::timestamptz then {literal(name + ': ')} || {typed}::text"
-            f" || {literal(' is before ' + EARLIEST_TIMESTAMP[:10])}"
+        rules.append(
+            (
+                f"{typed} < {literal(EARLIEST_TIMESTAMP)}::timestamptz",
+                f"{label} || {typed}::text || {literal(' is before ' + EARLIEST_TIMESTAMP[:10])}",
+            )
         )
-        whens.append(
-            f"when {typed} > %(ceiling)s::timestamptz then {literal(name + ': ')} || {typed}::text"
-            " || ' is in the future (after the load''s clock plus the tolerance)'"
+        rules.append(
+            (
+                f"{typed} > %(ceiling)s::timestamptz",
+                f"{label} || {typed}::text || ' is in the future (after the load''s clock plus the tolerance)'",
+            )
         )
     if column.tenant:
-        whens.append(
-            f"when {typed} not in (select id from raw.app_tenants) then {literal(name + ': unknown tenant ')}"
-            f" || quote_literal({typed})"
+        rules.append(
+            (
+                f"{typed} not in (select id from raw.app_tenants)",
+                f"{literal(name + ': unknown tenant ')} || quote_literal({typed})",
+            )
         )
-    return whens
+    return rules
+
+
+def _outside(table: AppTable) -> str:
+    mark = ident(table.watermark)
+    return (
+        f"coalesce({mark} is not null and ((%(start)s::timestamptz is not null and {mark} < %(start)s::timestamptz)"
+        f" or (%(end)s::timestamptz is not null and {mark} >= %(end)s::timestamptz)), false)"
+    )
+
+
+def _column_values(table: AppTable, staged: Mapping[str, str]) -> str:
+    """The text of each contract column from a "columns" stage (null where the source lacks it)."""
+    values = []
+    for name in table.column_names:
+        value = f"nullif(s.{ident(staged[name])}, '')" if name in staged else "null::text"
+        values.append(f"{value} as {ident('v_' + name)}")
+    return ", ".join(values)
+
+
+def app_fast_sql(table: AppTable, stage: str, staged: Mapping[str, str]) -> str:
+    """The valid rows of the window of a "columns" stage, cast without a validity test first: the cheap path for a
+    stage where every value is valid. A value its type cannot read raises (a data exception, SQLSTATE class 22);
+    the caller then takes app_check_sql for that stage. The same rules as app_check_sql filter the rows."""
+    typed = ", ".join(
+        f"{ident('v_' + c.name)}::{c.type} as {ident(c.name)}"
+        if c.type != "text"
+        else f"{ident('v_' + c.name)} as {ident(c.name)}"
+        for c in table.columns
+    )
+    level = f"select t1.*, {typed} from (select s._line, {_column_values(table, staged)} from {stage} s) t1"
+    bad = [
+        f"not coalesce({condition}, false)"
+        for column in table.columns
+        for condition, _ in _column_rules(column, "columns")
+    ]
+    return f"select * from ({level} offset 0) t2 where {' and '.join(bad)} and not {_outside(table)}"
 
 
 def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mapping[str, str]) -> str:
@@ -124,21 +172,15 @@ def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mappin
     stage has `_line` and `_doc`, one JSON object per row (a JSONL line), parsed and judged by Postgres, column by
     column, for every object.
     """
-    texts: list[str] = []
-    for column in table.columns:
-        name = column.name
-        if shape == "document":
-            key = literal(name)
+    if shape == "document":
+        texts: list[str] = []
+        for column in table.columns:
+            key, name = literal(column.name), column.name
             if column.type == "jsonb":
                 texts.append(f"nullif(d -> {key}, 'null'::jsonb)::text as {ident('v_' + name)}")
             else:
                 texts.append(f"nullif(d ->> {key}, '') as {ident('v_' + name)}")
                 texts.append(f"jsonb_typeof(d -> {key}) as {ident('j_' + name)}")
-        elif name in staged:
-            texts.append(f"nullif(s.{ident(staged[name])}, '') as {ident('v_' + name)}")
-        else:
-            texts.append(f"null::text as {ident('v_' + name)}")
-    if shape == "document":
         doc_error = (
             "case when d is null then 'not valid JSON: ' || "
             + _error("s._doc", "jsonb", "invalid")
@@ -150,21 +192,15 @@ def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mappin
         whens = ["when _doc_error is not null then _doc_error"]
     else:
         # Inlined (no offset 0): each expression is a nullif, cheaper to repeat than to project a level for.
-        level1 = f"select s._line, {', '.join(texts)} from {stage} s"
+        level1 = f"select s._line, {_column_values(table, staged)} from {stage} s"
         whens = []
 
     typed = [f"{_typed(column, ident('v_' + column.name))} as {ident(column.name)}" for column in table.columns]
     level2 = f"select t1.*, {', '.join(typed)} from ({level1}) t1"
-
     for column in table.columns:
-        whens += _column_reason(column, shape)
-    mark = ident(table.watermark)
-    outside = (
-        f"{mark} is not null and ((%(start)s::timestamptz is not null and {mark} < %(start)s::timestamptz)"
-        f" or (%(end)s::timestamptz is not null and {mark} >= %(end)s::timestamptz))"
-    )
+        whens += [f"when {condition} then {reason}" for condition, reason in _column_rules(column, shape)]
     reason = "case " + " ".join(whens) + " end"
-    return f"select t2.*, coalesce({outside}, false) as _outside, {reason} as _reason from ({level2} offset 0) t2"
+    return f"select t2.*, {_outside(table)} as _outside, {reason} as _reason from ({level2} offset 0) t2"
 
 
 def app_record_sql(table: AppTable, shape: StageShape, staged: Mapping[str, str]) -> str:

@@ -25,7 +25,9 @@ names the failed tables.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import queue
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -35,7 +37,7 @@ from psycopg import errors
 from psycopg.copy import QueuedLibpqWriter
 
 from extract.app.sources import AppSource, SourceError, TableRows
-from extract.checks import app_check_sql, app_record_sql, ident, literal
+from extract.checks import app_check_sql, app_fast_sql, app_record_sql, ident, literal
 from extract.tables import APP_TABLES, AppTable
 from extract.warehouse import (
     Warehouse,
@@ -138,17 +140,86 @@ def _window_for(
     return watermark - lookback, end
 
 
-def _copy(conn: psycopg.Connection, stage: str, rows: TableRows, progress: Progress | None) -> None:
-    cursor = conn.cursor()
-    columns = ", ".join(["_line", *map(ident, rows.stage_columns)])
-    # The queued writer sends from a thread of its own, so Postgres parses one chunk while Python reads the next.
-    with cursor.copy(
-        f"copy {stage} ({columns}) from stdin with (format csv)", writer=QueuedLibpqWriter(cursor)
-    ) as copy:
-        for chunk in rows.chunks:
-            copy.write(chunk)
-            if progress is not None:
-                progress(rows.origin, rows.rows)
+STAGE_GROUP_BYTES = 8 << 20  # source text per staging table
+
+
+class _Stager(threading.Thread):
+    """Copies the source into unlogged staging tables, a group of chunks each, on a connection of its own, so that
+    Postgres stages the next group while the load's transaction checks and inserts the previous one.
+
+    The tables are `raw._stage_<backend pid>_<n>`: a load that dies leaves them behind, and the next load drops
+    those whose backend is gone.
+    """
+
+    def __init__(self, connect: Callable[..., psycopg.Connection], rows: TableRows, progress: Progress | None):
+        super().__init__(name=f"stage {rows.origin}", daemon=True)
+        self.connect = connect
+        self.rows = rows
+        self.progress = progress
+        self.tables: list[str] = []
+        self._ready: queue.Queue[str | BaseException | None] = queue.Queue()
+        self._done = False
+
+    def run(self) -> None:
+        try:
+            with self.connect(autocommit=True) as conn:
+                columns = ", ".join(f"{ident(c)} text" for c in self.rows.stage_columns)
+                names = ", ".join(["_line", *map(ident, self.rows.stage_columns)])
+                chunks = iter(self.rows.chunks)
+                pending = next(chunks, None)
+                while True:
+                    table = f"raw._stage_{conn.info.backend_pid}_{len(self.tables)}"
+                    conn.execute(f"create unlogged table {table} (_line bigint, {columns})")
+                    cursor = conn.cursor()
+                    size = 0
+                    # The queued writer sends from yet another thread: Postgres parses while Python reads on.
+                    statement = f"copy {table} ({names}) from stdin with (format csv)"
+                    with cursor.copy(statement, writer=QueuedLibpqWriter(cursor)) as copy:
+                        while pending is not None and size < STAGE_GROUP_BYTES:
+                            copy.write(pending)
+                            size += len(pending)
+                            pending = next(chunks, None)
+                    self.tables.append(table)
+                    self._ready.put(table)
+                    if self.progress is not None:
+                        self.progress(self.rows.origin, self.rows.rows)
+                    if pending is None:
+                        break
+        except BaseException as exc:  # handed to the load's thread, which raises it
+            self._ready.put(exc)
+        finally:
+            self._ready.put(None)
+
+    def staged(self) -> Iterator[str]:
+        """The staging tables as they are ready (raises what the staging thread raised)."""
+        while not self._done:
+            item = self._ready.get()
+            if item is None:
+                self._done = True
+            elif isinstance(item, BaseException):
+                raise item
+            else:
+                yield item
+
+    def finish(self) -> None:
+        for _ in self.staged():
+            pass
+        self.join()
+
+    @property
+    def union(self) -> str:
+        return "(" + " union all ".join(f"select * from {table}" for table in self.tables) + ")"
+
+
+def _drop_stale_stages(conn: psycopg.Connection) -> None:
+    """Staging tables whose loading backend is gone (a load that died)."""
+    stale = conn.execute(
+        r"""select t.tablename from pg_tables t
+            where t.schemaname = 'raw' and t.tablename ~ '^_stage_[0-9]+_[0-9]+$'
+              and split_part(t.tablename, '_', 3)::int not in (select pid from pg_stat_activity)"""
+    ).fetchall()
+    for (name,) in stale:
+        conn.execute(f"drop table if exists raw.{ident(name)}")
 
 
 def _where(rows: TableRows) -> str:
@@ -218,8 +289,27 @@ def _dedupe_and_upsert(
     return duplicates
 
 
+def _insert_valid(conn: psycopg.Connection, spec: AppTable, rows: TableRows, stage: str, params: dict[str, Any]) -> int:
+    """Insert the valid rows of the window of one staging table; returns how many.
+
+    Values are cast straight away (one parse each, like COPY's); when one cannot be read (a data exception), the
+    stage is checked value by value instead (`pg_input_is_valid`), in a savepoint.
+    """
+    cols = ", ".join(map(ident, spec.column_names))
+    insert = f"insert into {spec.raw_table} ({cols}, _batch_id) select {cols}, %(batch_id)s from "
+    if rows.shape == "columns":
+        try:
+            with conn.transaction():
+                return conn.execute(insert + f"({app_fast_sql(spec, stage, rows.staged)}) c", params).rowcount
+        except errors.DataError:
+            pass
+    check = app_check_sql(spec, stage, rows.shape, rows.staged)
+    return conn.execute(insert + f"({check}) c where _reason is null and not _outside", params).rowcount
+
+
 def load_table(
     conn: psycopg.Connection,
+    connect: Callable[..., psycopg.Connection],
     spec: AppTable,
     rows: TableRows,
     *,
@@ -228,29 +318,31 @@ def load_table(
     ceiling: datetime,
     progress: Progress | None = None,
 ) -> TableResult:
-    """Load one table's rows for a window in one transaction (the caller's connection, not autocommit)."""
+    """Load one table's rows for a window in one transaction (the caller's connection, not autocommit); `connect`
+    opens the staging connection."""
     result = TableResult(spec.name, window=window)
-    stage = f"_stage_app_{spec.name}"
+    params: dict[str, Any] = {"ceiling": ceiling, "start": window[0], "end": window[1], "batch_id": batch_id}
+    stager = _Stager(connect, rows, progress)
     with conn.transaction():
         conn.execute("set local timezone = 'UTC'")
         extracted_at = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
-        columns = ", ".join(f"{ident(c)} text" for c in rows.stage_columns)
-        conn.execute(f"create temp table {stage} (_line bigint, {columns}) on commit drop")
-        _copy(conn, stage, rows, progress)
-        staged = rows.rows
-        check = app_check_sql(spec, stage, rows.shape, rows.staged)
-        params: dict[str, Any] = {"ceiling": ceiling, "start": window[0], "end": window[1], "batch_id": batch_id}
-        cols = ", ".join(map(ident, spec.column_names))
+        _drop_stale_stages(conn)
+        stager.start()
         duplicates = 0
         try:
-            with conn.transaction():  # the common case: every key new and once in the load
-                result.loaded = conn.execute(
-                    f"insert into {spec.raw_table} ({cols}, _batch_id) select {cols}, %(batch_id)s"
-                    f" from ({check}) c where _reason is null and not _outside",
-                    params,
-                ).rowcount
-        except errors.UniqueViolation:
-            duplicates = _dedupe_and_upsert(conn, spec, rows, check, params, result)
+            try:
+                with conn.transaction():  # the common case: every key new and once in the load
+                    for stage in stager.staged():
+                        result.loaded += _insert_valid(conn, spec, rows, stage, params)
+            except errors.UniqueViolation:
+                stager.finish()
+                result.loaded = 0
+                check = app_check_sql(spec, stager.union, rows.shape, rows.staged)
+                duplicates = _dedupe_and_upsert(conn, spec, rows, check, params, result)
+        finally:
+            stager.finish()
+        staged = rows.rows
+        check = app_check_sql(spec, stager.union, rows.shape, rows.staged)
         bad = 0
         if result.loaded + result.unchanged + duplicates < staged:
             bad = insert_rejects_select(
@@ -273,6 +365,7 @@ def load_table(
         )
         if result.watermark is not None:
             set_watermark(conn, SOURCE, spec.name, result.watermark, ceiling=ceiling)
+        conn.execute(f"drop table {', '.join(stager.tables)}")
     return result
 
 
@@ -313,7 +406,14 @@ def extract_app(
                 conn.commit()
                 rows = source.read(name, window[0], window[1])
                 result.tables[name] = load_table(
-                    conn, spec, rows, window=window, batch_id=batch_id, ceiling=ceiling, progress=progress
+                    conn,
+                    warehouse.connect,
+                    spec,
+                    rows,
+                    window=window,
+                    batch_id=batch_id,
+                    ceiling=ceiling,
+                    progress=progress,
                 )
             except (psycopg.OperationalError, psycopg.InterfaceError):
                 raise  # the warehouse is gone: nothing else can load (the caller may retry)
