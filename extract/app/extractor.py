@@ -426,7 +426,8 @@ def extract_app(
             except Exception as exc:  # noqa: BLE001 - a source's own failure (a database driver's error, ...)
                 conn.rollback()
                 message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                log.error("app.%s failed: %s", name, message, exc_info=True)
+                log.error("app.%s failed: %s", name, message)
+                log.debug("app.%s failed", name, exc_info=True)  # the traceback with -v
                 result.tables[name] = TableResult(name, error=message)
                 continue
             table = result.tables[name]
