@@ -49,3 +49,16 @@ def test_dbt_sources_and_ge_suites_name_the_declared_tables() -> None:
     assert {suite.table for suite in stripe_suites(tuple(STRIPE_TABLES), "2025-01-01", "2026-01-01")} == {
         f"stripe_{n}" for n in STRIPE_TABLES
     }
+
+
+def test_a_warehouse_below_postgres_16_is_refused_clearly(raw_conn: psycopg.Connection) -> None:
+    import types
+
+    import pytest
+
+    from extract.warehouse import WarehouseError, check_server_version
+
+    check_server_version(raw_conn)  # the embedded server: 16
+    old = types.SimpleNamespace(info=types.SimpleNamespace(server_version=150004))
+    with pytest.raises(WarehouseError, match=r"runs Postgres 15\.4; execmetrics needs Postgres 16 or later"):
+        check_server_version(old)  # type: ignore[arg-type]
