@@ -54,7 +54,7 @@ def test_one_daily_partition_materializes(orch_env, one_day) -> None:  # noqa: A
     mart = result.assets["marts/fct_daily_metrics"]
     assert mart["partition_window"] == "2025-11-03..2025-11-03" and isinstance(mart["dagster/row_count"], int)
     # the GE checks ran and passed
-    assert result.checks["raw/app_events:ge_errors"].passed
+    assert result.checks["raw/app_tenants:ge_errors"].passed
     assert any("one run" in message for message in messages)
 
 
@@ -73,32 +73,41 @@ def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_e
     _, instance, _ = one_day
     with orch_env.warehouse.connect() as conn:
         built_day = _day_rows(conn, DAY)
-    events_file = orch_env.app_dir / "events.jsonl"
-    good = events_file.read_text()
-    rows = [json.loads(line) for line in good.splitlines()]
-    bad_row = next(row for row in rows if row["occurred_at"].startswith("2025-11-04"))
-    events_file.write_text(good + json.dumps(bad_row) + "\n")  # a duplicate event id on 2025-11-04
+    # A tenant signing up on 2025-11-04 whose created_at is before the company was founded: every value is valid
+    # (the extractor loads it), but the GE error rule on timestamps fails.
+    tenants_file = orch_env.app_dir / "tenants.jsonl"
+    good = tenants_file.read_text()
+    late = {
+        **json.loads(good.splitlines()[0]),
+        "id": "ten_late",
+        "name": "Late Tenant",
+        "stripe_customer_id": None,
+        "updated_at": "2025-11-04T09:00:00+00:00",
+    }
+    tenants_file.write_text(good + json.dumps({**late, "created_at": "2025-08-01T09:00:00+00:00"}) + "\n")
     try:
         with pytest.raises(PipelineError) as failure:
             run_pipeline(BAD_DAY, BAD_DAY, include_monthly=False)
         message = str(failure.value)
-        assert "raw/app_events:ge_errors" in message and "unique" in message
+        assert "raw/app_tenants:ge_errors" in message and "created_at" in message
         # the check failed, the dbt models of that partition did not run
         assert "2025-11-04" not in _materialized(instance, ["marts", "fct_daily_metrics"])
         assert "2025-11-04" in _materialized(instance, ["raw", "app_events"])
         with orch_env.warehouse.connect() as conn:
             recorded = conn.execute(
                 """select success, failed from audit.ge_validation_results
-                   where asset_key = 'raw/app_events' and level = 'error' order by id desc limit 1"""
+                   where asset_key = 'raw/app_tenants' and level = 'error' order by id desc limit 1"""
             ).fetchone()
         assert recorded == (False, 1)
         assert (orch_env.root / "out" / "ge_data_docs" / "index.html").exists()
     finally:
-        events_file.write_text(good)
+        # The fix: the source exports the same version of the tenant with its right created_at; the load replaces
+        # the stored row by its key (a row dropped from the source would stay in raw: loads never delete).
+        tenants_file.write_text(good + json.dumps({**late, "created_at": "2025-11-04T09:00:00+00:00"}) + "\n")
 
     # fixed rows: the check passes and dbt runs; the range re-runs the already built DAY too
     result = run_pipeline(DAY, BAD_DAY, include_monthly=False)
-    assert result.checks["raw/app_events:ge_errors"].passed
+    assert result.checks["raw/app_tenants:ge_errors"].passed
     assert {"2025-11-03", "2025-11-04"} <= _materialized(instance, ["marts", "fct_daily_metrics"])
     assert len(result.runs) == 1
     with orch_env.warehouse.connect() as conn:
