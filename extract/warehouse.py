@@ -7,12 +7,12 @@ points every command at another server instead.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import subprocess
 import time
 import uuid
-import warnings
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -22,6 +22,7 @@ from urllib.parse import quote, unquote, urlparse
 
 import psycopg
 
+from extract import server_layout as layout
 from extract.settings import Settings, get_settings
 from extract.tables import APP_TABLES, STRIPE_TABLES, app_table_ddl, stripe_table_ddl
 
@@ -85,41 +86,57 @@ class Target:
         }
 
 
-def _import_pgserver() -> None:
-    """Import pgserver once, quietly: at import it picks a lock directory and warns when XDG_RUNTIME_DIR is unset."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import pgserver  # noqa: F401
+def _first_problem(text: str) -> str:
+    """The line of a Postgres log or error output that says what went wrong (else its last line)."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    for line in lines:
+        for marker in ("FATAL:", "PANIC:", "ERROR:", "error:"):
+            if marker in line:
+                return line[line.index(marker) :]
+    return lines[-1] if lines else "no message"
 
 
 class EmbeddedServer:
-    """Postgres from the pgserver wheel, started detached so it outlives the command that started it."""
+    """Postgres from the pgserver wheel, started detached so it outlives the command that started it.
 
-    def __init__(self, base_dir: Path, port: int):
+    Run by root it runs as the `pgserver` system user; where its binaries and data then live, without changing
+    any folder's permissions, is extract/server_layout.py's business. `notes` collects what a start decided
+    that the user should hear about (a copy of the binaries, data kept outside WAREHOUSE_DIR).
+    """
+
+    def __init__(
+        self, base_dir: Path, port: int, *, install_dir: Path | None = None, server_home: Path = layout.SERVER_HOME
+    ):
         self.base_dir = base_dir.resolve()
-        self.pgdata = self.base_dir / "pgdata"
         self.port = port
+        self.install_dir = install_dir
+        self.server_home = server_home
+        self.notes: list[str] = []
+        self._bin_dir: Path | None = None
+
+    @property
+    def pgdata(self) -> Path:
+        """The data directory: WAREHOUSE_DIR/pgdata, or the folder that link points to."""
+        return (self.base_dir / layout.DATA_LINK).resolve()
 
     @property
     def log_file(self) -> Path:
         return self.pgdata / "server.log"
 
     def _run_as(self) -> dict[str, object]:
-        _import_pgserver()
-        if os.geteuid() != 0:
-            return {}
         # Postgres refuses to run as root: pgserver's convention is a `pgserver` system user.
-        from pgserver.utils import ensure_prefix_permissions, ensure_user_exists
-
-        ensure_user_exists("pgserver")
-        ensure_prefix_permissions(self.pgdata)
-        return {"user": "pgserver"}
+        if not layout.runs_as_server_user():
+            return {}
+        layout.ensure_server_user()
+        return layout.run_as()
 
     def _bin(self, name: str) -> str:
-        _import_pgserver()
-        from pgserver._commands import POSTGRES_BIN_PATH
-
-        return str(POSTGRES_BIN_PATH / name)
+        if self._bin_dir is None:
+            try:
+                self._bin_dir = layout.binaries(self.install_dir, self.server_home, self.notes)
+            except layout.LayoutError as exc:
+                raise WarehouseError(str(exc)) from None
+        return str(self._bin_dir / name)
 
     def is_running(self) -> bool:
         pid_file = self.pgdata / "postmaster.pid"
@@ -136,26 +153,21 @@ class EmbeddedServer:
         """Start the server if it is not running; returns True when this call started it."""
         if self.is_running():
             return False
-        self.base_dir.mkdir(parents=True, exist_ok=True)
-        self.pgdata.mkdir(exist_ok=True)
         kwargs = self._run_as()
-        if kwargs:
-            import pwd
-
-            from pgserver._commands import POSTGRES_BIN_PATH
-            from pgserver.utils import ensure_folder_permissions
-
-            info = pwd.getpwnam("pgserver")
-            os.chown(self.pgdata, info.pw_uid, info.pw_gid)
-            ensure_folder_permissions(POSTGRES_BIN_PATH, 0o055)
-            ensure_folder_permissions(POSTGRES_BIN_PATH.parent / "lib", 0o044)
+        try:
+            layout.data_directory(self.base_dir, self.server_home, self.notes)
+        except layout.LayoutError as exc:
+            raise WarehouseError(str(exc)) from None
         if not (self.pgdata / "PG_VERSION").exists():
-            subprocess.run(
+            init = subprocess.run(
                 [self._bin("initdb"), "-D", str(self.pgdata), "--auth=trust", "--encoding=utf8", "-U", "postgres"],
-                check=True,
                 capture_output=True,
+                text=True,
                 **kwargs,  # type: ignore[call-overload]
             )
+            if init.returncode != 0:
+                raise WarehouseError(f"initdb failed in {self.pgdata}: {_first_problem(init.stderr)}")
+        logged = self.log_file.stat().st_size if self.log_file.exists() else 0
         options = f"-h 127.0.0.1 -p {self.port} -k {self.pgdata} -c max_connections=200 -c fsync=off"
         result = subprocess.run(
             [
@@ -176,8 +188,13 @@ class EmbeddedServer:
             **kwargs,  # type: ignore[call-overload]
         )
         if result.returncode != 0:
-            tail = self.log_file.read_text()[-2000:] if self.log_file.exists() else result.stderr
-            raise WarehouseError(f"the embedded warehouse did not start on 127.0.0.1:{self.port}:\n{tail}")
+            with contextlib.suppress(OSError), self.log_file.open(errors="replace") as log:
+                log.seek(logged)
+                result.stderr = log.read() + (result.stderr or "")
+            why = _first_problem(result.stderr)
+            raise WarehouseError(
+                f"the embedded warehouse did not start on 127.0.0.1:{self.port}: {why} (server log: {self.log_file})"
+            )
         return True
 
     def stop(self) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import uuid
 from collections.abc import Iterator
@@ -31,13 +32,21 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
         yield Target.from_url(url)
         return
     base = tmp_path_factory.mktemp("warehouse")
-    os.chmod(base, 0o777)
     server = EmbeddedServer(base, free_port())
     server.start()
     try:
         yield Target("127.0.0.1", server.port, "postgres", "", "postgres")
     finally:
         server.stop()
+        remove_warehouse(server)
+
+
+def remove_warehouse(server: EmbeddedServer) -> None:
+    """Delete a stopped test warehouse's data, also where it lives outside its WAREHOUSE_DIR (run as root)."""
+    data = server.pgdata
+    if data != server.base_dir / "pgdata":
+        shutil.rmtree(data.parent, ignore_errors=True)
+    shutil.rmtree(server.base_dir, ignore_errors=True)
 
 
 @pytest.fixture
