@@ -33,6 +33,8 @@ REVENUE_MODELS = (
     " int_mrr_entitlements int_mrr_customer_days int_mrr_customer_months"
     " int_subscription_trials path:dbt_project/models/marts/revenue"
 )
+# What a preset rebuilds: every model a policy var reaches (test_policy_vars_reach_only_the_revenue_models).
+PRESET_SELECTION = "int_invoice_lines_priced+ int_subscription_trials+ path:dbt_project/models/marts/revenue"
 # What a preset changes in fct_revenue_monthly on this fixture, compared with the default (stripe) preset.
 # docs/METRICS.md (Revenue, "Presets") lists the same, per policy setting.
 PRESET_CHANGED_COLUMNS = {
@@ -318,9 +320,14 @@ def test_late_invoice_inside_the_lookback(db: RevenueDb) -> None:
 
 
 @pytest.mark.parametrize("preset", ["chartmogul", "profitwell"])
-def test_preset_changes_exactly_the_documented_metrics(db: RevenueDb, preset: str) -> None:
+def test_each_preset_builds_and_changes_exactly_the_documented_metrics(db: RevenueDb, preset: str) -> None:
+    """`dbt build` (models, unit tests, data tests) passes under the preset, and moves only the documented columns.
+
+    The stripe preset is the default the module's fixture builds. The build covers every model the policy vars
+    reach (test_policy_vars_reach_only_the_revenue_models): the product marts read the revenue ledger but no
+    policy var, and need app data this fixture does not have."""
     db.dbt(
-        ["run", "--select", "int_invoice_lines_priced+ int_subscription_trials+"],
+        ["build", "--indirect-selection", "cautious", "--select", PRESET_SELECTION],
         {"max_date": AS_OF, "revenue_policy": preset},
     )
     assert read_month_end(db) == expected_for(preset)
@@ -334,6 +341,33 @@ def test_preset_changes_exactly_the_documented_metrics(db: RevenueDb, preset: st
                 changed.add(column)
     assert {row["policy"] for row in monthly.values()} == {preset}
     assert changed == PRESET_CHANGED_COLUMNS[preset]
+
+
+def test_policy_vars_reach_only_the_revenue_models(db: RevenueDb) -> None:
+    """Every model that reads a revenue policy var is in PRESET_SELECTION, which the preset builds above rebuild."""
+    import json
+
+    manifest = json.loads((db.tmp / "dbt_target" / "manifest.json").read_text())
+    nodes = manifest["nodes"]
+    by_name = {node["name"]: uid for uid, node in nodes.items() if node["resource_type"] == "model"}
+    selected: set[str] = set()
+    frontier = [by_name["int_invoice_lines_priced"], by_name["int_subscription_trials"]]
+    frontier += [uid for uid in by_name.values() if nodes[uid]["path"].startswith("marts/revenue/")]
+    while frontier:
+        uid = frontier.pop()
+        if uid in selected or uid not in nodes or nodes[uid]["resource_type"] != "model":
+            continue
+        if nodes[uid]["path"].startswith("marts/product"):
+            continue  # excluded by RevenueDb.dbt: no app data here
+        selected.add(uid)
+        frontier += manifest["child_map"].get(uid, [])
+    readers = {
+        uid
+        for uid in by_name.values()
+        if any(word in nodes[uid]["raw_code"] for word in ("policy(", "policy_label", "revenue_policy"))
+    }
+    assert readers, "no model reads a policy var: the test lost its subject"
+    assert readers <= selected, sorted(readers - selected)
 
 
 def test_dbt_unit_tests_hold_in_another_reporting_timezone(db: RevenueDb) -> None:
