@@ -231,17 +231,28 @@ class Warehouse:
         self.ensure_database(self.target.dbname)
 
     def ensure_database(self, dbname: str) -> None:
-        deadline = time.monotonic() + 30
+        # an embedded server just started may need a moment; an external one answers or not
+        deadline = time.monotonic() + (30 if self.embedded is not None else 5)
         while True:
             try:
-                with psycopg.connect(self.target.with_db("postgres").conninfo, autocommit=True) as conn:
+                with psycopg.connect(
+                    self.target.with_db("postgres").conninfo, autocommit=True, connect_timeout=10
+                ) as conn:
                     exists = conn.execute("select 1 from pg_database where datname = %s", (dbname,)).fetchone()
                     if not exists:
                         conn.execute(f'create database "{dbname}"')
                 return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    raise WarehouseError(f"cannot reach the warehouse at {self.target.redacted_url()}: {exc}") from exc
+                    why = " ".join(str(exc).split())
+                    what = (
+                        "check WAREHOUSE_URL and that the server is up"
+                        if self.is_external
+                        else (f"see {self.embedded.log_file}" if self.embedded is not None else "")
+                    )
+                    raise WarehouseError(
+                        f"cannot reach the warehouse at {self.target.redacted_url()}: {why}; {what}"
+                    ) from exc
                 time.sleep(0.5)
 
     def drop_database(self, dbname: str) -> None:

@@ -2,25 +2,27 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
-import os
+import signal
 import time
 from datetime import UTC, date, datetime
 from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from dashboards.metabase.cli import dashboards_app
-from extract.settings import PROJECT_ROOT, get_settings, reset_settings
+from extract.settings import Settings, get_settings, save_settings, use_settings
 from extract.warehouse import DEMO_APP_DB, RAW_SCHEMAS, Warehouse, WarehouseError, ensure_raw_schema
+from orchestration.terminal import CliGroup, CommandError, configure_logging, quiet_command, state
 
-app = typer.Typer(help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_show_locals=False)
+app = typer.Typer(
+    help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=CliGroup
+)
 warehouse_app = typer.Typer(help="The warehouse (embedded Postgres unless WAREHOUSE_URL is set).", no_args_is_help=True)
 extract_app_cli = typer.Typer(help="Extract sources into the warehouse's raw tables.", no_args_is_help=True)
 load_app = typer.Typer(help="Load files into the warehouse's raw tables.", no_args_is_help=True)
@@ -29,13 +31,13 @@ app.add_typer(extract_app_cli, name="extract")
 app.add_typer(load_app, name="load")
 app.add_typer(dashboards_app, name="dashboards")
 
-console = Console(stderr=True)
-out = Console()
+console = Console(stderr=True, soft_wrap=True)
+out = Console(soft_wrap=True)
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
+def _fail(message: str) -> CommandError:
+    """The failure to raise: the top-level group prints it as one `error:` line and exits 1."""
+    return CommandError(message)
 
 
 def _day_start(day: date) -> datetime:
@@ -43,12 +45,19 @@ def _day_start(day: date) -> datetime:
 
 
 @app.callback()
-def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at DEBUG level.")] = False) -> None:
-    level = logging.DEBUG if verbose else logging.WARNING
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # Libraries (Dagster among them) set their own loggers to DEBUG; the handler decides what reaches the terminal.
-    for handler in logging.getLogger().handlers:
-        handler.setLevel(level)
+def main(
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="Show everything: DEBUG logs, Dagster's and dbt's, tracebacks.")
+    ] = False,
+) -> None:
+    configure_logging(verbose)
+
+
+def _start_warehouse(wh: Warehouse, say: Any = None) -> None:
+    """Start the embedded warehouse if needed (or reach WAREHOUSE_URL's), saying what its start decided."""
+    wh.ensure_running()
+    for note in wh.embedded.notes if wh.embedded is not None else []:
+        (say or (lambda text: console.print(f"note: {text}", highlight=False)))(note)
 
 
 # ------------------------------------------------------------------------------------------------ warehouse
@@ -62,8 +71,8 @@ def warehouse_start() -> None:
         out.print(f"WAREHOUSE_URL is set: using {wh.target.redacted_url()}; nothing to start.")
         return
     assert wh.embedded is not None
-    started = wh.embedded.start()
-    wh.ensure_database(wh.target.dbname)
+    started = not wh.embedded.is_running()
+    _start_warehouse(wh)
     with wh.connect() as conn:
         ensure_raw_schema(conn)
     state = "started" if started else "already running"
@@ -125,8 +134,8 @@ def extract_app_command(
     spec = source or settings.app_database_url or (str(settings.app_source_dir) if settings.app_source_dir else None)
     if not spec:
         raise _fail("no app source: pass --source, or set APP_DATABASE_URL or APP_SOURCE_DIR")
-    wh = Warehouse()
-    wh.ensure_running()
+    wh = Warehouse(settings)
+    _start_warehouse(wh)
     as_utc = [None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC) for value in (start, end)]
     try:
         result = extract_app(
@@ -175,18 +184,20 @@ def extract_stripe_command(
     ] = False,
 ) -> None:
     """Extract Stripe objects through the API (STRIPE_API_KEY, optional STRIPE_API_BASE) into raw.stripe_*."""
-    from extract.stripe.api import extract_stripe
+    from extract.stripe.api import StripeApiError, extract_stripe
 
-    if get_settings().stripe_api_key is None:
+    settings = get_settings()
+    if settings.stripe_api_key is None:
         raise _fail("STRIPE_API_KEY is not set (a restricted, read-only key is enough: see docs/STRIPE.md)")
-    from extract.stripe.client import StripeApiError
-
-    wh = Warehouse()
-    wh.ensure_running()
+    wh = Warehouse(settings)
+    _start_warehouse(wh)
     try:
         result = extract_stripe(wh, full_refresh=full_refresh)
-    except (StripeApiError, WarehouseError) as exc:
-        raise _fail(str(exc)) from None
+    except StripeApiError as exc:
+        where = settings.stripe_api_base or "https://api.stripe.com"
+        raise _fail(
+            f"the Stripe API at {where} failed: {exc}; check the network, STRIPE_API_BASE and the key"
+        ) from None
     out.print(result)
     if result.failed:
         raise _fail(f"not loaded (the other object types were): {', '.join(result.failed)}; the next run retries them")
@@ -198,7 +209,7 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
     from extract.stripe.dump import DumpError, load_dump
 
     wh = Warehouse()
-    wh.ensure_running()
+    _start_warehouse(wh)
     try:
         with wh.connect() as conn:
             result = load_dump(conn, directory)
@@ -219,10 +230,10 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
 # ------------------------------------------------------------------------------------------------ summary
 
 
-def collect_summary(start: date, end: date, tenant: str | None) -> dict[str, Any]:
+def collect_summary(start: date, end: date, tenant: str | None, settings: Settings | None = None) -> dict[str, Any]:
     from orchestration.summary import summary
 
-    wh = Warehouse()
+    wh = Warehouse(settings or get_settings())
     with wh.connect() as conn:
         return summary(conn, start, end, tenant)
 
@@ -264,6 +275,80 @@ def render_summary(data: dict[str, Any]) -> Table:
     return grid
 
 
+# ------------------------------------------------------------------------------------------------ export
+
+
+def _shown(path: Path) -> str:
+    """A path as the user would type it from the checkout."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
+def pdf_missing_note() -> str | None:
+    """None when a Chromium is there to print the PDF; else one line saying the PDF is skipped and how to get it."""
+    import os
+
+    from dashboards.export.pdf import find_chromium
+
+    if find_chromium() is not None:
+        return None
+    chosen = os.environ.get("CHROMIUM_PATH")
+    why = f"CHROMIUM_PATH={chosen} does not exist" if chosen else "no Chromium on PATH"
+    return (
+        f"PDF skipped ({why}): install the Debian package `chromium` (as root: `make system-deps`) or set"
+        " CHROMIUM_PATH, then run `execmetrics export`"
+    )
+
+
+def run_export(
+    settings: Settings, start: date | None, end: date | None, tenant: str | None, target: Path, pdf: bool | None
+) -> tuple[Any, str | None]:
+    """CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None). Returns (result, note)."""
+    from dashboards.export import export_all
+
+    note = pdf_missing_note() if pdf is None else None
+    with Warehouse(settings).connect() as conn:
+        result = export_all(conn, target, start=start, end=end, tenant=tenant, pdf=bool(pdf or note is None))
+    return result, note
+
+
+@app.command("export")
+def export_command(
+    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day.")] = None,
+    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day.")] = None,
+    tenant: Annotated[str | None, typer.Option(help="One tenant id.")] = None,
+    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: OUTPUT_DIR or ./out).")] = None,
+    pdf: Annotated[
+        bool | None,
+        typer.Option(
+            "--pdf/--no-pdf",
+            help="Print the board pack to PDF (headless Chromium). Default: when a Chromium is found; --pdf"
+            " fails without one.",
+        ),
+    ] = None,
+) -> None:
+    """Export the marts: CSV per mart, the HTML board pack and (when Chromium is there) its PDF."""
+    from dashboards.export.pdf import PdfError
+
+    settings = get_settings()
+    target = out_dir or settings.output_dir
+    if start and end and end < start:
+        raise _fail("--end is before --start")
+    try:
+        result, note = run_export(
+            settings, start.date() if start else None, end.date() if end else None, tenant, target, pdf
+        )
+    except PdfError as exc:
+        raise _fail(f"{exc} (CSV and HTML were written to {target})") from None
+    out.print(result)
+    if note:
+        out.print(note, highlight=False)
+    if result.csv_errors:
+        raise typer.Exit(code=2)
+
+
 # ------------------------------------------------------------------------------------------------ demo
 
 
@@ -272,6 +357,10 @@ def _reset_warehouse(wh: Warehouse) -> None:
         for schema in RAW_SCHEMAS:
             conn.execute(f"drop schema if exists {schema} cascade")
         ensure_raw_schema(conn)
+
+
+def _dagster_log_level() -> str:
+    return "DEBUG" if state.verbose else "INFO"
 
 
 @app.command("demo")
@@ -290,114 +379,131 @@ def demo(
 ) -> None:
     """Generate a demo company, run the whole pipeline through Dagster over every day, export, summarise.
 
-    It replaces the warehouse's raw, staging, intermediate and marts schemas with the demo's data. The Dagster runs
-    use an in-memory instance unless --record-runs is given.
+    It replaces the warehouse's raw, staging, intermediate and marts schemas with the demo's data, and saves the
+    demo's sources in .env (never over a value you set) so the next commands use them. The Dagster runs use an
+    in-memory instance unless --record-runs is given.
     """
-    from dashboards.export import export_all
     from extract.demo.generator import DemoCompany, DemoConfig
-    from orchestration.pipeline import PipelineError, run_pipeline
+    from orchestration.definitions import reset_definitions
+    from orchestration.pipeline import run_pipeline
 
+    if tenants < 1 or months < 1:
+        raise _fail("--tenants and --months must be at least 1")
     settings = get_settings()
-    wh = Warehouse()
+    wh = Warehouse(settings)
     if wh.is_external and not yes:
         raise _fail(f"WAREHOUSE_URL is set ({wh.target.redacted_url()}): the demo replaces its contents; pass --yes")
-    began = time.monotonic()
+    with quiet_command("demo", settings.log_dir) as display:
+        where = "" if wh.embedded is None else f" (embedded, data in {_shown(wh.embedded.pgdata)})"
+        display.step("warehouse: starting" + where)
+        _start_warehouse(wh, display.step)
+        _reset_warehouse(wh)
 
-    def step(message: str) -> None:
-        console.print(f"[dim]{time.monotonic() - began:6.1f}s[/] {message}", highlight=False)
+        company = DemoCompany(DemoConfig(tenants=tenants, months=months, seed=seed))
+        display.step(f"demo company: {tenants} tenants, {company.start} → {company.end}, seed {seed}")
+        wh.drop_database(DEMO_APP_DB)
+        wh.ensure_database(DEMO_APP_DB)
+        counts = company.write_app_database(wh.target.with_db(DEMO_APP_DB).conninfo)
+        display.step("app database written: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
+        dump_dir = settings.demo_dir / "stripe"
+        dump_dir.mkdir(parents=True, exist_ok=True)
+        for old in dump_dir.glob("*.json*"):
+            old.unlink()
+        stripe_counts = company.write_stripe_dump(dump_dir)
+        display.step(f"Stripe dump written to {_shown(dump_dir)}: {sum(stripe_counts.values()):,} objects")
 
-    step("warehouse: starting" + ("" if wh.is_external else f" (embedded, {wh.settings.warehouse_dir})"))
-    try:
-        wh.ensure_running()
-    except WarehouseError as exc:
-        raise _fail(str(exc)) from None
-    _reset_warehouse(wh)
-
-    company = DemoCompany(DemoConfig(tenants=tenants, months=months, seed=seed))
-    step(f"demo company: {tenants} tenants, {company.start} → {company.end}, seed {seed}")
-    wh.drop_database(DEMO_APP_DB)
-    wh.ensure_database(DEMO_APP_DB)
-    counts = company.write_app_database(wh.target.with_db(DEMO_APP_DB).conninfo)
-    step("app database written: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
-    dump_dir = settings.demo_dir / "stripe"
-    dump_dir.mkdir(parents=True, exist_ok=True)
-    for old in dump_dir.glob("*.json*"):
-        old.unlink()
-    stripe_counts = company.write_stripe_dump(dump_dir)
-    step(f"Stripe dump written to {dump_dir}: {sum(stripe_counts.values()):,} objects")
-
-    # The pipeline reads its sources from the settings, exactly as a scheduled run would.
-    os.environ["APP_DATABASE_URL"] = wh.target.with_db(DEMO_APP_DB).url
-    os.environ["STRIPE_DUMP_DIR"] = str(dump_dir)
-    os.environ.setdefault("PARTITIONS_START_DATE", company.start.isoformat())
-    reset_settings()
-    step(f"pipeline: Dagster run over {(company.end - company.start).days + 1} daily partitions")
-    from dagster import DagsterInstance
-
-    instance = None if record_runs else DagsterInstance.ephemeral()
-    # dagster-dbt echoes every dbt log line on stdout: they go to a file, the terminal keeps to the steps.
-    dbt_output = PROJECT_ROOT / "logs" / "demo-dbt-output.log"
-    dbt_output.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        with dbt_output.open("w", encoding="utf-8") as sink, contextlib.redirect_stdout(sink):
-            run_pipeline(
-                company.start, company.end, full_refresh=True, progress=step, instance=instance, log_level="ERROR"
+        # The runs read the demo's sources from the settings this command built (a scheduled run reads the same
+        # keys from the environment or .env, where they are saved next).
+        first_partition = settings.partitions_start_date
+        if first_partition is None or first_partition > company.start:
+            first_partition = company.start
+        sources = {
+            "APP_DATABASE_URL": wh.target.with_db(DEMO_APP_DB).url,
+            "STRIPE_DUMP_DIR": str(dump_dir.resolve()),
+            "PARTITIONS_START_DATE": first_partition.isoformat(),
+        }
+        saved_in, saved, kept = save_settings(sources, "execmetrics demo")
+        use_settings(
+            settings.model_copy(
+                update={
+                    "app_database_url": sources["APP_DATABASE_URL"],
+                    "app_source_dir": None,
+                    "stripe_dump_dir": dump_dir.resolve(),
+                    "stripe_api_key": None,
+                    "partitions_start_date": first_partition,
+                }
             )
-    except PipelineError as exc:
-        where = "the run is in the Dagster UI: execmetrics ui" if record_runs else "--record-runs keeps it for the UI"
-        raise _fail(f"{exc}\n(dbt's output: {dbt_output}; {where})") from None
-    step(f"dbt's output: {dbt_output}")
+        )
+        reset_definitions()
+        from dagster import DagsterInstance
 
-    out_dir = get_settings().output_dir
-    with wh.connect() as conn:
-        exported = export_all(conn, out_dir, start=company.start, end=company.end)
-    step(f"exports written to {out_dir}")
+        instance = None if record_runs else DagsterInstance.ephemeral()
+        days = (company.end - company.start).days + 1
+        display.step(f"pipeline: Dagster runs over {days} daily partitions, then the monthly ones")
+        display.bar("days", "daily partitions", days)
+        run_pipeline(
+            company.start,
+            company.end,
+            full_refresh=True,
+            progress=display.step,
+            instance=instance,
+            log_level=_dagster_log_level(),
+            watch=display.run_watcher,
+        )
+        display.advance("days", days)
+        display.done("days")
 
-    summary_data = collect_summary(company.start, company.end, None)
+        out_dir = settings.output_dir
+        exported, pdf_note = run_export(get_settings(), company.start, company.end, None, out_dir, None)
+        display.step(
+            f"exports written to {_shown(out_dir)}: CSV of {len(exported.csv_files)} marts, the HTML board pack"
+            + ("" if pdf_note else " and its PDF")
+        )
+        if pdf_note:
+            display.step(pdf_note)
+        summary_data = collect_summary(company.start, company.end, None, get_settings())
+
     out.print(render_summary(summary_data))
-    elapsed = time.monotonic() - began
-    out.print(
-        f"\nDemo finished in {elapsed:,.0f}s. Where to look next:\n"
-        f"  • board pack:   {getattr(exported, 'html', out_dir / 'board_pack.html')}\n"
-        f"  • PDF / CSV:    {out_dir}\n"
-        f"  • marts:        psql \"{wh.target.redacted_url()}\" -c 'select * from marts.fct_daily_metrics limit 5'\n"
-        f"  • dbt:          .venv/bin/dbt build   (from the repo root; profiles.yml there reaches this warehouse)\n"
-        f"  • Dagster UI:   .venv/bin/execmetrics ui   (then open http://127.0.0.1:{settings.ui_port})\n"
-        f"  • summary:      .venv/bin/execmetrics summary --start {company.start} --end {company.end}"
-    )
-
-
-@app.command("export")
-def export_command(
-    start: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="First day.")] = None,
-    end: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="Last day.")] = None,
-    tenant: Annotated[str | None, typer.Option(help="One tenant id.")] = None,
-    out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: OUTPUT_DIR or ./out).")] = None,
-    pdf: Annotated[bool, typer.Option(help="Also print the board pack to PDF (headless Chromium).")] = True,
-) -> None:
-    """Export the marts: CSV per mart, the HTML board pack and its PDF."""
-    from dashboards.export import export_all
-    from dashboards.export.pdf import PdfError
-
-    target = out_dir or get_settings().output_dir
-    with Warehouse().connect() as conn:
-        try:
-            result = export_all(
-                conn,
-                target,
-                start=start.date() if start else None,
-                end=end.date() if end else None,
-                tenant=tenant,
-                pdf=pdf,
-            )
-        except PdfError as exc:
-            raise _fail(f"{exc} (CSV and HTML were written to {target}; --no-pdf skips the PDF)") from None
-    out.print(result)
-    if result.csv_errors:
-        raise typer.Exit(code=2)
+    elapsed = time.monotonic() - display.began
+    board = _shown(exported.html) + ("" if pdf_note else f" and {_shown(out_dir / 'board_pack.pdf')}")
+    lines = [
+        f"\nDemo finished in {elapsed:,.0f}s. Where to look next:",
+        f"  • board pack:  {board}; CSV in {_shown(out_dir / 'csv')}",
+    ]
+    if saved_in is None:
+        lines.append(f"  • settings:    not saved (EXECMETRICS_ENV_FILE is empty): set {', '.join(sources)} yourself")
+    elif saved:
+        lines.append(
+            f"  • settings:    the demo's sources are saved in {_shown(saved_in)} ({', '.join(saved)}), so the"
+            " commands below use them"
+        )
+    if kept:
+        lines.append(f"  • kept yours:  {', '.join(kept)} (set by you: the commands below read yours, not the demo's)")
+    if settings.stripe_api_key is not None:
+        lines.append("  • note:        STRIPE_API_KEY is set: later runs read the Stripe API, not the demo's dump")
+    lines += [
+        f"  • Dagster UI:  .venv/bin/execmetrics ui   (then open http://127.0.0.1:{settings.ui_port})",
+        f"  • backfill:    .venv/bin/execmetrics backfill --start {company.end} --end {company.end}",
+        f"  • summary:     .venv/bin/execmetrics summary --start {company.start} --end {company.end}",
+        f"  • export:      .venv/bin/execmetrics export --start {company.start} --end {company.end}",
+        "  • dbt:         source .venv/bin/activate && dbt build   (profiles.yml at the repo root reaches this"
+        " warehouse)",
+        f"  • marts:       psql \"{wh.target.redacted_url()}\" -c 'select * from marts.fct_daily_metrics limit 5'",
+    ]
+    if display.log_file is not None:
+        lines.append(f"  • logs:        {_shown(display.log_file)} (Dagster's and dbt's)")
+    out.print("\n".join(lines), highlight=False)
 
 
 # ------------------------------------------------------------------------------------------------ orchestration
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP: stop like Ctrl-C."""
+
+
+def _stop_on_signal(signum: int, frame: Any) -> None:
+    raise _Stop(signal.Signals(signum).name)
 
 
 @app.command("ui")
@@ -408,12 +514,17 @@ def ui_command(
     from orchestration.ui import daemon_healthy, start_ui
 
     settings = get_settings()
-    Warehouse().ensure_running()
-    procs = start_ui(port=port, settings=settings)
-    storage = "Postgres (DAGSTER_PG_URL)" if settings.dagster_pg_url else "SQLite"
-    out.print(f"Dagster UI: {procs.url}   (DAGSTER_HOME={procs.home}, {storage} storage; logs in {procs.home}/logs)")
-    out.print("Ctrl-C stops the webserver and the daemon.")
+    _start_warehouse(Warehouse(settings))
+    # A supervisor (or `kill`) stops it as Ctrl-C does: the webserver and the daemon stop with it.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
+    procs = None
     try:
+        procs = start_ui(port=port, settings=settings)
+        storage = "Postgres (DAGSTER_PG_URL)" if settings.dagster_pg_url else "SQLite"
+        logs = procs.home / "logs"
+        out.print(f"Dagster UI: {procs.url}   (DAGSTER_HOME={procs.home}, {storage} storage; logs in {logs})")
+        out.print("Ctrl-C (or SIGTERM) stops the webserver and the daemon.")
         deadline = time.monotonic() + 90
         healthy, detail = False, "no heartbeat yet"
         while time.monotonic() < deadline and procs.alive()["daemon"]:
@@ -438,10 +549,29 @@ def ui_command(
                 raise _fail(f"dagster-webserver stopped; see {procs.logs[0]}")
             if not alive["daemon"]:
                 raise _fail(f"the Dagster daemon stopped (schedules and backfills need it); see {procs.logs[1]}")
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, _Stop):
         pass
     finally:
-        procs.stop()
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # stopping is not interrupted by a second signal
+        if procs is not None:
+            procs.stop()
+            out.print("Stopped the Dagster webserver and daemon.")
+
+
+def check_sources(settings: Settings) -> None:
+    """Fail before any run when the pipeline has no app or Stripe source, or a source cannot be read."""
+    from extract.stripe.dump import dump_files
+
+    hint = "(in the environment or .env; `make demo` sets up the demo's)"
+    if not (settings.app_database_url or settings.app_source_dir):
+        raise _fail(f"no app source configured: set APP_DATABASE_URL (a SQLAlchemy URL) or APP_SOURCE_DIR {hint}")
+    if not settings.app_database_url and settings.app_source_dir and not settings.app_source_dir.is_dir():
+        raise _fail(f"APP_SOURCE_DIR {settings.app_source_dir} is not a folder")
+    if settings.stripe_api_key is None:
+        if settings.stripe_dump_dir is None:
+            raise _fail(f"no Stripe source configured: set STRIPE_API_KEY (live API) or STRIPE_DUMP_DIR {hint}")
+        dump_files(settings.stripe_dump_dir)  # DumpError: missing folder, unknown or no files
 
 
 @app.command("backfill")
@@ -453,23 +583,43 @@ def backfill_command(
 ) -> None:
     """Backfill the daily partitions start..end (and their months) through Dagster, in one run or chunks."""
     from orchestration.partitions import chunk_days as split
-    from orchestration.pipeline import PipelineError, run_pipeline
+    from orchestration.partitions import partitions_start, reporting_timezone
+    from orchestration.pipeline import run_pipeline
 
-    began = time.monotonic()
-
-    def step(message: str) -> None:
-        console.print(f"[dim]{time.monotonic() - began:6.1f}s[/] {message}", highlight=False)
-
-    Warehouse().ensure_running()
-    chunks = split(start.date(), end.date(), chunk_days)
-    step(f"backfill {start.date()}..{end.date()}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
-    for first, last in chunks:
-        try:
-            result = run_pipeline(first, last, full_refresh=full_refresh, progress=step)
-        except PipelineError as exc:
-            raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
-        step(f"{first}..{last} done: runs {', '.join(result.run_ids)}")
-    out.print(f"Backfill {start.date()}..{end.date()} finished in {time.monotonic() - began:,.0f}s")
+    first, last = start.date(), end.date()
+    if last < first:
+        raise _fail("--end is before --start")
+    if chunk_days < 0:
+        raise _fail("--chunk-days must be 0 (one run) or more")
+    settings = get_settings()
+    if first < partitions_start():
+        raise _fail(
+            f"{first} is before the first daily partition {partitions_start()}: set PARTITIONS_START_DATE earlier"
+        )
+    today = datetime.now(ZoneInfo(reporting_timezone())).date()
+    if last > today:
+        raise _fail(f"{last} is in the future: the last daily partition is today, {today}")
+    check_sources(settings)
+    wh = Warehouse(settings)
+    with quiet_command("backfill", settings.log_dir) as display:
+        _start_warehouse(wh, display.step)
+        chunks = split(first, last, chunk_days)
+        display.step(f"backfill {first}..{last}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
+        display.bar("days", "daily partitions", (last - first).days + 1)
+        for chunk_first, chunk_last in chunks:
+            result = run_pipeline(
+                chunk_first,
+                chunk_last,
+                full_refresh=full_refresh,
+                progress=display.step,
+                log_level=_dagster_log_level(),
+                watch=display.run_watcher,
+            )
+            display.advance("days", (chunk_last - chunk_first).days + 1)
+            display.step(f"{chunk_first}..{chunk_last} done: runs {', '.join(result.run_ids)}")
+    finished = f"Backfill {first}..{last} finished in {time.monotonic() - display.began:,.0f}s"
+    log = f"; Dagster's and dbt's logs: {_shown(display.log_file)}" if display.log_file else ""
+    out.print(finished + log, highlight=False)
 
 
 if __name__ == "__main__":  # pragma: no cover

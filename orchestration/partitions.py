@@ -17,19 +17,14 @@ from zoneinfo import ZoneInfo
 
 from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition
 
-PARTITIONS_START_ENV = "PARTITIONS_START_DATE"
 DEFAULT_PARTITIONS_START = date(2025, 11, 1)
 DAY_FORMAT = "%Y-%m-%d"
 
 
 def partitions_start() -> date:
-    raw = os.environ.get(PARTITIONS_START_ENV, "").strip()
-    if not raw:
-        return DEFAULT_PARTITIONS_START
-    try:
-        return date.fromisoformat(raw)
-    except ValueError as exc:
-        raise ValueError(f"{PARTITIONS_START_ENV} must be a date (YYYY-MM-DD), got {raw!r}") from exc
+    from extract.settings import get_settings
+
+    return get_settings().partitions_start_date or DEFAULT_PARTITIONS_START
 
 
 def reporting_timezone() -> str:

@@ -16,6 +16,8 @@ from typing import Any, cast
 from orchestration.partitions import day_keys, month_keys
 
 Progress = Callable[[str], None]
+# Called as a run starts with (job, first partition, last partition); returns a listener for that run's events.
+RunWatcher = Callable[[str, str, str], Callable[[Any], None]]
 
 
 class PipelineError(RuntimeError):
@@ -88,6 +90,17 @@ def _run_config(job_def: Any, full_refresh: bool, log_level: str | None = None) 
     return {**config, "ops": ops}
 
 
+def _root_message(error: Any) -> str:
+    """The innermost cause's message, without its class path (Dagster wraps a step's exception in its own)."""
+    while getattr(error, "cause", None) is not None:
+        error = error.cause
+    text = " ".join((error.message or "").split())
+    name = getattr(error, "cls_name", None)
+    if name and f"{name}: " in text[: len(name) + 200]:
+        text = text[text.index(f"{name}: ") + len(name) + 2 :]
+    return text or "(no error message)"
+
+
 def _describe_failures(result: Any) -> list[str]:
     from dagster import DagsterEventType
 
@@ -95,10 +108,8 @@ def _describe_failures(result: Any) -> list[str]:
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             data: Any = event.event_specific_data
-            error = data.error
-            message = error.message.strip() if error else "(no error message)"
-            cause = error.cause.message.strip() if error and error.cause else ""
-            failures.append(f"step {event.step_key} failed: {message}" + (f" (caused by: {cause})" if cause else ""))
+            message = _root_message(data.error) if data.error else "(no error message)"
+            failures.append(f"step {event.step_key} failed: {message}")
     return failures
 
 
@@ -113,10 +124,12 @@ def execute_range(
     tags: Mapping[str, str] | None = None,
     asset_selection: list[Any] | None = None,
     log_level: str | None = None,
+    watch: RunWatcher | None = None,
 ) -> Any:
     """One in-process run of `job_name` over the partition range first..last; returns Dagster's result."""
     from dagster import DagsterEventType
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+    from dagster._core.utils import make_new_run_id
 
     from orchestration.definitions import build_definitions
     from orchestration.ui import get_instance, plan_ranges_in_one_event
@@ -130,6 +143,9 @@ def execute_range(
         partition_key = first
     else:
         run_tags.update({ASSET_PARTITION_RANGE_START_TAG: first, ASSET_PARTITION_RANGE_END_TAG: last})
+    run_id = make_new_run_id()
+    if watch is not None:
+        instance.add_event_listener(run_id, watch(job_name, first, last))
     began = time.monotonic()
     outcome = job_def.execute_in_process(
         run_config=_run_config(job_def, full_refresh, log_level),
@@ -138,6 +154,7 @@ def execute_range(
         tags=run_tags,
         raise_on_error=False,
         asset_selection=asset_selection,
+        run_id=run_id,
     )
     if result is not None:
         result.runs.append(
@@ -162,7 +179,7 @@ def execute_range(
 def _raise_for(outcome: Any, job_name: str, first: str, last: str, result: PipelineResult) -> None:
     failures = _describe_failures(outcome)
     blocking = [
-        f"check {key} failed: {check.description or ''} {check.metadata.get('failures', '')}".strip()
+        " ".join(f"check {key} failed: {check.description or ''} {check.metadata.get('failures', '')}".split())
         for key, check in result.failed_checks.items()
         if check.severity == "ERROR"
     ]
@@ -170,7 +187,7 @@ def _raise_for(outcome: Any, job_name: str, first: str, last: str, result: Pipel
         return
     lines = failures + blocking
     raise PipelineError(
-        f"{job_name} over {first}..{last} failed (run {outcome.run_id}):\n  " + "\n  ".join(lines or ["unknown error"]),
+        f"{job_name} over {first}..{last} failed (run {outcome.run_id}): " + "; ".join(lines or ["unknown error"]),
         run_id=outcome.run_id,
         failures=lines,
     )
@@ -185,6 +202,7 @@ def run_pipeline(
     instance: Any = None,
     include_monthly: bool = True,
     log_level: str | None = None,
+    watch: RunWatcher | None = None,
 ) -> PipelineResult:
     """Extract app + Stripe, check them, build the daily dbt models over start..end (one run), then the monthly
     models over the months touching it (one run; skipped with include_monthly=False). Raises PipelineError with
@@ -212,7 +230,14 @@ def run_pipeline(
 
     say(f"daily job: {len(days)} partition(s) {days[0]}..{days[-1]} in one run")
     outcome = execute_range(
-        DAILY_JOB, days[0], days[-1], full_refresh=full_refresh, instance=instance, result=result, log_level=log_level
+        DAILY_JOB,
+        days[0],
+        days[-1],
+        full_refresh=full_refresh,
+        instance=instance,
+        result=result,
+        log_level=log_level,
+        watch=watch,
     )
     _raise_for(outcome, DAILY_JOB, days[0], days[-1], result)
 
@@ -227,6 +252,7 @@ def run_pipeline(
             instance=instance,
             result=result,
             log_level=log_level,
+            watch=watch,
         )
         _raise_for(outcome, MONTHLY_JOB, months[0], months[-1], result)
     result.duration_s = round(time.monotonic() - began, 3)

@@ -34,6 +34,10 @@ def plan_ranges_in_one_event() -> None:
         os.environ.setdefault(key, value)
 
 
+class UiError(RuntimeError):
+    """dagster-webserver or dagster-daemon did not start (the message names its log)."""
+
+
 MARKER = "# written by execmetrics (orchestration/ui.py); edits are overwritten"
 WORKSPACE_FILE = "workspace.yaml"
 
@@ -198,27 +202,32 @@ def start_ui(
         start_new_session=True,
     )
     procs = UiProcesses(f"http://127.0.0.1:{port}", home, webserver, daemon, [web_log, daemon_log])
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        if webserver.poll() is not None:
-            procs.stop()
-            raise RuntimeError(f"dagster-webserver exited ({webserver.returncode}); see {web_log}")
-        if daemon.poll() is not None:
-            procs.stop()
-            raise RuntimeError(f"dagster-daemon exited ({daemon.returncode}); see {daemon_log}")
-        try:
-            with urllib.request.urlopen(procs.url + "/server_info", timeout=2) as response:
-                if response.status == 200:
-                    break
-        except OSError:
-            pass
-        if time.monotonic() > deadline:
-            procs.stop()
-            raise RuntimeError(f"dagster-webserver did not answer on {procs.url} within {wait_seconds:.0f}s")
-        time.sleep(0.5)
+    try:
+        _wait_for_webserver(procs, wait_seconds)
+    except BaseException:  # a failed start, Ctrl-C or SIGTERM while waiting: leave nothing running
+        procs.stop()
+        raise
     if progress:
         progress(f"Dagster UI on {procs.url} (DAGSTER_HOME={home})")
     return procs
+
+
+def _wait_for_webserver(procs: UiProcesses, wait_seconds: float) -> None:
+    deadline = time.monotonic() + wait_seconds
+    while True:
+        if procs.webserver.poll() is not None:
+            raise UiError(f"dagster-webserver exited ({procs.webserver.returncode}); see {procs.logs[0]}")
+        if procs.daemon.poll() is not None:
+            raise UiError(f"dagster-daemon exited ({procs.daemon.returncode}); see {procs.logs[1]}")
+        try:
+            with urllib.request.urlopen(procs.url + "/server_info", timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise UiError(f"dagster-webserver did not answer on {procs.url} within {wait_seconds:.0f}s")
+        time.sleep(0.5)
 
 
 def daemon_healthy(url: str, timeout: float = 5) -> tuple[bool, str]:

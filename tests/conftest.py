@@ -12,10 +12,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from extract.settings import PROJECT_ROOT, Settings, reset_settings
+from extract.settings import ENV_FILE_VARIABLE, PROJECT_ROOT, Settings, reset_settings
 from extract.warehouse import EmbeddedServer, Target, Warehouse, ensure_raw_schema
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
+
+# The tests read their settings from the environment they set, never from a developer's .env (a demo writes one);
+# subprocesses inherit this. A test that needs a settings file points EXECMETRICS_ENV_FILE at its own.
+os.environ[ENV_FILE_VARIABLE] = ""
 
 
 def free_port() -> int:

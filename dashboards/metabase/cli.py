@@ -12,6 +12,7 @@ from dashboards.metabase.apply import apply_specs
 from dashboards.metabase.client import MetabaseError
 from dashboards.metabase.config import MetabaseSettings
 from dashboards.spec import SPECS_DIR, SpecError, load_specs
+from orchestration.terminal import CommandError
 
 dashboards_app = typer.Typer(help=__doc__, no_args_is_help=True)
 
@@ -19,9 +20,9 @@ console = Console(stderr=True)
 out = Console()
 
 
-def _fail(message: str) -> typer.Exit:
-    console.print(f"[bold red]error:[/] {message}")
-    return typer.Exit(code=1)
+def _fail(message: str) -> CommandError:
+    """The failure to raise: `execmetrics` prints it as one `error:` line and exits 1."""
+    return CommandError(message)
 
 
 @dashboards_app.command("validate")

@@ -48,6 +48,26 @@ class DbtGrainError(DbtManifestError):
     pass
 
 
+class DbtBuildError(RuntimeError):
+    """`dbt build` failed: the message names each failed model, test or seed and dbt's log."""
+
+
+def _failed_nodes(invocation: Any) -> str:
+    log = invocation.target_path / "dbt.log"
+    try:
+        results = invocation.get_artifact("run_results.json").get("results", [])
+    except (OSError, ValueError):
+        results = []
+    failed = []
+    for node in results:
+        if node.get("status") in ("error", "fail", "runtime error"):
+            kind, _, name = str(node.get("unique_id", "?")).partition(".")
+            message = " ".join(str(node.get("message") or "").split())
+            failed.append(f"{kind} {name.partition('.')[2] or name} {node['status']}: {message}")
+    listed = "; ".join(failed) or f"exit code {invocation.process.returncode}"
+    return f"dbt build failed: {listed} (dbt's log: {log})"
+
+
 # ------------------------------------------------------------------------------------------------ project
 
 
@@ -195,12 +215,14 @@ def run_dbt_build(
     env = {**wh.dbt_env(), "DBT_INDIRECT_SELECTION": "buildable"}
     with environ(env), partition_locks(wh, "dbt", ["build"]):
         context.log.info(f"dbt {' '.join(args)}")
-        invocation = dbt.cli(args, context=context)
+        invocation = dbt.cli(args, context=context, raise_on_error=False)
         for event in invocation.stream().fetch_row_counts():
             if isinstance(event, Output | AssetMaterialization):
                 merged: dict[str, Any] = {**(event.metadata or {}), **extra}
                 event = event.with_metadata(merged)
             yield event
+        if not invocation.is_successful():
+            raise DbtBuildError(_failed_nodes(invocation))
     context.log.info(f"dbt {grain} build over {extra['partition_window']} took {time.monotonic() - began:.1f}s")
 
 

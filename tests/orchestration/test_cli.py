@@ -1,0 +1,182 @@
+"""`execmetrics` as a person meets it: each expected failure ends in exactly one `error:` line and a non-zero exit,
+never a traceback (that is for -v); a backfill keeps the terminal to its steps and names its log file.
+
+In-process through the top-level command (typer's CliRunner), on the orchestration fixture's hand-written sources.
+"""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from extract.settings import reset_settings
+from orchestration.cli import app
+
+runner = CliRunner()
+DAY = "2025-11-05"
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def invoke(*args: str) -> tuple[int, list[str]]:
+    """Run `execmetrics <args>` with the current environment; (exit code, non-empty output lines)."""
+    from orchestration.definitions import reset_definitions
+
+    reset_settings()
+    reset_definitions()
+    result = runner.invoke(app, list(args), prog_name="execmetrics")
+    reset_settings()
+    reset_definitions()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        raise AssertionError(f"the command raised instead of ending in an error line: {result.exception!r}")
+    output = result.stdout + (result.stderr or "")
+    return result.exit_code, [line for line in output.splitlines() if line.strip()]
+
+
+def assert_one_error(code: int, lines: list[str], *fragments: str, exit_code: int = 1) -> str:
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == exit_code, lines
+    assert len(errors) == 1, lines
+    assert not any("Traceback" in line for line in lines), lines
+    for fragment in fragments:
+        assert fragment in errors[0], errors[0]
+    return errors[0]
+
+
+@pytest.fixture
+def env(orch_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:  # noqa: ANN001
+    monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
+    yield monkeypatch
+    reset_settings()
+
+
+# ------------------------------------------------------------------------------------------------ usage and dates
+
+
+def test_bad_dates(env: pytest.MonkeyPatch) -> None:
+    code, lines = invoke("backfill", "--start", "2025-02-30", "--end", "2025-03-01")
+    assert_one_error(code, lines, "--start", "execmetrics backfill --help", exit_code=2)
+    code, lines = invoke("backfill", "--start", "2025-11-05", "--end", "2025-11-04")
+    assert_one_error(code, lines, "--end is before --start")
+    code, lines = invoke("backfill", "--start", "2025-10-01", "--end", "2025-10-01")
+    assert_one_error(code, lines, "before the first daily partition 2025-11-01", "PARTITIONS_START_DATE")
+    code, lines = invoke("backfill", "--start", "2999-01-01", "--end", "2999-01-01")
+    assert_one_error(code, lines, "in the future")
+    code, lines = invoke("summary", "--start", "yesterday", "--end", "2025-11-01")
+    assert_one_error(code, lines, "--start", exit_code=2)
+
+
+def test_unknown_command_and_missing_option(env: pytest.MonkeyPatch) -> None:
+    assert_one_error(*invoke("backfil"), "No such command", exit_code=2)
+    assert_one_error(*invoke("backfill", "--start", DAY), "Missing option '--end'", exit_code=2)
+
+
+# ------------------------------------------------------------------------------------------------ sources
+
+
+def test_missing_sources(env: pytest.MonkeyPatch) -> None:
+    env.delenv("APP_SOURCE_DIR")
+    assert_one_error(*invoke("backfill", "--start", DAY, "--end", DAY), "no app source configured", "APP_DATABASE_URL")
+    env.setenv("APP_SOURCE_DIR", "/nonexistent/app-exports")
+    assert_one_error(*invoke("backfill", "--start", DAY, "--end", DAY), "APP_SOURCE_DIR", "is not a folder")
+
+
+def test_missing_stripe_source_and_unreadable_dump(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    env.delenv("STRIPE_DUMP_DIR")
+    assert_one_error(*invoke("backfill", "--start", DAY, "--end", DAY), "no Stripe source configured")
+    env.setenv("STRIPE_DUMP_DIR", str(tmp_path / "nowhere"))
+    assert_one_error(*invoke("backfill", "--start", DAY, "--end", DAY), "Stripe dump folder", "does not exist")
+    dump = tmp_path / "dump"
+    (dump / "customers.json").mkdir(parents=True)  # a folder where a file should be: cannot be read
+    assert_one_error(*invoke("load", "stripe-dump", str(dump)), "customers.json")
+    (dump / "notes.json").write_text("{}")
+    assert_one_error(*invoke("load", "stripe-dump", str(dump)), "unknown files in the Stripe dump", "notes.json")
+
+
+# ------------------------------------------------------------------------------------------------ unreachable parts
+
+
+def test_unreachable_warehouse(env: pytest.MonkeyPatch) -> None:
+    env.setenv("WAREHOUSE_URL", f"postgresql://postgres@127.0.0.1:{_closed_port()}/execmetrics")
+    error = assert_one_error(*invoke("summary", "--start", DAY, "--end", DAY), "cannot reach the warehouse")
+    assert "WAREHOUSE_URL" in error
+    assert_one_error(*invoke("backfill", "--start", DAY, "--end", DAY), "cannot reach the warehouse")
+
+
+def test_unreachable_stripe_api(env: pytest.MonkeyPatch) -> None:
+    from extract.stripe.client import StripeApi
+
+    env.setenv("STRIPE_API_KEY", "rk_test_unreachable")
+    env.setenv("STRIPE_API_BASE", f"http://127.0.0.1:{_closed_port()}")
+    env.setattr(StripeApi, "backoff", lambda self, attempt: 0.01)  # the retries themselves, without their waits
+    error = assert_one_error(*invoke("extract", "stripe"), "the Stripe API at http://127.0.0.1:", "connection")
+    assert "rk_test_unreachable" not in error
+
+
+# ------------------------------------------------------------------------------------------------ failed runs
+
+
+def test_failed_blocking_check_names_it_and_the_log(env: pytest.MonkeyPatch, orch_env, tmp_path: Path) -> None:  # noqa: ANN001
+    events = orch_env.app_dir / "events.jsonl"
+    good = events.read_text()
+    duplicate = next(line for line in good.splitlines() if DAY in line)
+    events.write_text(good + duplicate + "\n")  # a duplicate event id on DAY: the blocking GE check fails
+    try:
+        code, lines = invoke("backfill", "--start", DAY, "--end", DAY)
+        error = assert_one_error(code, lines, "raw/app_events:ge_errors", "log: ")
+        log = Path(error.rsplit("log: ", 1)[1].rstrip(")"))
+        assert log.parent == tmp_path / "logs" and log.exists()
+        assert "dagster" in log.read_text()  # Dagster's own log lines went to the file, not the terminal
+        assert len(lines) <= 8, lines
+
+        code, verbose = invoke("-v", "backfill", "--start", DAY, "--end", DAY)
+        assert code == 1
+        assert any("Traceback" in line for line in verbose), "-v shows the traceback"
+        assert any(" DEBUG " in line for line in verbose), "-v shows the debug logs"
+    finally:
+        events.write_text(good)
+
+
+def test_failed_dbt_model_names_it_and_the_log(env: pytest.MonkeyPatch, orch_env) -> None:  # noqa: ANN001
+    # A table changed by hand under an incremental model: dbt's incremental insert fails on that model.
+    with orch_env.warehouse.connect(autocommit=True) as conn:
+        conn.execute("create schema if not exists intermediate")
+        conn.execute("drop table if exists intermediate.int_user_daily_activity cascade")
+        conn.execute("create table intermediate.int_user_daily_activity (changed_by_hand int)")
+    try:
+        code, lines = invoke("backfill", "--start", DAY, "--end", DAY)
+        error = assert_one_error(code, lines, "dbt build failed", "int_user_daily_activity", "dbt's log", "log: ")
+        assert "step dbt_daily failed" in error
+    finally:
+        with orch_env.warehouse.connect(autocommit=True) as conn:
+            conn.execute("drop table if exists intermediate.int_user_daily_activity cascade")
+
+
+# ------------------------------------------------------------------------------------------------ a good backfill
+
+
+def test_backfill_is_quiet_and_names_its_log(env: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    code, lines = invoke("backfill", "--start", DAY, "--end", DAY)
+    assert code == 0, lines
+    assert len(lines) <= 10, lines  # the steps, one line per run, the end: no Dagster or dbt chatter
+    assert not any(" DEBUG " in line or "dagster - " in line for line in lines), lines
+    finished = [line for line in lines if line.startswith(f"Backfill {DAY}..{DAY} finished")]
+    assert len(finished) == 1, lines
+    log = Path(finished[0].rsplit("logs: ", 1)[1])
+    assert log.parent == tmp_path / "logs"
+    text = log.read_text()
+    assert "Running with dbt" in text and "dagster - " in text  # dbt's and Dagster's output is in the file
+    assert any("daily_job" in line and "done" in line for line in lines), lines
+
+    code, lines = invoke("summary", "--start", DAY, "--end", DAY, "--json")
+    assert code == 0, lines
+    assert json.loads("\n".join(lines))["window"]["start"] == DAY
