@@ -11,17 +11,22 @@ $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing Python dependencies into $(VENV) (first run takes a few minutes)"
-	@$(BIN)/pip install --quiet --upgrade pip 2>&1 | grep -v "^WARNING: Location" || true
-	@set -o pipefail; $(BIN)/pip install --quiet -e '.[dev]' 2>&1 | { grep -v "^WARNING: Location" || true; }
+	@# pip's own output (build backend banners included) is shown only when it fails
+	@log=$$(mktemp); \
+	if ! { $(BIN)/pip install --quiet --upgrade pip && $(BIN)/pip install --quiet -e '.[dev]'; } >$$log 2>&1; then \
+		cat $$log; rm -f $$log; echo "error: installing the Python dependencies failed (pip's output above)" >&2; exit 1; \
+	fi; rm -f $$log
 	@rm -f $(VENV)/.installed-*; touch $@
 
 install: $(STAMP)
 
-# Debian packages the browser tests and the PDF export need (headless Chromium, poppler's pdfinfo/pdftoppm).
+# Debian packages the browser tests and the PDF export need (headless Chromium, poppler's pdfinfo/pdftoppm, psql).
 system-deps:
 	@bash scripts/system-deps.sh
 
+# Optional system packages as make test installs them (root: apt; otherwise one line saying what to install).
 demo: install
+	@bash scripts/system-deps.sh --optional
 	$(BIN)/execmetrics demo
 
 lint: install
