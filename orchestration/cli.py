@@ -6,7 +6,6 @@ import json
 import signal
 import time
 from datetime import UTC, date, datetime
-from datetime import time as dtime
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -40,10 +39,6 @@ def _fail(message: str) -> CommandError:
     return CommandError(message)
 
 
-def _day_start(day: date) -> datetime:
-    return datetime.combine(day, dtime.min, tzinfo=UTC)
-
-
 @app.callback()
 def main(
     verbose: Annotated[
@@ -75,8 +70,8 @@ def warehouse_start() -> None:
     _start_warehouse(wh)
     with wh.connect() as conn:
         ensure_raw_schema(conn)
-    state = "started" if started else "already running"
-    out.print(f"Embedded warehouse {state}: {wh.target.redacted_url()} (data in {wh.embedded.pgdata})")
+    what = "started" if started else "already running"
+    out.print(f"Embedded warehouse {what}: {wh.target.redacted_url()} (data in {wh.embedded.pgdata})")
 
 
 @warehouse_app.command("stop")
@@ -94,7 +89,7 @@ def warehouse_stop() -> None:
 def warehouse_status() -> None:
     """Say where the warehouse is and whether it answers."""
     wh = Warehouse()
-    kind = "external (WAREHOUSE_URL)" if wh.is_external else f"embedded (data in {wh.settings.warehouse_dir})"
+    kind = "external (WAREHOUSE_URL)" if wh.embedded is None else f"embedded (data in {wh.embedded.pgdata})"
     try:
         with wh.connect(connect_timeout=5) as conn:
             version = conn.execute("show server_version").fetchone()[0]  # type: ignore[index]
