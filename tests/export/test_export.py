@@ -283,3 +283,41 @@ def test_an_empty_mart_says_so(conn, tmp_path):
     html = export(conn, tmp_path, end=date(2024, 3, 31)).html.read_text(encoding="utf-8")
     assert "n/a — marts.fct_revenue_monthly is empty" in tiles(html)["mrr"]
     assert '<div class="na-box" data-status="na">n/a — marts.fct_revenue_monthly is empty</div>' in html
+
+
+# ------------------------------------------------------------------------------------------------ the command
+
+
+def _export_command(pg_target: Target, tmp_path: Path, monkeypatch, *args: str) -> tuple[int, list[str]]:  # noqa: ANN001
+    from typer.testing import CliRunner
+
+    from extract.settings import reset_settings
+    from orchestration.cli import app
+
+    monkeypatch.setenv("WAREHOUSE_URL", pg_target.url.replace("+psycopg", ""))
+    monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-chromium-here"))
+    reset_settings()
+    result = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "out"), *args], prog_name="execmetrics")
+    reset_settings()
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    return result.exit_code, lines
+
+
+def test_export_without_chromium_writes_csv_and_html_and_says_the_pdf_was_skipped(
+    conn, pg_target: Target, tmp_path: Path, monkeypatch
+) -> None:  # noqa: ANN001
+    marts_data.create_all(conn)
+    code, lines = _export_command(pg_target, tmp_path, monkeypatch, "--end", "2024-03-31")
+    assert code == 0, lines
+    assert (tmp_path / "out" / "board_pack.html").exists() and (tmp_path / "out" / "csv").is_dir()
+    assert not (tmp_path / "out" / "board_pack.pdf").exists()
+    skipped = [line for line in lines if "PDF skipped" in line]
+    assert len(skipped) == 1 and "CHROMIUM_PATH" in skipped[0] and "chromium" in skipped[0], lines
+    assert not any(line.startswith("error:") or "Traceback" in line for line in lines), lines
+
+    # asked for explicitly, the PDF is required: one error line, CSV and HTML still written
+    code, lines = _export_command(pg_target, tmp_path, monkeypatch, "--end", "2024-03-31", "--pdf")
+    errors = [line for line in lines if line.startswith("error:")]
+    assert code == 1 and len(errors) == 1 and "no Chromium found" in errors[0], lines
+    assert not any("Traceback" in line for line in lines), lines
