@@ -282,7 +282,7 @@ def _shown(path: Path) -> str:
 
 
 def pdf_missing_note() -> str | None:
-    """None when a Chromium is there to print the PDF; else one line saying the PDF is skipped and how to get it."""
+    """None when a Chromium is there to print the PDF; else why the PDF is skipped and how to get it."""
     import os
 
     from dashboards.export.pdf import find_chromium
@@ -292,21 +292,22 @@ def pdf_missing_note() -> str | None:
     chosen = os.environ.get("CHROMIUM_PATH")
     why = f"CHROMIUM_PATH={chosen} does not exist" if chosen else "no Chromium on PATH"
     return (
-        f"PDF skipped ({why}): install the Debian package `chromium` (as root: `make system-deps`) or set"
+        f"skipped ({why}): install the Debian package `chromium` (as root: `make system-deps`) or set"
         " CHROMIUM_PATH, then run `execmetrics export`"
     )
 
 
 def run_export(
     settings: Settings, start: date | None, end: date | None, tenant: str | None, target: Path, pdf: bool | None
-) -> tuple[Any, str | None]:
-    """CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None). Returns (result, note)."""
+) -> Any:
+    """CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None: else `pdf_skipped` says why)."""
     from dashboards.export import export_all
 
     note = pdf_missing_note() if pdf is None else None
     with Warehouse(settings).connect() as conn:
         result = export_all(conn, target, start=start, end=end, tenant=tenant, pdf=bool(pdf or note is None))
-    return result, note
+    result.pdf_skipped = note
+    return result
 
 
 @app.command("export")
@@ -332,14 +333,10 @@ def export_command(
     if start and end and end < start:
         raise _fail("--end is before --start")
     try:
-        result, note = run_export(
-            settings, start.date() if start else None, end.date() if end else None, tenant, target, pdf
-        )
+        result = run_export(settings, start.date() if start else None, end.date() if end else None, tenant, target, pdf)
     except PdfError as exc:
         raise _fail(f"{exc} (CSV and HTML were written to {target})") from None
     out.print(result)
-    if note:
-        out.print(note, highlight=False)
     if result.csv_errors:
         raise typer.Exit(code=2)
 
@@ -449,18 +446,18 @@ def demo(
         display.done("days")
 
         out_dir = settings.output_dir
-        exported, pdf_note = run_export(get_settings(), company.start, company.end, None, out_dir, None)
+        exported = run_export(get_settings(), company.start, company.end, None, out_dir, None)
         display.step(
             f"exports written to {_shown(out_dir)}: CSV of {len(exported.csv_files)} marts, the HTML board pack"
-            + ("" if pdf_note else " and its PDF")
+            + ("" if exported.pdf_skipped else " and its PDF")
         )
-        if pdf_note:
-            display.step(pdf_note)
+        if exported.pdf_skipped:
+            display.step(f"PDF {exported.pdf_skipped}")
         summary_data = collect_summary(company.start, company.end, None, get_settings())
 
     out.print(render_summary(summary_data))
     elapsed = time.monotonic() - display.began
-    board = _shown(exported.html) + ("" if pdf_note else f" and {_shown(out_dir / 'board_pack.pdf')}")
+    board = _shown(exported.html) + ("" if exported.pdf_skipped else f" and {_shown(out_dir / 'board_pack.pdf')}")
     lines = [
         f"\nDemo finished in {elapsed:,.0f}s. Where to look next:",
         f"  • board pack:  {board}; CSV in {_shown(out_dir / 'csv')}",

@@ -36,6 +36,7 @@ class ExportResult:
     pdf: Path | None = None
     unavailable: list[tuple[str, str]] = field(default_factory=list)  # (metric or section, reason) shown as n/a
     csv_errors: dict[str, str] = field(default_factory=dict)  # mart table -> why its CSV could not be written
+    pdf_skipped: str | None = None  # why no PDF was printed and how to get one (no Chromium here)
 
     @property
     def paths(self) -> list[Path]:
@@ -48,7 +49,7 @@ class ExportResult:
         ]
         lines += [f"  CSV failed: {table}: {error}" for table, error in self.csv_errors.items()]
         lines.append(f"  HTML: {self.html or 'not written'}")
-        lines.append(f"  PDF:  {self.pdf or 'not requested'}")
+        lines.append(f"  PDF:  {self.pdf or self.pdf_skipped or 'not requested'}")
         if self.unavailable:
             lines.append(f"  shown as n/a ({len(self.unavailable)}):")
             lines += [f"    {what}: {why}" for what, why in self.unavailable]
