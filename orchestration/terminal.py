@@ -82,11 +82,13 @@ def describe(exc: BaseException) -> str:
         from extract.settings import get_settings
         from extract.warehouse import Warehouse
 
-        where = Warehouse(get_settings()).target.redacted_url()
-        return (
-            f"cannot reach the warehouse at {where}: {str(exc).strip().splitlines()[-1]}; start it with"
-            " `execmetrics warehouse start`, or check WAREHOUSE_URL"
+        warehouse = Warehouse(get_settings())
+        what = (
+            "check WAREHOUSE_URL and that the server is up"
+            if warehouse.is_external
+            else "start it with `execmetrics warehouse start`"
         )
+        return f"cannot reach the warehouse at {warehouse.target.redacted_url()}: {' '.join(str(exc).split())}; {what}"
     if _module_error(exc, "pydantic", "ValidationError"):
         errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
         parts = [f"{'.'.join(str(p) for p in e.get('loc', ())).upper()}: {e.get('msg')}" for e in errors]
