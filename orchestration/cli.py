@@ -55,6 +55,13 @@ def _start_warehouse(wh: Warehouse, say: Any = None) -> None:
         (say or (lambda text: console.print(f"note: {text}", highlight=False)))(note)
 
 
+def _start_embedded(wh: Warehouse) -> None:
+    """For commands that only read: start the embedded warehouse if it is not running (an external one is used
+    as it is)."""
+    if wh.embedded is not None:
+        _start_warehouse(wh)
+
+
 # ------------------------------------------------------------------------------------------------ warehouse
 
 
@@ -243,7 +250,9 @@ def summary_command(
     """The headline numbers for a window, read from the marts."""
     if end < start:
         raise _fail("--end is before --start")
-    data = collect_summary(start.date(), end.date(), tenant)
+    settings = get_settings()
+    _start_embedded(Warehouse(settings))
+    data = collect_summary(start.date(), end.date(), tenant, settings)
     if as_json:
         out.print_json(json.dumps(data, default=str))
         return
@@ -332,6 +341,7 @@ def export_command(
     target = out_dir or settings.output_dir
     if start and end and end < start:
         raise _fail("--end is before --start")
+    _start_embedded(Warehouse(settings))
     try:
         result = run_export(settings, start.date() if start else None, end.date() if end else None, tenant, target, pdf)
     except PdfError as exc:
