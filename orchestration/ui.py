@@ -183,11 +183,14 @@ def start_ui(
     log_dir.mkdir(parents=True, exist_ok=True)
     full_env = process_env(settings, home, env)
     workspace = str(home / WORKSPACE_FILE)
+    # Both run in DAGSTER_HOME, not the checkout: Dagster's CLI loads a `.env` from its working folder into the
+    # environment (over what is set there), while our settings read the same files with the environment first.
+    # Run there, the webserver, the daemon, their code servers and runs read settings as every command does.
     web_log = log_dir / "webserver.log"
     daemon_log = log_dir / "daemon.log"
     webserver = subprocess.Popen(
         [_bin("dagster-webserver"), "-h", "127.0.0.1", "-p", str(port), "-w", workspace],
-        cwd=PROJECT_ROOT,
+        cwd=home,
         env=full_env,
         stdout=web_log.open("ab"),
         stderr=subprocess.STDOUT,
@@ -195,7 +198,7 @@ def start_ui(
     )
     daemon = subprocess.Popen(
         [_bin("dagster-daemon"), "run", "-w", workspace],
-        cwd=PROJECT_ROOT,
+        cwd=home,
         env=full_env,
         stdout=daemon_log.open("ab"),
         stderr=subprocess.STDOUT,

@@ -149,6 +149,9 @@ def _ui_backfill_then_sigterm(user: dict[str, str], home: Path) -> None:
         assert any(line.startswith("Dagster daemon: running") for line in seen), seen
         children = psutil.Process(proc.pid).children(recursive=True)
         assert len(children) >= 2, "the webserver and the daemon run as child processes"
+        # they run in DAGSTER_HOME: Dagster loads a .env from its working folder over the environment, and the
+        # checkout's .env (a developer's demo) must not reach them
+        assert {Path(child.cwd()) for child in children} == {home / "dagster_home"}
 
         logs = [home / "dagster_home" / "logs" / name for name in ("webserver.log", "daemon.log")]
         ui = RunningUi(f"http://127.0.0.1:{port}", home / "dagster_home", Target.from_url(user["WAREHOUSE_URL"]),
