@@ -7,6 +7,7 @@ In-process through the top-level command (typer's CliRunner), on the orchestrati
 
 from __future__ import annotations
 
+import json
 import socket
 from collections.abc import Iterator
 from pathlib import Path
@@ -126,24 +127,29 @@ def test_unreachable_stripe_api(env: pytest.MonkeyPatch) -> None:
 
 
 def test_failed_blocking_check_names_it_and_the_log(env: pytest.MonkeyPatch, orch_env, tmp_path: Path) -> None:  # noqa: ANN001
-    events = orch_env.app_dir / "events.jsonl"
-    good = events.read_text()
-    duplicate = next(line for line in good.splitlines() if DAY in line)
-    events.write_text(good + duplicate + "\n")  # a duplicate event id on DAY: the blocking GE check fails
+    # A tenant whose created_at is before the company was founded: the extractor loads it (every value is valid),
+    # the blocking GE rule on timestamps fails.
+    bad_day = "2025-11-04"
+    tenants = orch_env.app_dir / "tenants.jsonl"
+    good = tenants.read_text()
+    late = {**json.loads(good.splitlines()[0]), "id": "ten_cli", "stripe_customer_id": None}
+    late["updated_at"] = f"{bad_day}T09:00:00+00:00"
+    tenants.write_text(good + json.dumps({**late, "created_at": "2025-08-01T09:00:00+00:00"}) + "\n")
     try:
-        code, lines = invoke("backfill", "--start", DAY, "--end", DAY)
-        error = assert_one_error(code, lines, "raw/app_events:ge_errors", "log: ")
+        code, lines = invoke("backfill", "--start", bad_day, "--end", bad_day)
+        error = assert_one_error(code, lines, "raw/app_tenants:ge_errors", "created_at", "log: ")
         log = Path(error.rsplit("log: ", 1)[1].rstrip(")"))
         assert log.parent == tmp_path / "logs" and log.exists()
         assert "dagster" in log.read_text()  # Dagster's own log lines went to the file, not the terminal
         assert len(lines) <= 8, lines
 
-        code, verbose = invoke("-v", "backfill", "--start", DAY, "--end", DAY)
+        code, verbose = invoke("-v", "backfill", "--start", bad_day, "--end", bad_day)
         assert code == 1
         assert any("Traceback" in line for line in verbose), "-v shows the traceback"
         assert any(" DEBUG " in line for line in verbose), "-v shows the debug logs"
     finally:
-        events.write_text(good)
+        # the source re-exports the same version with its right created_at: the load replaces the stored row
+        tenants.write_text(good + json.dumps({**late, "created_at": f"{bad_day}T09:00:00+00:00"}) + "\n")
 
 
 def test_failed_dbt_model_names_it_and_the_log(env: pytest.MonkeyPatch, orch_env) -> None:  # noqa: ANN001

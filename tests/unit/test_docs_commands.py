@@ -38,7 +38,10 @@ def invocations(line: str) -> list[list[str]]:
         words = line.split()
     found = []
     for index, word in enumerate(words):
-        if word == "execmetrics" or word.endswith("/execmetrics"):
+        before = words[index - 1] if index else None
+        # a command: at the start, after a shell operator, a prompt or VAR=value; not "execmetrics" in a sentence
+        starts = before is None or before in SHELL_BREAKS | {"$", "time", "sudo"} or re.match(r"^[A-Z_]+=", before)
+        if starts and (word == "execmetrics" or word.endswith("/execmetrics")):
             rest = []
             for follower in words[index + 1 :]:
                 if follower in SHELL_BREAKS:
@@ -108,6 +111,8 @@ def test_every_command_in_the_docs_exists(doc: Path) -> None:
         ("execmetrics warehouse start|restart", ["execmetrics warehouse: no command start|restart"]),
         ("execmetrics export [--start D] [--pdf|--no-pdf] [--colour]", ["execmetrics export: no option --colour"]),
         ("execmetrics -v demo --tenants 3 && dbt build", []),
+        ("STRIPE_API_KEY=sk_test_x execmetrics extract stripe --full-refresh", []),
+        ("error: the warehouse is too old; execmetrics needs Postgres 16", []),  # a sentence, not a command
     ],
 )
 def test_the_checker_catches_what_it_should(line: str, expected: list[str]) -> None:
