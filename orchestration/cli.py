@@ -6,6 +6,7 @@ import contextlib
 import json
 import logging
 import os
+import shlex
 import time
 from datetime import UTC, date, datetime
 from datetime import time as dtime
@@ -17,6 +18,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dashboards.metabase.cli import dashboards_app
+from extract import audit
+from extract.access import PARTS, AccessError, grant, role_name, roles_configured
 from extract.settings import PROJECT_ROOT, get_settings, reset_settings
 from extract.warehouse import DEMO_APP_DB, RAW_SCHEMAS, Warehouse, WarehouseError, ensure_raw_schema
 
@@ -56,18 +59,51 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log at D
 
 @warehouse_app.command("start")
 def warehouse_start() -> None:
-    """Start the embedded warehouse (does nothing when WAREHOUSE_URL is set)."""
+    """Start the embedded warehouse (does nothing when WAREHOUSE_URL is set).
+
+    The first start also creates the warehouse roles (`execmetrics warehouse grant`) with generated passwords."""
     wh = Warehouse()
     if wh.is_external:
         out.print(f"WAREHOUSE_URL is set: using {wh.target.redacted_url()}; nothing to start.")
         return
     assert wh.embedded is not None
-    started = wh.embedded.start()
-    wh.ensure_database(wh.target.dbname)
-    with wh.connect() as conn:
-        ensure_raw_schema(conn)
+    try:
+        started = wh.embedded.start()
+        wh.ensure_running()
+        with wh.as_role("loader").connect() as conn:
+            ensure_raw_schema(conn)
+    except (WarehouseError, AccessError, audit.AuditError) as exc:
+        raise _fail(str(exc)) from None
     state = "started" if started else "already running"
     out.print(f"Embedded warehouse {state}: {wh.target.redacted_url()} (data in {wh.embedded.pgdata})")
+
+
+@warehouse_app.command("grant")
+def warehouse_grant(
+    rotate: Annotated[
+        bool, typer.Option(help="Generate new passwords for the roles whose password is not set in the settings.")
+    ] = False,
+) -> None:
+    """Create or update the warehouse roles, their grants and the marts' row-level security (idempotent).
+
+    Roles: loader (extractors: raw), transformer (dbt), reader (marts only: exporter, summary, Metabase) and tenant
+    (one tenant's rows, by the connection's execmetrics.tenant_id). Passwords come from WAREHOUSE_LOADER_PASSWORD,
+    WAREHOUSE_TRANSFORMER_PASSWORD, WAREHOUSE_READER_PASSWORD and WAREHOUSE_TENANT_PASSWORD; on the embedded
+    warehouse an unset one is generated and kept in WAREHOUSE_DIR. Run as the warehouse's owner (WAREHOUSE_URL).
+    """
+    wh = Warehouse()
+    try:
+        wh.ensure_running()
+        report = grant(wh, rotate=rotate)
+    except (WarehouseError, AccessError, audit.AuditError) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a database refusal: one line, the traceback with -v
+        logging.getLogger(__name__).debug("grant failed", exc_info=True)
+        raise _fail(f"the grant failed: {exc}") from None
+    for line in report.lines():
+        out.print(line, highlight=False)
+    if rotate:
+        out.print("Passwords renewed: run `execmetrics dashboards apply --update-password` so Metabase follows.")
 
 
 @warehouse_app.command("stop")
@@ -93,15 +129,54 @@ def warehouse_status() -> None:
     except Exception as exc:  # noqa: BLE001 - any failure to connect is "down"
         out.print(f"{kind}: {wh.target.redacted_url()} is not reachable ({type(exc).__name__})")
         raise typer.Exit(code=3) from None
+    if roles_configured(wh.settings):
+        names = ", ".join(f"{part} {role_name(wh.settings, part)}" for part in PARTS)
+        out.print(f"roles: {names}")
+    else:
+        out.print(
+            f"roles: not set up, every part connects as {wh.target.user} (see `execmetrics warehouse grant --help`)"
+        )
+
+
+RoleOption = Annotated[
+    str | None, typer.Option("--role", help=f"As one role: {', '.join(PARTS)} (default: the admin connection).")
+]
+
+
+def _as_role(wh: Warehouse, role: str | None) -> Warehouse:
+    if role is None:
+        return wh
+    if role not in PARTS:
+        raise _fail(f"--role must be one of {', '.join(PARTS)}, not {role!r}")
+    try:
+        part = wh.as_role(role)
+    except AccessError as exc:
+        raise _fail(str(exc)) from None
+    if part is wh:
+        raise _fail(f"the {role} role has no password yet: run `execmetrics warehouse grant` (see its --help)")
+    return part
 
 
 @warehouse_app.command("url")
 def warehouse_url(
+    role: RoleOption = None,
     show_password: Annotated[bool, typer.Option(help="Print the password too.")] = False,
 ) -> None:
     """Print the warehouse's connection URL (password hidden unless asked)."""
-    wh = Warehouse()
-    out.print(wh.target.url.replace("+psycopg", "") if show_password else wh.target.redacted_url())
+    target = _as_role(Warehouse(), role).target
+    out.print(target.url.replace("+psycopg", "") if show_password else target.redacted_url())
+
+
+@warehouse_app.command("env")
+def warehouse_env(role: RoleOption = "transformer") -> None:
+    """Print `export` lines for dbt's profile (profiles.yml) to connect as a role: eval "$(execmetrics warehouse env)".
+
+    Analysts running `dbt build` by hand use the transformer role (the default), so what they build stays the
+    pipeline's to replace."""
+    part = _as_role(Warehouse(), role)
+    for name, value in part.dbt_env().items():
+        if name.startswith("WAREHOUSE_"):
+            print(f"export {name}={shlex.quote(value)}")
 
 
 # ------------------------------------------------------------------------------------------------ extract / load
@@ -127,10 +202,11 @@ def extract_app_command(
         raise _fail("no app source: pass --source, or set APP_DATABASE_URL or APP_SOURCE_DIR")
     wh = Warehouse()
     wh.ensure_running()
+    loader = wh.as_role("loader")
     as_utc = [None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC) for value in (start, end)]
     try:
         result = extract_app(
-            wh,
+            loader,
             open_source(spec),
             start=as_utc[0],
             end=as_utc[1],
@@ -184,7 +260,7 @@ def extract_stripe_command(
     wh = Warehouse()
     wh.ensure_running()
     try:
-        result = extract_stripe(wh, full_refresh=full_refresh)
+        result = extract_stripe(wh.as_role("loader"), full_refresh=full_refresh)
     except (StripeApiError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
     out.print(result)
@@ -200,7 +276,7 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
     wh = Warehouse()
     wh.ensure_running()
     try:
-        with wh.connect() as conn:
+        with wh.as_role("loader").connect() as conn:
             result = load_dump(conn, directory)
     except (DumpError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
@@ -223,7 +299,7 @@ def collect_summary(start: date, end: date, tenant: str | None) -> dict[str, Any
     from orchestration.summary import summary
 
     wh = Warehouse()
-    with wh.connect() as conn:
+    with wh.as_role("reader").connect() as conn:
         return summary(conn, start, end, tenant)
 
 
@@ -268,10 +344,59 @@ def render_summary(data: dict[str, Any]) -> Table:
 
 
 def _reset_warehouse(wh: Warehouse) -> None:
-    with wh.connect(autocommit=True) as conn:
+    """Empty the data schemas; the audit log (schema audit) is kept, and the reset is written to it."""
+    parameters = {"by": "demo"}
+    with (
+        audit.recorded(wh, audit.WAREHOUSE_RESET, target=wh.target.dbname, parameters=parameters),
+        wh.connect(autocommit=True) as conn,
+    ):
         for schema in RAW_SCHEMAS:
-            conn.execute(f"drop schema if exists {schema} cascade")
+            if schema != audit.AUDIT_SCHEMA:
+                conn.execute(f"drop schema if exists {schema} cascade")
         ensure_raw_schema(conn)
+
+
+def _grant_for_demo(wh: Warehouse, step: Any) -> None:
+    """The demo sets up the roles like an operator would; an external warehouse without role passwords keeps its
+    one-user setup (said in one line)."""
+    try:
+        report = grant(wh)
+    except AccessError as exc:
+        if not wh.is_external:
+            raise
+        step(f"roles not set up ({exc}); every part connects as {wh.target.user}")
+        return
+    step(f"roles: {', '.join(report.roles.values())} (dbt secures each mart as it builds it)")
+
+
+def run_export(
+    wh: Warehouse,
+    out_dir: Path,
+    *,
+    start: date | None = None,
+    end: date | None = None,
+    tenant: str | None = None,
+    pdf: bool = True,
+) -> Any:
+    """Export as the reader role, written to the audit log (what, where, rows per mart, how it ended)."""
+    from dashboards.export import export_all
+
+    reader = wh.as_role("reader")
+    parameters = {
+        "start": start,
+        "end": end,
+        "tenant": tenant,
+        "pdf": pdf,
+        "personal_data": reader.settings.include_personal_data,
+    }
+    with audit.recorded(reader, audit.EXPORT, target=str(out_dir), parameters=parameters) as event:
+        with reader.connect() as conn:
+            result = export_all(conn, out_dir, start=start, end=end, tenant=tenant, pdf=pdf)
+        event.row_counts = dict(result.csv_rows)
+        event.parameters.update(window=f"{result.window.start}..{result.window.end}", files=len(result.paths))
+        if result.csv_errors:
+            event.parameters["csv_errors"] = result.csv_errors
+    return result
 
 
 @app.command("demo")
@@ -293,7 +418,6 @@ def demo(
     It replaces the warehouse's raw, staging, intermediate and marts schemas with the demo's data. The Dagster runs
     use an in-memory instance unless --record-runs is given.
     """
-    from dashboards.export import export_all
     from extract.demo.generator import DemoCompany, DemoConfig
     from orchestration.pipeline import PipelineError, run_pipeline
 
@@ -311,7 +435,11 @@ def demo(
         wh.ensure_running()
     except WarehouseError as exc:
         raise _fail(str(exc)) from None
-    _reset_warehouse(wh)
+    try:
+        _reset_warehouse(wh)
+        _grant_for_demo(wh, step)
+    except (AccessError, audit.AuditError) as exc:
+        raise _fail(str(exc)) from None
 
     company = DemoCompany(DemoConfig(tenants=tenants, months=months, seed=seed))
     step(f"demo company: {tenants} tenants, {company.start} → {company.end}, seed {seed}")
@@ -349,8 +477,7 @@ def demo(
     step(f"dbt's output: {dbt_output}")
 
     out_dir = get_settings().output_dir
-    with wh.connect() as conn:
-        exported = export_all(conn, out_dir, start=company.start, end=company.end)
+    exported = run_export(wh, out_dir, start=company.start, end=company.end)
     step(f"exports written to {out_dir}")
 
     summary_data = collect_summary(company.start, company.end, None)
@@ -375,23 +502,25 @@ def export_command(
     out_dir: Annotated[Path | None, typer.Option("--out", help="Output folder (default: OUTPUT_DIR or ./out).")] = None,
     pdf: Annotated[bool, typer.Option(help="Also print the board pack to PDF (headless Chromium).")] = True,
 ) -> None:
-    """Export the marts: CSV per mart, the HTML board pack and its PDF."""
-    from dashboards.export import export_all
+    """Export the marts as the reader role: CSV per mart, the HTML board pack and its PDF (in the audit log).
+
+    Personal data (an email column) is left out unless INCLUDE_PERSONAL_DATA is true."""
     from dashboards.export.pdf import PdfError
 
     target = out_dir or get_settings().output_dir
-    with Warehouse().connect() as conn:
-        try:
-            result = export_all(
-                conn,
-                target,
-                start=start.date() if start else None,
-                end=end.date() if end else None,
-                tenant=tenant,
-                pdf=pdf,
-            )
-        except PdfError as exc:
-            raise _fail(f"{exc} (CSV and HTML were written to {target}; --no-pdf skips the PDF)") from None
+    try:
+        result = run_export(
+            Warehouse(),
+            target,
+            start=start.date() if start else None,
+            end=end.date() if end else None,
+            tenant=tenant,
+            pdf=pdf,
+        )
+    except PdfError as exc:
+        raise _fail(f"{exc} (CSV and HTML were written to {target}; --no-pdf skips the PDF)") from None
+    except audit.AuditError as exc:
+        raise _fail(str(exc)) from None
     out.print(result)
     if result.csv_errors:
         raise typer.Exit(code=2)
@@ -460,16 +589,80 @@ def backfill_command(
     def step(message: str) -> None:
         console.print(f"[dim]{time.monotonic() - began:6.1f}s[/] {message}", highlight=False)
 
-    Warehouse().ensure_running()
+    wh = Warehouse()
+    wh.ensure_running()
     chunks = split(start.date(), end.date(), chunk_days)
     step(f"backfill {start.date()}..{end.date()}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
-    for first, last in chunks:
-        try:
-            result = run_pipeline(first, last, full_refresh=full_refresh, progress=step)
-        except PipelineError as exc:
-            raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
-        step(f"{first}..{last} done: runs {', '.join(result.run_ids)}")
+    parameters: dict[str, Any] = {
+        "start": start.date(),
+        "end": end.date(),
+        "chunk_days": chunk_days,
+        "full_refresh": full_refresh,
+        "runs": [],
+    }
+    try:
+        with audit.recorded(wh, audit.BACKFILL, target="daily_job+monthly_job", parameters=parameters) as event:
+            rows: dict[str, int] = {}
+            event.row_counts = rows
+            for first, last in chunks:
+                result = run_pipeline(first, last, full_refresh=full_refresh, progress=step)
+                event.parameters["runs"] += result.run_ids
+                for asset, count in result.row_counts.items():
+                    rows[asset] = rows.get(asset, 0) + count
+                step(f"{first}..{last} done: runs {', '.join(result.run_ids)}")
+    except PipelineError as exc:
+        raise _fail(f"{exc}\n(the run is in the Dagster UI: execmetrics ui)") from None
+    except audit.AuditError as exc:
+        raise _fail(str(exc)) from None
     out.print(f"Backfill {start.date()}..{end.date()} finished in {time.monotonic() - began:,.0f}s")
+
+
+# ------------------------------------------------------------------------------------------------ audit
+
+
+@app.command("audit")
+def audit_command(
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="From this day (local).")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="One action (export, dashboards.apply, ...) or its area (dashboards).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="The newest N events (0: all).")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Print the audit log (audit.events): who exported, applied dashboards, granted, backfilled, changed a seed."""
+    wh = Warehouse()
+    try:
+        with wh.as_role("reader").connect() as conn:
+            found = audit.events(conn, since=since, action=action, limit=limit or None)
+    except Exception as exc:  # noqa: BLE001 - unreachable warehouse or no log yet: one line
+        logging.getLogger(__name__).debug("audit read failed", exc_info=True)
+        raise _fail(f"cannot read the audit log at {wh.target.redacted_url()}: {exc}") from None
+    if as_json:
+        for event in found:
+            print(json.dumps(event.__dict__, default=str, sort_keys=True))
+        return
+    grid = Table("when", "actor", "action", "target", "outcome", "rows", "parameters", title="audit.events")
+    for event in found:
+        rows_text = ", ".join(
+            f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}"
+            for key, value in (event.row_counts or {}).items()
+        )
+        shown = {key: value for key, value in event.parameters.items() if value not in (None, [], {})}
+        outcome = event.outcome if not event.detail else f"{event.outcome}: {event.detail}"
+        grid.add_row(
+            event.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            f"{event.actor} ({event.db_role})",
+            event.action,
+            event.target or "",
+            outcome,
+            rows_text,
+            json.dumps(shown, default=str, sort_keys=True),
+        )
+    out.print(grid)
+    if not found:
+        out.print("no events" + (f" for action {action}" if action else "") + (f" since {since}" if since else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover
