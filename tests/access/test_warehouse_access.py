@@ -358,3 +358,18 @@ def test_personal_data_only_when_included_and_dropped_after(built: Granted, tmp_
     run_dbt(["run", "--select", "dim_tenants"], excluded.target, env=excluded.dbt_env())
     with _admin(built) as conn:
         assert conn.execute("select to_regclass('marts.dim_revenue_customer_contacts')").fetchone()[0] is None
+
+
+def test_the_tenant_connection_metabase_gets_pins_its_tenant(built: Granted) -> None:
+    """The JDBC options `dashboards apply --tenant` gives Metabase, decoded as the Postgres JDBC driver decodes
+    its URL parameters, make a session that sees that tenant only."""
+    from urllib.parse import parse_qsl
+
+    from dashboards.metabase.apply import tenant_jdbc_options
+
+    ((name, options),) = parse_qsl(tenant_jdbc_options("ten_1"))
+    assert name == "options"
+    conninfo = psycopg.conninfo.make_conninfo(built.role("tenant").target.conninfo, options=options)
+    with psycopg.connect(conninfo) as conn:
+        seen = conn.execute("select distinct tenant_id from marts.fct_daily_metrics").fetchall()
+    assert seen == [("ten_1",)]
