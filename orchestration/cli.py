@@ -620,6 +620,13 @@ def backfill_command(
 # ------------------------------------------------------------------------------------------------ audit
 
 
+def _brief(value: Any) -> Any:
+    """A parameter as the table shows it: lists of rows by their count (--json has them whole)."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} rows"
+    return value
+
+
 @app.command("audit")
 def audit_command(
     since: Annotated[
@@ -649,7 +656,7 @@ def audit_command(
             f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}"
             for key, value in (event.row_counts or {}).items()
         )
-        shown = {key: value for key, value in event.parameters.items() if value not in (None, [], {})}
+        shown = {key: _brief(value) for key, value in event.parameters.items() if value not in (None, [], {})}
         outcome = event.outcome if not event.detail else f"{event.outcome}: {event.detail}"
         grid.add_row(
             event.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
