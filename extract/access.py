@@ -10,7 +10,8 @@ The roles, named `<prefix>_<part>` (WAREHOUSE_ROLE_PREFIX, default `execmetrics`
   tenant the connection's `execmetrics.tenant_id` setting names; never an all-tenants (`__all__`) or other
   reserved (`__...`) row.
 
-Every role may also append to the audit log through `audit.record` (extract/audit.py), none may change it.
+The loader, transformer and reader may also append to the audit log through `audit.record` (extract/audit.py);
+no role may change it.
 
 `grant(warehouse)` creates or updates all of it, idempotently, connected as the warehouse's admin user (the
 embedded server's superuser, or `WAREHOUSE_URL`'s user, which must be able to create roles). What dbt builds later
@@ -315,17 +316,30 @@ def _ensure_schema(conn: psycopg.Connection, schema: str) -> None:
         conn.execute(sql.SQL("create schema {}").format(sql.Identifier(schema)))
 
 
+ROLE_ATTRIBUTES = ("rolsuper", "rolcreatedb", "rolcreaterole", "rolreplication", "rolbypassrls")
+
+
 def _set_role(conn: psycopg.Connection, name: str, password: str) -> bool:
-    """Create the login role or bring it to what it must be; returns True when it was created."""
-    verifier = conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode()
-    exists = conn.execute("select 1 from pg_roles where rolname = %s", (name,)).fetchone()
-    verb = "alter" if exists else "create"
+    """Create the login role, or set its password and take back any power it must not have; returns True when it
+    was created. Only what differs is altered: an admin that is not a superuser may not even name SUPERUSER."""
+    verifier = sql.Literal(conn.pgconn.encrypt_password(password.encode(), name.encode(), b"scram-sha-256").decode())
+    found = conn.execute(
+        f"select rolcanlogin, {', '.join(ROLE_ATTRIBUTES)} from pg_roles where rolname = %s",  # type: ignore[arg-type]
+        (name,),
+    ).fetchone()
+    if found is None:
+        conn.execute(
+            sql.SQL("create role {} with login nosuperuser nocreatedb nocreaterole inherit password {}").format(
+                sql.Identifier(name), verifier
+            )
+        )
+        return True
+    options = [] if found[0] else ["login"]
+    options += ["no" + attribute[3:] for attribute, value in zip(ROLE_ATTRIBUTES, found[1:], strict=True) if value]
     conn.execute(
-        sql.SQL(
-            "{} role {} with login nosuperuser nocreatedb nocreaterole noreplication nobypassrls inherit password {}"
-        ).format(sql.SQL(verb), sql.Identifier(name), sql.Literal(verifier))
+        sql.SQL("alter role {} with {} password {}").format(sql.Identifier(name), sql.SQL(" ".join(options)), verifier)
     )
-    return not exists
+    return False
 
 
 def grant(warehouse: Warehouse, *, rotate: bool = False) -> GrantReport:

@@ -178,3 +178,55 @@ def test_the_embedded_warehouse_has_its_roles_from_the_first_start(tmp_path, mon
         if wh.embedded is not None:
             wh.embedded.stop()
         reset_settings()
+
+
+def test_grant_by_a_database_owner_that_is_not_a_superuser(pg_server, tmp_path) -> None:  # noqa: ANN001
+    """An external warehouse's owner is often not a superuser (a managed Postgres' master user): it may create roles
+    and owns the database; the grant works, twice, and leaves no superuser power anywhere."""
+    import secrets
+
+    from extract.access import grant
+
+    suffix = secrets.token_hex(4)
+    owner, database, prefix = f"owner_{suffix}", f"owned_{suffix}", f"o{suffix}"
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f"create role {owner} login createrole password 'owner-pw'")
+        conn.execute(f"create database {database} owner {owner}")
+    passwords = {f"warehouse_{part}_password": secrets.token_hex(8) for part in PARTS}
+    settings = Settings(
+        warehouse_url=f"postgresql://{owner}:owner-pw@{pg_server.host}:{pg_server.port}/{database}",
+        warehouse_dir=tmp_path,
+        warehouse_role_prefix=prefix,
+        **passwords,
+    )
+    try:
+        first = grant(Warehouse(settings))
+        second = grant(Warehouse(settings))
+        assert len(first.created_roles) == 4 and second.created_roles == []
+        with Warehouse(settings).as_role("loader").connect() as conn:
+            assert conn.execute("select count(*) from raw.app_events").fetchone()[0] == 0
+        with psycopg.connect(pg_server.with_db("postgres").conninfo) as conn:
+            powers = conn.execute(
+                "select rolname from pg_roles where rolname like %s"
+                " and (rolsuper or rolcreaterole or rolcreatedb or rolbypassrls)",
+                (prefix + "_%",),
+            ).fetchall()
+        assert powers == []
+    finally:
+        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f"drop database if exists {database} with (force)")
+            for part in PARTS:
+                conn.execute(f'drop role if exists "{prefix}_{part}"')
+            conn.execute(f"drop role if exists {owner}")
+
+
+def test_the_demo_reset_keeps_the_audit_log(granted_warehouse: Warehouse) -> None:
+    from orchestration.cli import _reset_warehouse
+
+    audit.record(granted_warehouse, "export", target="before the reset")
+    _reset_warehouse(granted_warehouse)
+    with granted_warehouse.connect() as conn:
+        actions = [(e.action, e.target) for e in audit.events(conn)]
+        assert conn.execute("select to_regclass('marts.dim_tenants')").fetchone()[0] is None
+    assert ("export", "before the reset") in actions
+    assert actions[-1] == ("warehouse.reset", granted_warehouse.target.dbname)
