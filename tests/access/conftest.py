@@ -8,8 +8,6 @@ import secrets
 import sys
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 
 import psycopg
@@ -18,35 +16,12 @@ import pytest
 ORCHESTRATION_TESTS = Path(__file__).resolve().parent.parent / "orchestration"
 sys.path.insert(0, str(ORCHESTRATION_TESTS))
 
+from access_helpers import FIRST_DAY, LAST_DAY, TENANTS, Granted  # noqa: E402
 from orch_helpers import write_app_source, write_stripe_dump  # noqa: E402
 
 from extract.access import PARTS, password_variable  # noqa: E402
 from extract.settings import Settings, reset_settings  # noqa: E402
 from extract.warehouse import Target, Warehouse  # noqa: E402
-
-FIRST_DAY = date(2025, 11, 1)
-LAST_DAY = date(2025, 11, 7)
-TENANTS = 3
-
-
-@dataclass
-class Granted:
-    warehouse: Warehouse  # the admin connection
-    target: Target
-    root: Path
-    env: dict[str, str]
-    prefix: str
-
-    def role(self, part: str) -> Warehouse:
-        return self.warehouse.as_role(part)
-
-    def role_name(self, part: str) -> str:
-        return f"{self.prefix}_{part}"
-
-    def tenant_conninfo(self, tenant: str | None) -> str:
-        tenant_wh = self.role("tenant")
-        options = {} if tenant is None else {"options": f"-c execmetrics.tenant_id={tenant}"}
-        return psycopg.conninfo.make_conninfo(tenant_wh.target.conninfo, **options)
 
 
 def _reset() -> None:
@@ -114,18 +89,3 @@ def built(granted_env: Granted) -> Granted:
     backfill = runner.invoke(app, ["backfill", "--start", FIRST_DAY.isoformat(), "--end", LAST_DAY.isoformat()])
     assert backfill.exit_code == 0, backfill.output
     return granted_env
-
-
-def catalog(conn: psycopg.Connection, schema: str) -> dict[str, set[str]]:
-    """Every table and view of a schema with its columns, as the admin sees them (the catalog, not a list)."""
-    rows = conn.execute(
-        """select c.relname, a.attname from pg_class c
-           join pg_namespace n on n.oid = c.relnamespace
-           join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
-           where n.nspname = %s and c.relkind in ('r', 'p', 'v', 'm')""",
-        (schema,),
-    ).fetchall()
-    tables: dict[str, set[str]] = {}
-    for table, column in rows:
-        tables.setdefault(table, set()).add(column)
-    return tables

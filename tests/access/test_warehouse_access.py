@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import psycopg
 import pytest
-from conftest import FIRST_DAY, LAST_DAY, Granted, catalog
+from access_helpers import FIRST_DAY, LAST_DAY, Granted, catalog
 from psycopg import sql
 
 from extract.access import PARTS, grant
