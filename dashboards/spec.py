@@ -305,6 +305,39 @@ def marts_tables(sql: str) -> set[str]:
     return {rel.split(".", 1)[1] for rel, _ in table_refs(sql) if rel.startswith(MARTS_SCHEMA + ".")}
 
 
+MARTS_MODELS_DIR = SPECS_DIR.parent.parent / "dbt_project" / "models" / "marts"
+TENANT_ID_PATTERN = re.compile(r"^(?!__)[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
+
+
+def documented_marts(directory: Path = MARTS_MODELS_DIR) -> dict[str, set[str]]:
+    """Mart model name -> its documented column names, from every yml under dbt_project/models/marts."""
+    models: dict[str, set[str]] = {}
+    for path in sorted(directory.rglob("*.yml")):
+        doc = yaml.safe_load(path.read_text()) or {}
+        for model in doc.get("models") or []:
+            models[model["name"]] = {c["name"].lower() for c in model.get("columns") or []}
+    return models
+
+
+def for_tenant(spec: DashboardSpec, tenant: str, marts: dict[str, set[str]] | None = None) -> DashboardSpec | None:
+    """The dashboard one tenant may be shown: only the cards whose marts all have a tenant_id (the tenant role reads
+    nothing else), the Tenant filter set to that tenant. None when no card is left."""
+    if not TENANT_ID_PATTERN.match(tenant):
+        raise SpecError(f"{tenant!r} is not a tenant id (letters, digits, _.:@-; not a reserved __ id)")
+    marts = documented_marts() if marts is None else marts
+    with_tenant = {name for name, columns in marts.items() if "tenant_id" in columns}
+    cards = [card for card in spec.cards if marts_tables(card.sql) and marts_tables(card.sql) <= with_tenant]
+    if not cards:
+        return None
+    used = {tag for card in cards for tag in card.tags}
+    parameters = [
+        param.model_copy(update={"default": tenant}) if param.slug == "tenant" else param
+        for param in spec.parameters
+        if param.slug in used
+    ]
+    return spec.model_copy(update={"cards": cards, "parameters": parameters})
+
+
 def sql_problems(sql: str) -> list[str]:
     """Rules every card's SQL follows: read only `marts.*` (or its own CTEs), no statement separators, no DML."""
     problems: list[str] = []

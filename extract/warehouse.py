@@ -8,6 +8,7 @@ points every command at another server instead.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import os
 import subprocess
@@ -210,10 +211,11 @@ class EmbeddedServer:
 
 
 class Warehouse:
-    """The warehouse server as the settings describe it."""
+    """The warehouse server as the settings describe it, reached as its admin user (`as_role` for the parts)."""
 
     def __init__(self, settings: Settings | None = None):
         self.settings = settings or get_settings()
+        self.role: str | None = None  # None: the admin connection (WAREHOUSE_URL's user, the embedded superuser)
         if self.settings.warehouse_url:
             self.target = Target.from_url(self.settings.warehouse_url)
             self.embedded: EmbeddedServer | None = None
@@ -225,10 +227,37 @@ class Warehouse:
     def is_external(self) -> bool:
         return self.embedded is None
 
+    def as_role(self, part: str) -> Warehouse:
+        """The same warehouse reached as one part's role (loader, transformer, reader, tenant: extract/access.py).
+
+        Where the roles are not set up (an external warehouse without WAREHOUSE_<PART>_PASSWORD, or before the
+        first grant) every part uses the admin connection, as a one-user setup does."""
+        from extract.access import role_name, role_password
+
+        password = role_password(self.settings, part)
+        if password is None:
+            return self
+        clone = copy.copy(self)
+        clone.role = part
+        clone.target = Target(
+            self.target.host, self.target.port, role_name(self.settings, part), password, self.target.dbname
+        )
+        return clone
+
     def ensure_running(self) -> None:
         if self.embedded is not None:
             self.embedded.start()
         self.ensure_database(self.target.dbname)
+        if self.embedded is not None and self.role is None:
+            self._secure_embedded()
+
+    def _secure_embedded(self) -> None:
+        """The embedded server asks every role but its superuser for a password, and gets its roles on first use."""
+        from extract.access import grant, require_passwords, stored_passwords
+
+        require_passwords(self.target.with_db("postgres").conninfo, self.target.user)
+        if stored_passwords(self.settings) is None:
+            grant(self)
 
     def ensure_database(self, dbname: str) -> None:
         # an embedded server just started may need a moment; an external one answers or not
@@ -264,7 +293,14 @@ class Warehouse:
         return psycopg.connect(target.conninfo, **kwargs)  # type: ignore[arg-type]
 
     def dbt_env(self) -> dict[str, str]:
-        return self.target.dbt_env()
+        """What dbt's profile and project read: the connection, plus the settings its hooks and vars use."""
+        from extract.audit import actor
+
+        return {
+            **self.target.dbt_env(),
+            "INCLUDE_PERSONAL_DATA": str(self.settings.include_personal_data).lower(),
+            "EXECMETRICS_ACTOR": actor(self.settings),
+        }
 
 
 # ---------------------------------------------------------------------------------------------- raw DDL
@@ -272,9 +308,15 @@ class Warehouse:
 STRIPE_OBJECT_TABLES = tuple(STRIPE_TABLES)
 
 
+def create_schema_sql(schema: str) -> str:
+    """Create a schema when it is missing. Unlike `create schema if not exists`, this needs no CREATE privilege on
+    the database when the schema is there (the loader's case)."""
+    return f"do $$ begin if to_regnamespace('{schema}') is null then create schema {schema}; end if; end $$"
+
+
 def raw_ddl() -> list[str]:
     """The raw schema, generated from the table declarations (extract/tables.py); idempotent."""
-    statements = [f"create schema if not exists {schema}" for schema in RAW_SCHEMAS]
+    statements = [create_schema_sql(schema) for schema in RAW_SCHEMAS]
     for table in APP_TABLES.values():
         raw = f"app_{table.name}"
         create, key_index, *rest = app_table_ddl(table)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import logging
+import shlex
 import signal
 import time
 from datetime import UTC, date, datetime
@@ -15,6 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from dashboards.metabase.cli import dashboards_app
+from extract import audit
+from extract.access import PARTS, AccessError, grant, role_name, roles_configured
 from extract.settings import Settings, get_settings, save_settings, use_settings
 from extract.warehouse import DEMO_APP_DB, RAW_SCHEMAS, Warehouse, WarehouseError, ensure_raw_schema
 from orchestration.terminal import CliGroup, CommandError, configure_logging, quiet_command, state
@@ -67,7 +71,9 @@ def _start_embedded(wh: Warehouse) -> None:
 
 @warehouse_app.command("start")
 def warehouse_start() -> None:
-    """Start the embedded warehouse (does nothing when WAREHOUSE_URL is set)."""
+    """Start the embedded warehouse (does nothing when WAREHOUSE_URL is set).
+
+    The first start also creates the warehouse roles (`execmetrics warehouse grant`) with generated passwords."""
     wh = Warehouse()
     if wh.is_external:
         out.print(f"WAREHOUSE_URL is set: using {wh.target.redacted_url()}; nothing to start.")
@@ -75,10 +81,38 @@ def warehouse_start() -> None:
     assert wh.embedded is not None
     started = not wh.embedded.is_running()
     _start_warehouse(wh)
-    with wh.connect() as conn:
+    with wh.as_role("loader").connect() as conn:
         ensure_raw_schema(conn)
     what = "started" if started else "already running"
     out.print(f"Embedded warehouse {what}: {wh.target.redacted_url()} (data in {wh.embedded.pgdata})")
+
+
+@warehouse_app.command("grant")
+def warehouse_grant(
+    rotate: Annotated[
+        bool, typer.Option(help="Generate new passwords for the roles whose password is not set in the settings.")
+    ] = False,
+) -> None:
+    """Create or update the warehouse roles, their grants and the marts' row-level security (idempotent).
+
+    Roles: loader (extractors: raw), transformer (dbt), reader (marts only: exporter, summary, Metabase) and tenant
+    (one tenant's rows, by the connection's execmetrics.tenant_id). Passwords come from WAREHOUSE_LOADER_PASSWORD,
+    WAREHOUSE_TRANSFORMER_PASSWORD, WAREHOUSE_READER_PASSWORD and WAREHOUSE_TENANT_PASSWORD; on the embedded
+    warehouse an unset one is generated and kept in WAREHOUSE_DIR. Run as the warehouse's owner (WAREHOUSE_URL).
+    """
+    wh = Warehouse()
+    try:
+        wh.ensure_running()
+        report = grant(wh, rotate=rotate)
+    except (WarehouseError, AccessError, audit.AuditError) as exc:
+        raise _fail(str(exc)) from None
+    except Exception as exc:  # noqa: BLE001 - a database refusal: one line, the traceback with -v
+        logging.getLogger(__name__).debug("grant failed", exc_info=True)
+        raise _fail(f"the grant failed: {exc}") from None
+    for line in report.lines():
+        out.print(line, highlight=False)
+    if rotate:
+        out.print("Passwords renewed: run `execmetrics dashboards apply --update-password` so Metabase follows.")
 
 
 @warehouse_app.command("stop")
@@ -104,15 +138,54 @@ def warehouse_status() -> None:
     except Exception as exc:  # noqa: BLE001 - any failure to connect is "down"
         out.print(f"{kind}: {wh.target.redacted_url()} is not reachable ({type(exc).__name__})")
         raise typer.Exit(code=3) from None
+    if roles_configured(wh.settings):
+        names = ", ".join(f"{part} {role_name(wh.settings, part)}" for part in PARTS)
+        out.print(f"roles: {names}")
+    else:
+        out.print(
+            f"roles: not set up, every part connects as {wh.target.user} (see `execmetrics warehouse grant --help`)"
+        )
+
+
+RoleOption = Annotated[
+    str | None, typer.Option("--role", help=f"As one role: {', '.join(PARTS)} (default: the admin connection).")
+]
+
+
+def _as_role(wh: Warehouse, role: str | None) -> Warehouse:
+    if role is None:
+        return wh
+    if role not in PARTS:
+        raise _fail(f"--role must be one of {', '.join(PARTS)}, not {role!r}")
+    try:
+        part = wh.as_role(role)
+    except AccessError as exc:
+        raise _fail(str(exc)) from None
+    if part is wh:
+        raise _fail(f"the {role} role has no password yet: run `execmetrics warehouse grant` (see its --help)")
+    return part
 
 
 @warehouse_app.command("url")
 def warehouse_url(
+    role: RoleOption = None,
     show_password: Annotated[bool, typer.Option(help="Print the password too.")] = False,
 ) -> None:
     """Print the warehouse's connection URL (password hidden unless asked)."""
-    wh = Warehouse()
-    out.print(wh.target.url.replace("+psycopg", "") if show_password else wh.target.redacted_url())
+    target = _as_role(Warehouse(), role).target
+    out.print(target.url.replace("+psycopg", "") if show_password else target.redacted_url())
+
+
+@warehouse_app.command("env")
+def warehouse_env(role: RoleOption = "transformer") -> None:
+    """Print `export` lines for dbt's profile (profiles.yml) to connect as a role: eval "$(execmetrics warehouse env)".
+
+    Analysts running `dbt build` by hand use the transformer role (the default), so what they build stays the
+    pipeline's to replace."""
+    part = _as_role(Warehouse(), role)
+    for name, value in part.dbt_env().items():
+        if name.startswith("WAREHOUSE_"):
+            print(f"export {name}={shlex.quote(value)}")
 
 
 # ------------------------------------------------------------------------------------------------ extract / load
@@ -138,10 +211,11 @@ def extract_app_command(
         raise _fail("no app source: pass --source, or set APP_DATABASE_URL or APP_SOURCE_DIR")
     wh = Warehouse(settings)
     _start_warehouse(wh)
+    loader = wh.as_role("loader")
     as_utc = [None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC) for value in (start, end)]
     try:
         result = extract_app(
-            wh,
+            loader,
             open_source(spec),
             start=as_utc[0],
             end=as_utc[1],
@@ -194,7 +268,7 @@ def extract_stripe_command(
     wh = Warehouse(settings)
     _start_warehouse(wh)
     try:
-        result = extract_stripe(wh, full_refresh=full_refresh)
+        result = extract_stripe(wh.as_role("loader"), full_refresh=full_refresh)
     except StripeApiError as exc:
         where = settings.stripe_api_base or "https://api.stripe.com"
         raise _fail(
@@ -213,7 +287,7 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
     wh = Warehouse()
     _start_warehouse(wh)
     try:
-        with wh.connect() as conn:
+        with wh.as_role("loader").connect() as conn:
             result = load_dump(conn, directory)
     except (DumpError, WarehouseError) as exc:
         raise _fail(str(exc)) from None
@@ -236,7 +310,7 @@ def collect_summary(start: date, end: date, tenant: str | None, settings: Settin
     from orchestration.summary import summary
 
     wh = Warehouse(settings or get_settings())
-    with wh.connect() as conn:
+    with wh.as_role("reader").connect() as conn:
         return summary(conn, start, end, tenant)
 
 
@@ -309,12 +383,26 @@ def pdf_missing_note() -> str | None:
 def run_export(
     settings: Settings, start: date | None, end: date | None, tenant: str | None, target: Path, pdf: bool | None
 ) -> Any:
-    """CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None: else `pdf_skipped` says why)."""
+    """Export as the reader role: CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None: else
+    `pdf_skipped` says why); written to the audit log (what, where, rows per mart, how it ended)."""
     from dashboards.export import export_all
 
     note = pdf_missing_note() if pdf is None else None
-    with Warehouse(settings).connect() as conn:
-        result = export_all(conn, target, start=start, end=end, tenant=tenant, pdf=bool(pdf or note is None))
+    reader = Warehouse(settings).as_role("reader")
+    parameters = {
+        "start": start,
+        "end": end,
+        "tenant": tenant,
+        "pdf": bool(pdf or note is None),
+        "personal_data": reader.settings.include_personal_data,
+    }
+    with audit.recorded(reader, audit.EXPORT, target=str(target), parameters=parameters) as event:
+        with reader.connect() as conn:
+            result = export_all(conn, target, start=start, end=end, tenant=tenant, pdf=bool(pdf or note is None))
+        event.row_counts = dict(result.csv_rows)
+        event.parameters.update(window=f"{result.window.start}..{result.window.end}", files=len(result.paths))
+        if result.csv_errors:
+            event.parameters["csv_errors"] = result.csv_errors
     result.pdf_skipped = note
     return result
 
@@ -334,7 +422,9 @@ def export_command(
         ),
     ] = None,
 ) -> None:
-    """Export the marts: CSV per mart, the HTML board pack and (when Chromium is there) its PDF."""
+    """Export the marts as the reader role: CSV per mart, the HTML board pack and (when Chromium is there) its PDF.
+
+    Written to the audit log. Personal data (an email column) is left out unless INCLUDE_PERSONAL_DATA is true."""
     from dashboards.export.pdf import PdfError
 
     settings = get_settings()
@@ -355,14 +445,33 @@ def export_command(
 
 
 def _reset_warehouse(wh: Warehouse) -> None:
-    with wh.connect(autocommit=True) as conn:
+    """Empty the data schemas; the audit log (schema audit) is kept, and the reset is written to it."""
+    parameters = {"by": "demo"}
+    with (
+        audit.recorded(wh, audit.WAREHOUSE_RESET, target=wh.target.dbname, parameters=parameters),
+        wh.connect(autocommit=True) as conn,
+    ):
         for schema in RAW_SCHEMAS:
-            conn.execute(f"drop schema if exists {schema} cascade")
+            if schema != audit.AUDIT_SCHEMA:
+                conn.execute(f"drop schema if exists {schema} cascade")
         ensure_raw_schema(conn)
 
 
 def _dagster_log_level() -> str:
     return "DEBUG" if state.verbose else "INFO"
+
+
+def _grant_for_demo(wh: Warehouse, step: Any) -> None:
+    """The demo sets up the roles like an operator would; an external warehouse without role passwords keeps its
+    one-user setup (said in one line)."""
+    try:
+        report = grant(wh)
+    except AccessError as exc:
+        if not wh.is_external:
+            raise
+        step(f"roles not set up ({exc}); every part connects as {wh.target.user}")
+        return
+    step(f"roles: {', '.join(report.roles.values())} (dbt secures each mart as it builds it)")
 
 
 @app.command("demo")
@@ -400,6 +509,7 @@ def demo(
         display.step("warehouse: starting" + where)
         _start_warehouse(wh, display.step)
         _reset_warehouse(wh)
+        _grant_for_demo(wh, display.step)
 
         company = DemoCompany(DemoConfig(tenants=tenants, months=months, seed=seed))
         display.step(f"demo company: {tenants} tenants, {company.start} → {company.end}, seed {seed}")
@@ -603,25 +713,93 @@ def backfill_command(
         raise _fail(f"{last} is in the future: the last daily partition is today, {today}")
     check_sources(settings)
     wh = Warehouse(settings)
+    parameters: dict[str, Any] = {
+        "start": first,
+        "end": last,
+        "chunk_days": chunk_days,
+        "full_refresh": full_refresh,
+        "runs": [],
+    }
     with quiet_command("backfill", settings.log_dir) as display:
         _start_warehouse(wh, display.step)
         chunks = split(first, last, chunk_days)
         display.step(f"backfill {first}..{last}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
         display.bar("days", "daily partitions", (last - first).days + 1)
-        for chunk_first, chunk_last in chunks:
-            result = run_pipeline(
-                chunk_first,
-                chunk_last,
-                full_refresh=full_refresh,
-                progress=display.step,
-                log_level=_dagster_log_level(),
-                watch=display.run_watcher,
-            )
-            display.advance("days", (chunk_last - chunk_first).days + 1)
-            display.step(f"{chunk_first}..{chunk_last} done: runs {', '.join(result.run_ids)}")
+        with audit.recorded(wh, audit.BACKFILL, target="daily_job+monthly_job", parameters=parameters) as event:
+            rows: dict[str, int] = {}
+            event.row_counts = rows
+            for chunk_first, chunk_last in chunks:
+                result = run_pipeline(
+                    chunk_first,
+                    chunk_last,
+                    full_refresh=full_refresh,
+                    progress=display.step,
+                    log_level=_dagster_log_level(),
+                    watch=display.run_watcher,
+                )
+                event.parameters["runs"] += result.run_ids
+                for asset, count in result.row_counts.items():
+                    rows[asset] = rows.get(asset, 0) + count
+                display.advance("days", (chunk_last - chunk_first).days + 1)
+                display.step(f"{chunk_first}..{chunk_last} done: runs {', '.join(result.run_ids)}")
     finished = f"Backfill {first}..{last} finished in {time.monotonic() - display.began:,.0f}s"
     log = f"; Dagster's and dbt's logs: {_shown(display.log_file)}" if display.log_file else ""
     out.print(finished + log, highlight=False)
+
+
+# ------------------------------------------------------------------------------------------------ audit
+
+
+def _brief(value: Any) -> Any:
+    """A parameter as the table shows it: lists of rows by their count (--json has them whole)."""
+    if isinstance(value, list) and value and isinstance(value[0], dict):
+        return f"{len(value)} rows"
+    return value
+
+
+@app.command("audit")
+def audit_command(
+    since: Annotated[
+        datetime | None, typer.Option(formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S"], help="From this day (local).")
+    ] = None,
+    action: Annotated[
+        str | None, typer.Option(help="One action (export, dashboards.apply, ...) or its area (dashboards).")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="The newest N events (0: all).")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
+) -> None:
+    """Print the audit log (audit.events): who exported, applied dashboards, granted, backfilled, changed a seed."""
+    wh = Warehouse()
+    try:
+        with wh.as_role("reader").connect() as conn:
+            found = audit.events(conn, since=since, action=action, limit=limit or None)
+    except Exception as exc:  # noqa: BLE001 - unreachable warehouse or no log yet: one line
+        logging.getLogger(__name__).debug("audit read failed", exc_info=True)
+        raise _fail(f"cannot read the audit log at {wh.target.redacted_url()}: {exc}") from None
+    if as_json:
+        for event in found:
+            print(json.dumps(event.__dict__, default=str, sort_keys=True))
+        return
+    grid = Table("when", "actor", "action", "target", "outcome", "rows", "parameters", title="audit.events")
+    for event in found:
+        rows_text = ", ".join(
+            f"{key} {value:,}" if isinstance(value, int) else f"{key} {value}"
+            for key, value in (event.row_counts or {}).items()
+        )
+        shown = {key: _brief(value) for key, value in event.parameters.items() if value not in (None, [], {})}
+        outcome = event.outcome if not event.detail else f"{event.outcome}: {event.detail}"
+        grid.add_row(
+            event.occurred_at.astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+            f"{event.actor} ({event.db_role})",
+            event.action,
+            event.target or "",
+            outcome,
+            rows_text,
+            json.dumps(shown, default=str, sort_keys=True),
+        )
+    out.print(grid)
+    if not found:
+        out.print("no events" + (f" for action {action}" if action else "") + (f" since {since}" if since else ""))
 
 
 if __name__ == "__main__":  # pragma: no cover

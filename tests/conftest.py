@@ -12,6 +12,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from extract.access import require_passwords
 from extract.settings import ENV_FILE_VARIABLE, PROJECT_ROOT, Settings, reset_settings
 from extract.warehouse import EmbeddedServer, Target, Warehouse, ensure_raw_schema
 
@@ -38,8 +39,10 @@ def pg_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
     base = tmp_path_factory.mktemp("warehouse")
     server = EmbeddedServer(base, free_port())
     server.start()
+    target = Target("127.0.0.1", server.port, "postgres", "", "postgres")
+    require_passwords(target.conninfo, target.user)  # as the CLI's embedded warehouse: roles need a password
     try:
-        yield Target("127.0.0.1", server.port, "postgres", "", "postgres")
+        yield target
     finally:
         server.stop()
         remove_warehouse(server)
@@ -90,3 +93,26 @@ def warehouse(pg_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def raw_conn(warehouse: Warehouse) -> Iterator[psycopg.Connection]:
     with warehouse.connect(autocommit=True) as conn:
         yield conn
+
+
+@pytest.fixture
+def granted_warehouse(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Warehouse]:
+    """`warehouse` with its roles granted (a per-test role prefix: roles belong to the server, not the database)."""
+    from extract.access import PARTS, grant, password_variable
+
+    prefix = "t" + uuid.uuid4().hex[:8]
+    monkeypatch.setenv("WAREHOUSE_ROLE_PREFIX", prefix)
+    monkeypatch.setenv("WAREHOUSE_DIR", str(tmp_path / "warehouse"))
+    for part in PARTS:
+        monkeypatch.setenv(password_variable(part), uuid.uuid4().hex)
+    reset_settings()
+    admin = Warehouse(Settings())
+    grant(admin)
+    try:
+        yield admin
+    finally:
+        with psycopg.connect(admin.target.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{admin.target.dbname}" with (force)')
+            for part in PARTS:
+                conn.execute(f'drop role if exists "{prefix}_{part}"')
+        reset_settings()

@@ -37,6 +37,7 @@ class ExportResult:
     unavailable: list[tuple[str, str]] = field(default_factory=list)  # (metric or section, reason) shown as n/a
     csv_errors: dict[str, str] = field(default_factory=dict)  # mart table -> why its CSV could not be written
     pdf_skipped: str | None = None  # why no PDF was printed and how to get one (no Chromium here)
+    csv_rows: dict[str, int] = field(default_factory=dict)  # mart table -> rows written
 
     @property
     def paths(self) -> list[Path]:
@@ -72,25 +73,30 @@ def export_all(
     currency: str | None = None,
     timezone: str | None = None,
     now: datetime | None = None,
+    personal_data: bool | None = None,
 ) -> ExportResult:
     """Write CSVs, the HTML board pack and (unless pdf=False) its PDF. Raises PdfError when no PDF can be made
-    (after the CSVs and the HTML are written). Currency and timezone default to the settings."""
-    if currency is None or timezone is None:
+    (after the CSVs and the HTML are written). Currency, timezone and whether personal data (columns such as an
+    email) may leave the warehouse default to the settings (INCLUDE_PERSONAL_DATA: off)."""
+    if currency is None or timezone is None or personal_data is None:
         from extract.settings import get_settings
 
         settings = get_settings()
         currency = currency or settings.reporting_currency
         timezone = timezone or settings.reporting_timezone
+        personal_data = settings.include_personal_data if personal_data is None else personal_data
     if start is not None and end is not None and start > end:
         raise ValueError(f"start {start} is after end {end}")
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     catalog = MartCatalog.load(conn)
+    if not personal_data:
+        catalog = catalog.without_personal_data()
     today = (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone)).date()
     window = resolve_window(conn, catalog, start, end, today=today)
     result = ExportResult(out_dir, window, tenant)
 
-    result.csv_files, result.csv_errors = export_marts_csv(
+    result.csv_files, result.csv_errors, result.csv_rows = export_marts_csv(
         conn, catalog, out_dir / "csv", start=start, end=end, tenant=tenant, timezone=timezone
     )
 

@@ -88,6 +88,17 @@ class MartCatalog:
     def has_tenant(self, table: str) -> bool:
         return TENANT_COLUMN in self.columns(table)
 
+    def without_personal_data(self) -> MartCatalog:
+        """The same catalog minus the columns that hold personal data (extract.access.is_personal_column): what the
+        exporter reads unless INCLUDE_PERSONAL_DATA is set."""
+        from extract.access import is_personal_column
+
+        kept = {
+            table: {name: typ for name, typ in cols.items() if not is_personal_column(name)}
+            for table, cols in self.tables.items()
+        }
+        return MartCatalog(self.schema, {table: cols for table, cols in kept.items() if cols})
+
     def qualified(self, table: str) -> str:
         return f"{self.schema}.{table}"
 

@@ -52,7 +52,7 @@ def export_table_csv(
     end: date | None = None,
     tenant: str | None = None,
 ) -> int:
-    """Stream one table to `path`; returns the number of bytes written."""
+    """Stream one table to `path`; returns the number of rows written."""
     columns = sql.SQL(", ").join(sql.Identifier(c) for c in catalog.columns(table))
     query = sql.SQL("select {cols} from {schema}.{table}{where}{order}").format(
         cols=columns,
@@ -62,14 +62,14 @@ def export_table_csv(
         order=table_order(catalog, table),
     )
     copy_stmt = sql.SQL("copy ({}) to stdout with (format csv, header true, encoding 'UTF8')").format(query)
-    written = 0
     tmp = path.with_suffix(path.suffix + ".part")
-    with conn.cursor() as cur, tmp.open("wb") as fh, cur.copy(copy_stmt) as copy:
-        for chunk in copy:
-            fh.write(chunk)
-            written += len(chunk)
+    with conn.cursor() as cur, tmp.open("wb") as fh:
+        with cur.copy(copy_stmt) as copy:
+            for chunk in copy:
+                fh.write(chunk)
+        rows = cur.rowcount
     tmp.replace(path)
-    return written
+    return rows
 
 
 def export_marts_csv(
@@ -81,14 +81,15 @@ def export_marts_csv(
     end: date | None = None,
     tenant: str | None = None,
     timezone: str | None = None,
-) -> tuple[list[Path], dict[str, str]]:
+) -> tuple[list[Path], dict[str, str], dict[str, int]]:
     """Every table of the marts schema to `out_dir/<table>.csv`, in one read-only snapshot.
 
-    Returns (files written, {table: error}) — a table whose query fails gets no file (no partial file either)
-    and does not stop the others."""
+    Returns (files written, {table: error}, {table: rows written}) — a table whose query fails gets no file (no
+    partial file either) and does not stop the others."""
     out_dir.mkdir(parents=True, exist_ok=True)
     paths: list[Path] = []
     errors: dict[str, str] = {}
+    rows: dict[str, int] = {}
     own_transaction = conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
     with conn.transaction():
         if own_transaction:  # one consistent snapshot for all files
@@ -99,7 +100,7 @@ def export_marts_csv(
             path = out_dir / f"{table}.csv"
             try:
                 with conn.transaction():
-                    export_table_csv(conn, catalog, table, path, start=start, end=end, tenant=tenant)
+                    rows[table] = export_table_csv(conn, catalog, table, path, start=start, end=end, tenant=tenant)
             except psycopg.Error as exc:
                 path.with_suffix(path.suffix + ".part").unlink(missing_ok=True)
                 path.unlink(missing_ok=True)
@@ -107,4 +108,4 @@ def export_marts_csv(
                 errors[table] = primary
                 continue
             paths.append(path)
-    return paths, errors
+    return paths, errors, rows

@@ -4,7 +4,8 @@ Order: the collection (found by name, else created), the warehouse database conn
 created; updated when its connection details differ), every card by name inside the collection (created, or
 `PUT` when what the spec says differs from what Metabase holds), then every dashboard by name inside the
 collection (created with its parameters, then one `PUT /api/dashboard/{id}` with `dashcards` + `parameters`
-when the layout, the filter wiring or the filters differ). A second run with the same specs sends no write.
+when the layout, the filter wiring or the filters differ), and last the groups and permissions of
+dashboards/access.yml (dashboards/metabase/permissions.py). A second run with the same specs sends no write.
 
 `dry_run` sends only reads (and with no client at all, plans offline: everything would be created).
 The warehouse password is sent in the database request body only; it is never logged or reported.
@@ -16,21 +17,25 @@ import logging
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import quote
 
 from dashboards.metabase.client import MetabaseClient, unwrap_list
 from dashboards.spec import CardSpec, DashboardSpec, ParameterSpec
 
+if TYPE_CHECKING:
+    from dashboards.metabase.permissions import AccessSpec
+
 log = logging.getLogger(__name__)
 
-Action = Literal["create", "update", "unchanged"]
+Action = Literal["create", "update", "unchanged", "skipped"]
 TAG_NAMESPACE = uuid.UUID("6f1e0c39-3e0b-4a59-9a55-7d5d0b1f6a11")  # template-tag ids are uuid5(namespace, card/tag)
 PLACEHOLDER_ID = -1  # ids of objects a dry run would create
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: Literal["collection", "database", "card", "dashboard"]
+    kind: Literal["collection", "database", "card", "dashboard", "group", "membership", "permissions"]
     name: str
     action: Action
     id: int | None = None
@@ -68,17 +73,25 @@ class ApplyReport:
         verb = {
             "create": "would create" if self.dry_run else "created",
             "update": "would update" if self.dry_run else "updated",
+            "skipped": "skipped",
         }
         out = []
         for c in self.changes:
             where = f" (id {c.id})" if c.id is not None and c.id > 0 else ""
             detail = f": {c.detail}" if c.detail else ""
             out.append(f"{verb.get(c.action, c.action):<13} {c.kind:<10} {c.name}{where}{detail}")
+        skipped = self.of("skipped")
         out.append(
             f"{len(self.created)} {'to create' if self.dry_run else 'created'}, "
             f"{len(self.updated)} {'to update' if self.dry_run else 'updated'}, {len(self.unchanged)} unchanged"
+            + (f", {len(skipped)} skipped" if skipped else "")
         )
         return out
+
+    def counts(self) -> dict[str, int]:
+        """Changes by action, for the audit log."""
+        actions: tuple[Action, ...] = ("create", "update", "unchanged", "skipped")
+        return {action: len(self.of(action)) for action in actions}
 
 
 @dataclass(frozen=True)
@@ -93,13 +106,14 @@ class WarehouseConnection:
     password: str = field(default="", repr=False)
     ssl: bool = False
     schemas: tuple[str, ...] = ("marts",)
+    tenant: str | None = None  # a tenant's connection: its id goes to the session setting row-level security reads
 
     def details(self) -> dict[str, Any]:
         """The `details` Metabase's postgres driver takes (password included: request bodies only)."""
         return {**self.public_details(), "password": self.password or None}
 
     def public_details(self) -> dict[str, Any]:
-        return {
+        details: dict[str, Any] = {
             "host": self.host,
             "port": self.port,
             "dbname": self.dbname,
@@ -108,9 +122,26 @@ class WarehouseConnection:
             "schema-filters-type": "inclusion",
             "schema-filters-patterns": ",".join(self.schemas),
         }
+        if self.tenant is not None:
+            details["additional-options"] = tenant_jdbc_options(self.tenant)
+        return details
 
     def redacted(self) -> str:
         return f"postgres://{self.user}{':***' if self.password else ''}@{self.host}:{self.port}/{self.dbname}"
+
+
+def tenant_jdbc_options(tenant: str) -> str:
+    """Metabase's "additional JDBC options" that make every session of a connection one tenant's: the Postgres
+    driver's `options` parameter, URL-encoded, sets the setting the marts' row-level security reads."""
+    from extract.access import TENANT_SETTING
+
+    return "options=" + quote(f"-c {TENANT_SETTING}={tenant}", safe="")
+
+
+def embedding_params(spec: DashboardSpec) -> dict[str, str]:
+    """Static-embedding parameters of a tenant's dashboard: the tenant is locked (the signed token names it), the
+    dates stay filters the viewer may change."""
+    return {p.slug: "locked" if p.slug == "tenant" else "enabled" for p in spec.parameters}
 
 
 # ------------------------------------------------------------------------------------------------ payloads
@@ -330,6 +361,9 @@ class Applier:
         *,
         collection_name: str = "execmetrics",
         dry_run: bool = False,
+        access: AccessSpec | None = None,
+        update_password: bool = False,
+        embed: bool = False,
     ):
         if client is None and not dry_run:
             raise ValueError("applying needs a Metabase client; without one only a dry run is possible")
@@ -337,6 +371,9 @@ class Applier:
         self.database = database
         self.collection_name = collection_name
         self.dry_run = dry_run or client is None
+        self.access = access
+        self.update_password = update_password
+        self.embed = embed  # manage static embedding (a tenant's dashboards); otherwise left as Metabase has it
         self.report = ApplyReport(dry_run=self.dry_run)
 
     # -------------------------------------------------------------------------------------------- steps
@@ -351,6 +388,10 @@ class Applier:
                 card_ids[card.name] = self.ensure_card(card, spec, collection_id, database_id, existing["card"])
         for spec in specs:
             self.ensure_dashboard(spec, collection_id, card_ids, existing["dashboard"])
+        if self.access is not None:
+            from dashboards.metabase.permissions import ensure_permissions
+
+            ensure_permissions(self, self.access, collection_id, database_id)
         return self.report
 
     def ensure_collection(self) -> int:
@@ -382,6 +423,8 @@ class Applier:
                 changed = [k for k, v in conn.public_details().items() if have.get(k) != v]
                 if db.get("engine") != "postgres":
                     changed.insert(0, "engine")
+                if self.update_password:  # Metabase masks it when it answers: only a request can say it changed
+                    changed.append("password")
                 if not changed:
                     self.report.add(Change("database", conn.name, "unchanged", db["id"], conn.redacted()))
                     return int(db["id"])
@@ -471,8 +514,19 @@ class Applier:
                     reuse[card_id] = dc_id
         dashcards = dashcards_payload(spec, card_ids, reuse)
         diffs = dashboard_differences(params, dashcards, spec, actual)
+        embedding: dict[str, Any] = {}
+        if self.embed:
+            embedding = {"enable_embedding": True, "embedding_params": embedding_params(spec)}
+            if any(actual.get(key) != value for key, value in embedding.items()):
+                diffs.append("embedding")
         if diffs:
-            body = {"name": spec.name, "description": spec.description, "parameters": params, "dashcards": dashcards}
+            body = {
+                "name": spec.name,
+                "description": spec.description,
+                "parameters": params,
+                "dashcards": dashcards,
+                **embedding,
+            }
             self._write("PUT", f"/api/dashboard/{dash_id}", body)
         if created:
             self.report.add(Change("dashboard", spec.name, "create", dash_id, f"{len(dashcards)} cards"))
@@ -484,11 +538,11 @@ class Applier:
 
     # -------------------------------------------------------------------------------------------- writes
 
-    def _write(self, method: str, path: str, body: dict[str, Any]) -> int:
+    def _write(self, method: str, path: str, body: dict[str, Any] | None, params: dict[str, Any] | None = None) -> int:
         """Send a write (or, in a dry run, pretend to) and return the id Metabase gave the object."""
         if self.dry_run or self.client is None:
             return PLACEHOLDER_ID
-        answer = self.client.request(method, path, json=body)
+        answer = self.client.request(method, path, json=body, params=params)
         if isinstance(answer, dict) and isinstance(answer.get("id"), int):
             return int(answer["id"])
         return PLACEHOLDER_ID
@@ -501,5 +555,19 @@ def apply_specs(
     *,
     collection_name: str = "execmetrics",
     dry_run: bool = False,
+    access: AccessSpec | None = None,
+    update_password: bool = False,
+    embed: bool = False,
 ) -> ApplyReport:
-    return Applier(client, database, collection_name=collection_name, dry_run=dry_run).apply(specs)
+    """Apply the specs (and, given `access`, the groups and permissions of dashboards/access.yml; with `embed`, the
+    dashboards' static embedding, as a tenant's dashboards need)."""
+    applier = Applier(
+        client,
+        database,
+        collection_name=collection_name,
+        dry_run=dry_run,
+        access=access,
+        update_password=update_password,
+        embed=embed,
+    )
+    return applier.apply(specs)

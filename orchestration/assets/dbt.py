@@ -77,9 +77,11 @@ def dbt_project() -> DbtProject:
     from extract.settings import get_settings
     from extract.warehouse import Warehouse
 
-    dbname = Warehouse(get_settings()).target.dbname
+    warehouse = Warehouse(get_settings())
+    # personal-data models exist only when included (INCLUDE_PERSONAL_DATA): one manifest for each choice
+    folder = warehouse.target.dbname + ("-personal" if warehouse.settings.include_personal_data else "")
     return DbtProject(
-        project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=Path("target", "dagster", dbname)
+        project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=Path("target", "dagster", folder)
     )
 
 
@@ -104,10 +106,11 @@ def prepare_manifest(force: bool = False) -> Path:
     from extract.settings import get_settings
     from extract.warehouse import Warehouse
 
+    warehouse = Warehouse(get_settings())
     project = dbt_project()
     manifest = project.manifest_path
     env = {
-        **dbt_base_env(Warehouse(get_settings()).target),
+        **dbt_base_env(warehouse.target, warehouse.dbt_env()),
         "PATH": os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")]),
     }
     try:
@@ -212,7 +215,7 @@ def run_dbt_build(
     began = time.monotonic()
     # dbt builds shared tables: one dbt run at a time over the warehouse, whatever the partitions.
     # Tests run only when all their parents are in this run (a daily model's test on a monthly one waits for it).
-    env = {**wh.dbt_env(), "DBT_INDIRECT_SELECTION": "buildable"}
+    env = {**wh.as_role("transformer").dbt_env(), "DBT_INDIRECT_SELECTION": "buildable"}
     with environ(env), partition_locks(wh, "dbt", ["build"]):
         context.log.info(f"dbt {' '.join(args)}")
         invocation = dbt.cli(args, context=context, raise_on_error=False)

@@ -92,7 +92,7 @@ def build_extract_assets() -> list:
             raise ExtractError("no app source configured: set APP_DATABASE_URL (SQLAlchemy URL) or APP_SOURCE_DIR")
         tables = [table for table, key in APP_KEYS.items() if key in context.selected_asset_keys]
         start, end = _window(context)
-        wh = warehouse.get()
+        wh = warehouse.get().as_role("loader")
         began = time.monotonic()
         with retry_transient(context), partition_locks(wh, "extract_app", context.partition_keys):
             result = extract_app(
@@ -150,7 +150,7 @@ def build_extract_assets() -> list:
         """
         settings = get_settings()
         start, end = _window(context)
-        wh = warehouse.get()
+        wh = warehouse.get().as_role("loader")
         began = time.monotonic()
         result: Any
         with retry_transient(context), partition_locks(wh, "extract_stripe", ["all"]):

@@ -33,7 +33,7 @@ from dagster import (
 )
 
 from extract.settings import get_settings
-from extract.warehouse import STRIPE_OBJECT_TABLES, Warehouse
+from extract.warehouse import STRIPE_OBJECT_TABLES, Warehouse, create_schema_sql
 from orchestration.assets.extract import RAW_KEYS
 from orchestration.checks.suites import Rule, TableSuite, app_suites, stripe_suites
 from orchestration.partitions import daily_partitions, partitions_start
@@ -45,9 +45,10 @@ FOUNDED_ENV = "COMPANY_FOUNDED_DATE"
 BAND_TRAILING_DAYS = 7
 BAND_LOW, BAND_HIGH = 0.2, 5.0  # a window's rows per day vs the trailing days' average
 DATA_DOCS_SITE = "execmetrics"
+GX_URL_VARIABLE = "EXECMETRICS_GX_WAREHOUSE_URL"
 
-RESULTS_DDL = """
-create schema if not exists audit;
+RESULTS_DDL = f"""
+{create_schema_sql("audit")};
 create table if not exists audit.ge_validation_results (
     id bigserial primary key,
     validated_at timestamptz not null default now(),
@@ -185,7 +186,9 @@ def validate_raw(
         if context.variables.progress_bars is None or context.variables.progress_bars.get("globally") is not False:
             context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
             context.variables.save()
-        datasource = context.data_sources.add_or_update_sql("warehouse", connection_string=warehouse.target.url)
+        # The project on disk names the variable, not the URL: the loader's password stays out of its files.
+        os.environ[GX_URL_VARIABLE] = warehouse.target.url
+        datasource = context.data_sources.add_or_update_sql("warehouse", connection_string="${" + GX_URL_VARIABLE + "}")
         definitions = []
         checked: dict[str, int] = {}
         with warehouse.connect(autocommit=True) as conn:
@@ -324,7 +327,7 @@ def build_ge_checks() -> list:
         began = time.monotonic()
         with retry_transient(context):
             run_id = context.op_execution_context.run_id
-            outcomes = validate_raw(warehouse.get(), tables, start, end, run_id)
+            outcomes = validate_raw(warehouse.get().as_role("loader"), tables, start, end, run_id)
         duration = round(time.monotonic() - began, 3)
         docs = data_docs_dir() / "index.html"
         for outcome in outcomes:

@@ -14,6 +14,7 @@ from metabase_contract import CONTRACT_DIR, MetabaseContract  # noqa: E402
 
 from dashboards.metabase.apply import WarehouseConnection  # noqa: E402
 from dashboards.metabase.client import MetabaseClient  # noqa: E402
+from dashboards.metabase.permissions import AccessSpec, load_access  # noqa: E402
 from dashboards.spec import DashboardSpec, load_specs  # noqa: E402
 
 WAREHOUSE_PASSWORD = "wh-pa55-do-not-log"
@@ -52,3 +53,8 @@ def connection() -> WarehouseConnection:
         user="metabase_ro",
         password=WAREHOUSE_PASSWORD,
     )
+
+
+@pytest.fixture
+def access() -> AccessSpec:
+    return load_access()

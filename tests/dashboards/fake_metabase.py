@@ -4,6 +4,12 @@ It keeps collections, databases, cards and dashboards the way Metabase does (ids
 `PUT /api/dashboard/{id}`, negative dashcard ids turned into new ones, masked database passwords, list endpoints
 wrapped in `{"data": [...]}`), and records every request so tests can check them against the OpenAPI contract.
 `mbql5=True` answers cards' `dataset_query` in the MBQL 5 `stages` shape newer Metabase versions return.
+
+Permissions follow Metabase's rules too: the built-in groups All Users and Administrators; a new collection inherits
+the root collection's levels (All Users may write it) and a new database gives every existing group native SQL, as
+Metabase's defaults do; both graphs carry a revision and a PUT with a stale one is refused (409); the
+Administrators' permissions cannot be changed; users and memberships as `GET /api/user` and
+`GET /api/permissions/membership` answer them.
 """
 
 from __future__ import annotations
@@ -18,6 +24,15 @@ from urllib.parse import parse_qs
 import httpx
 
 PASSWORD_MASK = "**MetabasePass**"
+ALL_USERS_ID, ADMIN_ID = 1, 2
+# What Metabase's data graph accepts per permission (metabase.permissions.api.permission-graph)
+DATA_PERMISSION_VALUES: dict[str, tuple[str, ...]] = {
+    "view-data": ("unrestricted", "legacy-no-self-service", "blocked", "impersonated", "sandboxed"),
+    "create-queries": ("no", "query-builder", "query-builder-and-native"),
+    "download": (),
+    "data-model": (),
+    "details": ("yes", "no"),
+}
 
 
 @dataclass
@@ -47,6 +62,21 @@ class FakeMetabase:
         self.databases: dict[int, dict[str, Any]] = {}
         self.cards: dict[int, dict[str, Any]] = {}
         self.dashboards: dict[int, dict[str, Any]] = {}
+        self.groups: dict[int, dict[str, Any]] = {
+            ALL_USERS_ID: {"id": ALL_USERS_ID, "name": "All Users", "magic_group_type": "all-internal-users"},
+            ADMIN_ID: {"id": ADMIN_ID, "name": "Administrators", "magic_group_type": "admin"},
+        }
+        self._ids["group"] = ADMIN_ID
+        self.users: dict[int, dict[str, Any]] = {}
+        self.memberships: dict[int, dict[str, Any]] = {}
+        self.add_user(username, superuser=True)
+        self.collection_perms: dict[int, dict[str, str]] = {
+            ALL_USERS_ID: {"root": "write"},
+            ADMIN_ID: {"root": "write"},
+        }
+        self.collection_revision = 1
+        self.data_perms: dict[int, dict[int, dict[str, Any]]] = {ALL_USERS_ID: {}, ADMIN_ID: {}}
+        self.data_revision = 1
         self.routes: list[tuple[str, str, re.Pattern[str], Any]] = []
         for method, template, handler in [
             ("POST", "/api/session", self.post_session),
@@ -64,6 +94,16 @@ class FakeMetabase:
             ("POST", "/api/dashboard", self.post_dashboard),
             ("GET", "/api/dashboard/{id}", self.get_dashboard),
             ("PUT", "/api/dashboard/{id}", self.put_dashboard),
+            ("GET", "/api/user", self.list_users),
+            ("GET", "/api/permissions/group", self.list_groups),
+            ("POST", "/api/permissions/group", self.post_group),
+            ("GET", "/api/permissions/membership", self.list_memberships),
+            ("POST", "/api/permissions/membership", self.post_membership),
+            ("DELETE", "/api/permissions/membership/{id}", self.delete_membership),
+            ("GET", "/api/collection/graph", self.get_collection_graph),
+            ("PUT", "/api/collection/graph", self.put_collection_graph),
+            ("GET", "/api/permissions/graph/db/{db-id}", self.get_data_graph),
+            ("PUT", "/api/permissions/graph", self.put_data_graph),
         ]:
             pattern = re.compile("^" + re.sub(r"\{[^}]+\}", r"(\\d+)", template) + "$")
             self.routes.append((method, template, pattern, handler))
@@ -102,7 +142,7 @@ class FakeMetabase:
                     return httpx.Response(401, text="Unauthenticated")
                 ids = [int(g) for g in match.groups()]
                 status, answer = handler(*ids, body=body, query=parse_qs(request.url.query.decode()))
-                return httpx.Response(status, json=answer)
+                return httpx.Response(status) if status == 204 else httpx.Response(status, json=answer)
         self.requests.append(Recorded(request.method, path, "?", {}, body, dict(request.headers)))
         return httpx.Response(404, json={"message": f"no route {request.method} {path}"})
 
@@ -129,6 +169,8 @@ class FakeMetabase:
     def post_collection(self, *, body: Any, query: Any) -> tuple[int, Any]:
         cid = self._next_id("collection")
         self.collections[cid] = {"id": cid, "archived": False, "personal_owner_id": None, "location": "/", **body}
+        for levels in self.collection_perms.values():  # a new collection starts with its parent's (root) levels
+            levels[str(cid)] = levels.get("root", "none")
         return 200, self.collections[cid]
 
     def collection_items(self, cid: int, *, body: Any, query: Any) -> tuple[int, Any]:
@@ -164,6 +206,8 @@ class FakeMetabase:
     def post_database(self, *, body: Any, query: Any) -> tuple[int, Any]:
         did = self._next_id("database") + 1  # id 1 is the sample database
         self.databases[did] = {"id": did, **copy.deepcopy(body)}
+        for perms in self.data_perms.values():  # Metabase's default: everyone may write SQL on a new database
+            perms[did] = {"view-data": "unrestricted", "create-queries": "query-builder-and-native"}
         return 200, self._public_db(self.databases[did])
 
     def put_database(self, did: int, *, body: Any, query: Any) -> tuple[int, Any]:
@@ -262,3 +306,130 @@ class FakeMetabase:
             dash["dashcards"] = kept
         dash.update({k: copy.deepcopy(v) for k, v in body.items() if k != "dashcards"})
         return 200, copy.deepcopy(dash)
+
+    # -------------------------------------------------------------------------------------------- people
+
+    def add_user(self, email: str, *, superuser: bool = False) -> int:
+        uid = self._next_id("user")
+        self.users[uid] = {"id": uid, "email": email, "is_superuser": superuser, "is_active": True}
+        self._add_membership(ALL_USERS_ID, uid)
+        if superuser:
+            self._add_membership(ADMIN_ID, uid)
+        return uid
+
+    def _add_membership(self, gid: int, uid: int) -> dict[str, Any]:
+        mid = self._next_id("membership")
+        self.memberships[mid] = {"membership_id": mid, "group_id": gid, "user_id": uid, "is_group_manager": False}
+        return self.memberships[mid]
+
+    def members(self, gid: int) -> set[str]:
+        return {self.users[m["user_id"]]["email"] for m in self.memberships.values() if m["group_id"] == gid}
+
+    def group_id(self, name: str) -> int:
+        return next(g["id"] for g in self.groups.values() if g["name"] == name)
+
+    def list_users(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        users = [copy.deepcopy(u) for u in self.users.values() if u["is_active"]]
+        return 200, {"data": users, "total": len(users), "limit": None, "offset": None}
+
+    def list_groups(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        counts = {gid: len(self.members(gid)) for gid in self.groups}
+        return 200, [{**copy.deepcopy(g), "member_count": counts[g["id"]]} for g in self.groups.values()]
+
+    def post_group(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        name = (body or {}).get("name", "")
+        if not name.strip():
+            return 400, {"errors": {"name": "value must be a non-blank string."}}
+        if any(g["name"].lower() == name.lower() for g in self.groups.values()):
+            return 400, {"message": "A group with that name already exists."}
+        gid = self._next_id("group")
+        self.groups[gid] = {"id": gid, "name": name, "magic_group_type": None}
+        self.collection_perms[gid] = {}
+        self.data_perms[gid] = {}
+        return 200, copy.deepcopy(self.groups[gid])
+
+    def list_memberships(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        by_user: dict[str, list[dict[str, Any]]] = {}
+        for membership in self.memberships.values():
+            by_user.setdefault(str(membership["user_id"]), []).append(copy.deepcopy(membership))
+        return 200, by_user
+
+    def post_membership(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        gid, uid = body.get("group_id"), body.get("user_id")
+        if gid not in self.groups or uid not in self.users:
+            return 404, {"message": "Not found."}
+        if any(m["group_id"] == gid and m["user_id"] == uid for m in self.memberships.values()):
+            return 400, {"message": "The user is already a member of the group."}
+        self._add_membership(gid, uid)
+        return 200, [copy.deepcopy(self.users[u]) for u in {m["user_id"] for m in self.memberships.values()}]
+
+    def delete_membership(self, mid: int, *, body: Any, query: Any) -> tuple[int, Any]:
+        membership = self.memberships.get(mid)
+        if membership is None:
+            return 404, {"message": "Not found."}
+        if membership["group_id"] == ALL_USERS_ID:
+            return 400, {"message": "You cannot remove users from the All Users group."}
+        del self.memberships[mid]
+        return 204, None
+
+    # -------------------------------------------------------------------------------------------- graphs
+
+    def _flag(self, query: Any, name: str) -> bool:
+        return (query.get(name) or ["false"])[-1].lower() == "true"
+
+    def get_collection_graph(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        groups = {str(gid): dict(levels) for gid, levels in self.collection_perms.items()}
+        return 200, {"revision": self.collection_revision, "groups": groups}
+
+    def put_collection_graph(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        if not self._flag(query, "force") and body.get("revision") != self.collection_revision:
+            return 409, {"message": "Looks like someone else edited the permissions and your data is out of date."}
+        for gid_text, levels in (body.get("groups") or {}).items():
+            gid = int(gid_text)
+            if gid not in self.groups:
+                return 400, {"message": f"no group {gid}"}
+            if gid == ADMIN_ID:
+                return 400, {"message": "You cannot change the permissions of the Administrators group."}
+            for cid, level in levels.items():
+                if level not in ("none", "read", "write") or (cid != "root" and int(cid) not in self.collections):
+                    return 400, {"message": f"bad collection permission {cid}: {level}"}
+                self.collection_perms[gid][cid] = level
+        self.collection_revision += 1
+        if self._flag(query, "skip-graph"):
+            return 200, {"revision": self.collection_revision}
+        return self.get_collection_graph(body=None, query={})
+
+    def _db_perms(self, gid: int, did: int) -> dict[str, Any]:
+        return self.data_perms[gid].get(did) or {"view-data": "unrestricted", "create-queries": "no"}
+
+    def get_data_graph(self, did: int, *, body: Any, query: Any) -> tuple[int, Any]:
+        if did not in self.databases:
+            return 404, {"message": "Not found."}
+        groups = {str(gid): {str(did): copy.deepcopy(self._db_perms(gid, did))} for gid in self.groups}
+        return 200, {"revision": self.data_revision, "groups": groups}
+
+    def put_data_graph(self, *, body: Any, query: Any) -> tuple[int, Any]:
+        if not self._flag(query, "force") and body.get("revision") != self.data_revision:
+            return 409, {"message": "Looks like someone else edited the permissions and your data is out of date."}
+        for gid_text, dbs in (body.get("groups") or {}).items():
+            gid = int(gid_text)
+            if gid not in self.groups:
+                return 400, {"message": f"no group {gid}"}
+            if gid == ADMIN_ID:
+                return 400, {"message": "You cannot change the permissions of the Administrators group."}
+            for did_text, perms in dbs.items():
+                did = int(did_text)
+                if did not in self.databases:
+                    return 400, {"message": f"no database {did}"}
+                unknown = {
+                    k: v
+                    for k, v in perms.items()
+                    if DATA_PERMISSION_VALUES.get(k) and v not in DATA_PERMISSION_VALUES[k]
+                }
+                if unknown or set(perms) - set(DATA_PERMISSION_VALUES):
+                    return 400, {"message": f"Cannot parse permissions graph because it is invalid: {perms}"}
+                self.data_perms[gid][did] = {**self._db_perms(gid, did), **copy.deepcopy(perms)}
+        self.data_revision += 1
+        if self._flag(query, "skip-graph"):
+            return 200, {"revision": self.data_revision}
+        return 200, {"revision": self.data_revision, "groups": {}}

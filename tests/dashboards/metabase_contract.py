@@ -1,4 +1,6 @@
-"""Metabase's OpenAPI request schemas (../shared/contracts/metabase), loaded for request-body checks.
+"""Metabase's OpenAPI request schemas (../shared/contracts/metabase), loaded to check the requests we send: the path
+and method exist (`template_for`), every path and query parameter is declared and its value fits its schema, as
+Metabase decodes strings (`parameter_errors`), and the body fits the request schema (`body_errors`).
 
 Bodies are validated with jsonschema + a referencing.Registry that loads each `$ref` relative to the file it is
 in (the recipe in the contract's README).
@@ -32,6 +34,11 @@ CONTRACT_DIR = PROJECT_ROOT.parent / "shared" / "contracts" / "metabase"
 TARGET_SCHEMA = "metabase.lib.schema.parameter.target.json"
 
 
+def _accepts_array(schema: dict[str, Any]) -> bool:
+    branches = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    return any(branch.get("type") == "array" for branch in branches)
+
+
 def _resource(contents: Any) -> Resource:
     return Resource.from_contents(contents, default_specification=DRAFT202012)
 
@@ -55,13 +62,34 @@ class MetabaseContract:
                 items[template] = item
         return items
 
-    def template_for(self, path: str) -> str | None:
-        """The contract path template a concrete request path matches (`/api/card/7` -> `/api/card/{id}`)."""
+    @staticmethod
+    def _pattern(template: str) -> re.Pattern[str]:
+        escaped = re.escape(template).replace(r"\{", "{").replace(r"\}", "}")
+        return re.compile("^" + re.sub(r"\{[^}]+\}", "[^/]+", escaped) + "$")
+
+    def _matches(self, path: str) -> list[tuple[str, dict[str, str]]]:
+        """(template, path parameters) of every template the path fits, literal segments first."""
+        found = []
         for template in self.path_items:
-            pattern = "^" + re.sub(r"\{[^}]+\}", r"[^/]+", re.escape(template).replace(r"\{", "{").replace(r"\}", "}"))
-            if re.match(pattern + "$", path):
+            if self._pattern(template).match(path):
+                parts = zip(template.split("/"), path.split("/"), strict=True)
+                found.append((template, {t[1:-1]: value for t, value in parts if t.startswith("{")}))
+        return sorted(found, key=lambda item: len(item[1]))
+
+    def template_for(self, path: str, method: str | None = None) -> str | None:
+        """The contract path template a concrete request path matches (`/api/card/7` -> `/api/card/{id}`): a literal
+        segment wins over a parameter (`/api/collection/graph`), and with a method, the template that has it
+        (`GET /api/permissions/group/{id}` but `PUT /api/permissions/group/{group-id}`)."""
+        for template, _ in self._matches(path):
+            if method is None or self.operation(template, method) is not None:
                 return template
         return None
+
+    def path_parameters(self, path: str, method: str) -> dict[str, str]:
+        for template, values in self._matches(path):
+            if self.operation(template, method) is not None:
+                return values
+        return {}
 
     def operation(self, template: str, method: str) -> dict[str, Any] | None:
         item = self.path_items.get(template)
@@ -70,6 +98,54 @@ class MetabaseContract:
     def query_parameters(self, template: str, method: str) -> set[str]:
         op = self.operation(template, method) or {}
         return {p["name"] for p in op.get("parameters", []) if p.get("in") == "query"}
+
+    # -------------------------------------------------------------------------------------------- parameters
+
+    def _parameter_validator(self, template: str, method: str, index: int) -> Draft202012Validator:
+        key = (template, f"{method.lower()}#param{index}", True)
+        if key not in self._validators:
+            pointer = f"#/{method.lower()}/parameters/{index}/schema"
+            schema = {"$ref": self._path_file(template).as_uri() + pointer}
+            self._validators[key] = Draft202012Validator(schema, registry=self._registry(False))
+        return self._validators[key]
+
+    @staticmethod
+    def _coerce(text: str) -> Any:
+        """A query-string or path value as Metabase's decoder reads it: true/false, numbers, else the string."""
+        try:
+            value = json.loads(text)
+        except ValueError:
+            return text
+        return value if isinstance(value, bool | int | float) else text
+
+    def parameter_errors(self, method: str, path: str, query: dict[str, list[str]]) -> list[str]:
+        """Unknown query parameters, required ones missing (without a default), and every path and query value
+        checked against its schema."""
+        template = self.template_for(path, method)
+        if template is None:
+            return [f"{method} {path}: no such path and method in the contract"]
+        op = self.operation(template, method) or {}
+        errors = []
+        declared = {p["name"]: (i, p) for i, p in enumerate(op.get("parameters", []))}
+        values: dict[str, Any] = {}
+        for name, raw in self.path_parameters(path, method).items():
+            values[name] = self._coerce(raw)
+        for name, raws in query.items():
+            if name not in declared or declared[name][1].get("in") != "query":
+                errors.append(f"query parameter {name!r} is not in the contract")
+                continue
+            coerced = [self._coerce(raw) for raw in raws]
+            values[name] = (
+                coerced if len(coerced) > 1 or "array" in json.dumps(declared[name][1]["schema"]) else coerced[0]
+            )
+        for name, (index, param) in declared.items():
+            if name not in values:
+                if param.get("required") and "default" not in param.get("schema", {}):
+                    errors.append(f"required {param.get('in')} parameter {name!r} is missing")
+                continue
+            for error in self._parameter_validator(template, method, index).iter_errors(values[name]):
+                errors.append(f"{param.get('in')} parameter {name}={values[name]!r}: {error.message}")
+        return errors
 
     # -------------------------------------------------------------------------------------------- bodies
 

@@ -6,32 +6,21 @@ import textwrap
 from pathlib import Path
 
 import pytest
-import yaml
 
 from dashboards.metabase.apply import card_payload, dashboard_parameters, dashcards_payload
 from dashboards.spec import (
+    MARTS_MODELS_DIR,
     SpecError,
     column_names,
+    documented_marts,
     load_specs,
     marts_tables,
     output_aliases,
     sql_problems,
     table_refs,
 )
-from extract.settings import PROJECT_ROOT
 
-MARTS_DIR = PROJECT_ROOT / "dbt_project" / "models" / "marts"
 EXPECTED = {"executive_overview", "product_engagement", "operations", "billing_health"}
-
-
-def documented_marts() -> dict[str, set[str]]:
-    """model name -> documented column names, from every yml under dbt_project/models/marts."""
-    models: dict[str, set[str]] = {}
-    for path in sorted(MARTS_DIR.rglob("*.yml")):
-        doc = yaml.safe_load(path.read_text()) or {}
-        for model in doc.get("models") or []:
-            models[model["name"]] = {c["name"].lower() for c in model.get("columns") or []}
-    return models
 
 
 def test_the_four_dashboards_exist_and_load(specs):
@@ -80,7 +69,7 @@ def test_sql_reads_only_marts(specs):
 
 def test_every_column_a_card_names_is_documented_in_the_marts(specs):
     docs = documented_marts()
-    assert docs, f"no marts yml under {MARTS_DIR}"
+    assert docs, f"no marts yml under {MARTS_MODELS_DIR}"
     missing, undocumented = [], set()
     for spec in specs:
         for card in spec.cards:
@@ -192,3 +181,24 @@ def test_only_filters_by_key_or_name(tmp_path):
     assert [s.key for s in load_specs(tmp_path, only=["test dashboard"])] == ["a"]
     with pytest.raises(SpecError, match="no dashboard spec named"):
         load_specs(tmp_path, only=["nope"])
+
+
+def test_a_tenants_dashboards_keep_only_cards_on_tenant_marts(specs):
+    from dashboards.spec import for_tenant
+
+    marts = documented_marts()
+    with_tenant = {name for name, columns in marts.items() if "tenant_id" in columns}
+    kept_total = 0
+    for spec in specs:
+        tenant_spec = for_tenant(spec, "ten_7", marts)
+        kept = [] if tenant_spec is None else tenant_spec.cards
+        dropped = [card for card in spec.cards if card not in kept]
+        assert all(marts_tables(card.sql) <= with_tenant for card in kept)
+        assert all(not marts_tables(card.sql) <= with_tenant for card in dropped)
+        if tenant_spec is not None:
+            assert {p.slug: p.default for p in tenant_spec.parameters}.get("tenant") in ("ten_7", None)
+        kept_total += len(kept)
+    assert kept_total > 10
+    for bad in ("__all__", "__unassigned__", "a b", "x;drop", ""):
+        with pytest.raises(SpecError):
+            for_tenant(specs[0], bad, marts)

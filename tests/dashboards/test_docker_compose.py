@@ -26,3 +26,12 @@ def test_compose_file_wires_metabase_to_postgres():
     for svc in services.values():
         for port in svc.get("ports", []):
             assert port.startswith("127.0.0.1:"), port
+
+
+def test_compose_usage_connects_metabase_as_the_reader_role():
+    text = (PROJECT_ROOT / "docker-compose.yml").read_text()
+    metabase_urls = [line for line in text.splitlines() if "METABASE_WAREHOUSE_URL=" in line]
+    assert metabase_urls and all("execmetrics_reader:$WAREHOUSE_READER_PASSWORD@warehouse:" in u for u in metabase_urls)
+    assert "execmetrics warehouse grant" in text
+    # the owner's credentials go to the CLI (the grant), not to Metabase
+    assert not any("execmetrics:$WAREHOUSE_PASSWORD@warehouse" in line for line in text.splitlines())

@@ -6,11 +6,12 @@ import logging
 
 import pytest
 from conftest import WAREHOUSE_PASSWORD
-from fake_metabase import FakeMetabase
+from fake_metabase import ADMIN_ID, ALL_USERS_ID, FakeMetabase
 from metabase_contract import MetabaseContract
 
 from dashboards.metabase.apply import WarehouseConnection, apply_specs
 from dashboards.metabase.client import MetabaseClient, MetabaseError
+from dashboards.metabase.permissions import AccessSpec
 from dashboards.spec import DashboardSpec
 
 
@@ -63,38 +64,79 @@ def test_first_apply_creates_everything(fake, client, specs, connection):
                 assert card_params[slug]["type"] == next(p.type for p in spec.parameters if p.slug == slug)
 
 
-def test_every_request_matches_the_contract(fake, client, specs, connection, contract: MetabaseContract):
-    _apply(client, specs, connection)
+def _with_members(access, **members):
+    """The spec with member lists for some groups, validated as if written in dashboards/access.yml."""
+    data = access.model_dump()
+    for group in data["groups"]:
+        if group["name"] in members:
+            group["members"] = members[group["name"]]
+    return AccessSpec.model_validate(data)
+
+
+def test_every_request_matches_the_contract(fake, client, specs, connection, access, contract: MetabaseContract):
+    fake.add_user("cfo@example.com")
+    fake.add_user("former@example.com")
+    fake._add_membership(fake.group_id("Administrators"), fake.add_user("ceo@example.com"))
+    _apply(client, specs, connection, access=access)
+    fake._add_membership(fake.group_id("Executives"), 3)  # former@ joined by hand: the spec removes them
+    members = _with_members(access, Executives=["cfo@example.com", "ceo@example.com", "nobody@example.com"])
     # a second run and a dry run add the read-only requests of the update path
-    _apply(client, specs, connection)
-    _apply(client, specs, connection, dry_run=True)
+    _apply(client, specs, connection, access=members)
+    _apply(client, specs, connection, dry_run=True, access=members)
     seen = set()
     for req in fake.requests:
-        template = contract.template_for(req.path)
-        assert template is not None, f"{req.method} {req.path}: no such path in the contract"
+        template = contract.template_for(req.path, req.method)
+        assert template is not None, f"{req.method} {req.path}: no such path and method in the contract"
         assert template == req.template
         assert contract.operation(template, req.method) is not None, f"{req.method} {template} is not in the contract"
-        unknown = set(req.query) - contract.query_parameters(template, req.method)
-        assert not unknown, f"{req.method} {template}: query parameters {unknown} are not in the contract"
+        errors = contract.parameter_errors(req.method, req.path, req.query)
+        assert not errors, f"{req.method} {req.path}?{req.query}: " + "; ".join(errors)
         seen.add((req.method, template))
-    assert {("POST", "/api/card"), ("PUT", "/api/dashboard/{id}"), ("POST", "/api/database")} <= seen
+    assert {
+        ("POST", "/api/card"),
+        ("PUT", "/api/dashboard/{id}"),
+        ("POST", "/api/database"),
+        ("GET", "/api/permissions/group"),
+        ("POST", "/api/permissions/group"),
+        ("GET", "/api/user"),
+        ("GET", "/api/permissions/membership"),
+        ("POST", "/api/permissions/membership"),
+        ("DELETE", "/api/permissions/membership/{id}"),
+        ("GET", "/api/collection/graph"),
+        ("PUT", "/api/collection/graph"),
+        ("GET", "/api/permissions/graph/db/{db-id}"),
+        ("PUT", "/api/permissions/graph"),
+    } <= seen
 
 
-def test_every_request_body_validates_against_the_contract(fake, client, specs, connection, contract):
-    _apply(client, specs, connection)
+def test_the_contract_check_catches_bad_parameters(contract):
+    assert contract.parameter_errors("GET", "/api/card/7", {}) == []
+    assert contract.parameter_errors("GET", "/api/card/0", {})  # ids are positive
+    assert contract.parameter_errors("PUT", "/api/collection/graph", {"skip-graph": ["maybe"]})
+    assert contract.parameter_errors("GET", "/api/user", {"no_such": ["1"]})
+    assert contract.parameter_errors("PATCH", "/api/user", {})
+    # a literal segment wins over a parameter, and the method picks between same-shaped templates
+    assert contract.template_for("/api/collection/graph", "GET") == "/api/collection/graph"
+    assert contract.template_for("/api/permissions/group/4", "GET") == "/api/permissions/group/{id}"
+    assert contract.template_for("/api/permissions/group/4", "PUT") == "/api/permissions/group/{group-id}"
+
+
+def test_every_request_body_validates_against_the_contract(fake, client, specs, connection, access, contract):
+    fake.add_user("cfo@example.com")
+    _apply(client, specs, connection, access=_with_members(access, Executives=["cfo@example.com"]))
     # make the update paths run too: a changed card, a moved dashcard, a changed warehouse host
     card = next(c for c in fake.cards.values() if c["name"] == "MRR")
     card["dataset_query"]["native"]["query"] = "select 1"
     dash = next(iter(fake.dashboards.values()))
     dash["dashcards"][0]["row"] += 50
     moved = WarehouseConnection(**{**connection.__dict__, "host": "warehouse.internal"})
-    _apply(client, specs, moved)
+    _apply(client, specs, moved, access=_with_members(access, Executives=[]))
     checked: set[tuple[str, str]] = set()
     targets = 0
     for req in fake.requests:
-        if req.method == "GET":
+        if req.method in ("GET", "DELETE"):
             continue
-        template = contract.template_for(req.path)
+        template = contract.template_for(req.path, req.method)
         assert contract.has_body_schema(template, req.method) or req.body in (None, {}), (req.method, template)
         if not contract.has_body_schema(template, req.method):
             continue
@@ -117,6 +159,10 @@ def test_every_request_body_validates_against_the_contract(fake, client, specs, 
         ("PUT", "/api/card/{id}"),
         ("POST", "/api/dashboard"),
         ("PUT", "/api/dashboard/{id}"),
+        ("POST", "/api/permissions/group"),
+        ("POST", "/api/permissions/membership"),
+        ("PUT", "/api/collection/graph"),
+        ("PUT", "/api/permissions/graph"),
     } <= checked
     assert targets > 0
 
@@ -287,3 +333,153 @@ def test_bad_credentials_fail_clearly(fake, specs, connection):
     ):
         c.get("/api/user/current")
     assert "nope-pw" not in str(err.value)
+
+
+# ------------------------------------------------------------------------------------------------ permissions
+
+
+def test_permissions_first_apply_sets_groups_collection_and_data(fake, client, specs, connection, access):
+    report = _apply(client, specs, connection, access=access)
+    (coll,) = fake.collections.values()
+    (db,) = fake.databases.values()
+    executives, analysts = fake.group_id("Executives"), fake.group_id("Analysts")
+    assert [(c.kind, c.name) for c in report.of("create", "group")] == [("group", "Executives"), ("group", "Analysts")]
+    cid, did = str(coll["id"]), db["id"]
+    assert fake.collection_perms[ALL_USERS_ID][cid] == "none"  # was "write", inherited from the root collection
+    assert fake.collection_perms[executives][cid] == "read"
+    assert fake.collection_perms[analysts][cid] == "write"
+    assert fake.collection_perms[ADMIN_ID][cid] == "write"  # admins keep everything
+    assert fake._db_perms(ALL_USERS_ID, did)["create-queries"] == "no"  # was native SQL for everyone
+    assert fake._db_perms(executives, did)["create-queries"] == "no"
+    assert fake._db_perms(analysts, did)["create-queries"] == "query-builder-and-native"
+    assert fake._db_perms(ADMIN_ID, did)["create-queries"] == "query-builder-and-native"
+    # the root collection and other databases are not ours to change
+    assert fake.collection_perms[ALL_USERS_ID]["root"] == "write"
+    updated = {c.name: c.detail for c in report.of("update", "permissions")}
+    assert "All Users: write -> none" in updated[f"collection {coll['name']}"]
+    assert "All Users: query-builder-and-native -> no" in updated[f"database {db['name']}"]
+
+
+def test_second_apply_with_permissions_changes_nothing(fake, client, specs, connection, access):
+    fake.add_user("cfo@example.com")
+    members = _with_members(access, Executives=["cfo@example.com"])
+    _apply(client, specs, connection, access=members)
+    before = len(fake.writes())
+    report = _apply(client, specs, connection, access=members)
+    assert not report.created and not report.updated
+    assert len(fake.writes()) == before
+    assert {(c.kind, c.action) for c in report.changes if c.kind in ("group", "membership", "permissions")} == {
+        ("group", "unchanged"),
+        ("membership", "unchanged"),
+        ("permissions", "unchanged"),
+    }
+    assert report.lines()[-1].startswith("0 created, 0 updated")
+
+
+def test_a_permission_changed_by_hand_is_put_back_with_one_put(fake, client, specs, connection, access):
+    _apply(client, specs, connection, access=access)
+    (coll,) = fake.collections.values()
+    fake.collection_perms[ALL_USERS_ID][str(coll["id"])] = "write"  # someone opens the collection to everyone
+    fake.collection_revision += 1
+    before = len(fake.requests)
+    report = _apply(client, specs, connection, access=access)
+    writes = [r for r in fake.requests[before:] if r.method != "GET"]
+    assert [(w.method, w.template) for w in writes] == [("PUT", "/api/collection/graph")]
+    assert writes[0].body == {"revision": fake.collection_revision - 1, "groups": {"1": {str(coll["id"]): "none"}}}
+    assert writes[0].query == {"skip-graph": ["true"]}
+    assert [c.name for c in report.updated] == [f"collection {coll['name']}"]
+
+
+def test_members_are_exactly_the_listed_users(fake, client, specs, connection, access):
+    cfo = fake.add_user("cfo@example.com")
+    fake.add_user("Intern@Example.com")
+    _apply(client, specs, connection, access=access)
+    executives = fake.group_id("Executives")
+    fake._add_membership(executives, cfo + 1)  # the intern was added by hand
+    listed = _with_members(access, Executives=["CFO@example.com", "ghost@example.com"])
+    report = _apply(client, specs, connection, access=listed)
+    assert fake.members(executives) == {"cfo@example.com"}
+    changes = {(c.action, c.detail) for c in report.changes if c.kind == "membership"}
+    assert changes == {
+        ("update", "+cfo@example.com, -intern@example.com"),
+        ("skipped", "no Metabase user with email ghost@example.com"),
+    }
+    assert report.lines()[-1].endswith("1 skipped")
+    # Analysts lists no members: left to Metabase's admin screens
+    assert fake.members(fake.group_id("Analysts")) == set()
+
+
+def test_dry_run_plans_permissions_without_writing(fake, client, specs, connection, access):
+    plan = _apply(client, specs, connection, dry_run=True, access=access)
+    assert fake.writes() == []
+    assert {c.name for c in plan.of("create", "group")} == {"Executives", "Analysts"}
+    assert {c.kind for c in plan.of("update")} == {"permissions"}
+    offline = apply_specs(None, specs, connection, dry_run=True, access=access)
+    assert {c.name for c in offline.of("create", "group")} == {"Executives", "Analysts"}
+
+
+def test_a_stale_graph_revision_fails_clearly(fake, client, specs, connection, access, monkeypatch):
+    _apply(client, specs, connection)
+    real = fake.get_collection_graph
+
+    def stale(**kwargs):
+        status, graph = real(**kwargs)
+        fake.collection_revision += 1  # someone saves the graph between our read and our write
+        return status, graph
+
+    monkeypatch.setattr(fake, "get_collection_graph", stale)
+    fake.routes = [(m, t, p, stale if t == "/api/collection/graph" and m == "GET" else h) for m, t, p, h in fake.routes]
+    with pytest.raises(MetabaseError) as err:
+        _apply(client, specs, connection, access=access)
+    assert "409" in str(err.value) and "/api/collection/graph" in str(err.value)
+
+
+def test_update_password_sends_it_again(fake, client, specs, connection):
+    _apply(client, specs, connection)
+    rotated = WarehouseConnection(**{**connection.__dict__, "password": "rotated-pw"})
+    assert not _apply(client, specs, rotated).updated  # Metabase masks passwords: a plain apply cannot tell
+    report = _apply(client, specs, rotated, update_password=True)
+    assert [(c.kind, c.detail) for c in report.updated] == [("database", "changed: password")]
+    (db,) = fake.databases.values()
+    assert db["details"]["password"] == "rotated-pw"
+
+
+# ------------------------------------------------------------------------------------------------ one tenant
+
+
+def test_a_tenants_dashboards_for_embedding(fake, client, specs, connection, access, contract):
+    from dashboards.spec import documented_marts, for_tenant, marts_tables
+
+    tenant_connection = WarehouseConnection(
+        **{**connection.__dict__, "name": "execmetrics warehouse (tenant ten_1)", "user": "t_tenant", "tenant": "ten_1"}
+    )
+    tenant_specs = [s for s in (for_tenant(spec, "ten_1") for spec in specs) if s is not None]
+    options = {"collection_name": "execmetrics (tenant ten_1)", "access": access.admins_only(), "embed": True}
+    _apply(client, specs, connection, access=access)  # the leadership dashboards exist beside
+    report = _apply(client, tenant_specs, tenant_connection, **options)
+    db = next(d for d in fake.databases.values() if d["name"] == tenant_connection.name)
+    assert db["details"]["user"] == "t_tenant"
+    assert db["details"]["additional-options"] == "options=-c%20execmetrics.tenant_id%3Dten_1"
+    coll = next(c for c in fake.collections.values() if c["name"] == "execmetrics (tenant ten_1)")
+    with_tenant = {name for name, columns in documented_marts().items() if "tenant_id" in columns}
+    cards = [c for c in fake.cards.values() if c["collection_id"] == coll["id"]]
+    assert cards and len(cards) < sum(len(s.cards) for s in specs)  # the company-wide cards stay out
+    for card in cards:
+        assert card["dataset_query"]["database"] == db["id"]
+        assert marts_tables(card["dataset_query"]["native"]["query"]) <= with_tenant, card["name"]
+    for dash in (d for d in fake.dashboards.values() if d["collection_id"] == coll["id"]):
+        assert dash["enable_embedding"] is True
+        assert dash["embedding_params"]["tenant"] == "locked"
+        assert {p["slug"]: p.get("default") for p in dash["parameters"]}["tenant"] == "ten_1"
+    # nobody but the admins sees the tenant's collection or queries its connection
+    for gid in (ALL_USERS_ID, fake.group_id("Executives"), fake.group_id("Analysts")):
+        assert fake.collection_perms[gid][str(coll["id"])] == "none"
+        assert fake._db_perms(gid, db["id"])["create-queries"] == "no"
+    assert report.of("create", "dashboard")
+    before = len(fake.writes())
+    again = _apply(client, tenant_specs, tenant_connection, **options)
+    assert not again.created and not again.updated and len(fake.writes()) == before
+    for req in fake.requests:
+        template = contract.template_for(req.path, req.method)
+        if req.method not in ("GET", "DELETE") and contract.has_body_schema(template, req.method):
+            assert not contract.body_errors(template, req.method, req.body), (req.method, req.path)

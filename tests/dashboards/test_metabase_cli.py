@@ -17,7 +17,8 @@ runner = CliRunner()
 def _env(monkeypatch):
     for name in ("METABASE_URL", "METABASE_USER", "METABASE_PASSWORD", "METABASE_API_KEY", "METABASE_WAREHOUSE_URL"):
         monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://reader:wh-secret@db.internal:5433/execmetrics")
+    monkeypatch.setenv("WAREHOUSE_URL", "postgresql://owner:owner-secret@db.internal:5433/execmetrics")
+    monkeypatch.setenv("WAREHOUSE_READER_PASSWORD", "wh-secret")
     from extract.settings import reset_settings
 
     reset_settings()
@@ -41,25 +42,64 @@ def test_apply_needs_metabase():
 
 
 def test_offline_dry_run_prints_the_plan():
-    result = runner.invoke(app, ["dashboards", "apply", "--dry-run", "--only", "operations"])
+    result = runner.invoke(app, ["dashboards", "apply", "--dry-run", "--only", "operations"], env={"COLUMNS": "200"})
     assert result.exit_code == 0, result.output
     assert "would create  dashboard  Operations" in result.output
-    assert "db.internal" in result.output and "wh-secret" not in result.output
+    assert "would create  group      Executives" in result.output
+    # Metabase gets the reader role, never the owner of WAREHOUSE_URL
+    assert "postgres://execmetrics_reader:***@db.internal:5433/execmetrics" in result.output
+    assert "wh-secret" not in result.output and "owner" not in result.output
+    assert "warning" not in result.output
 
 
-def test_apply_twice_against_metabase(monkeypatch, fake):
+def test_metabase_needs_the_reader_role(monkeypatch):
+    monkeypatch.delenv("WAREHOUSE_READER_PASSWORD")
+    result = runner.invoke(app, ["dashboards", "apply", "--dry-run"])
+    assert result.exit_code == 1 and "reader role" in result.output and "warehouse grant" in result.output
+    # an explicit connection as another user works, with a warning
+    monkeypatch.setenv("METABASE_WAREHOUSE_URL", "postgresql://owner:owner-secret@warehouse:5432/execmetrics")
+    result = runner.invoke(app, ["dashboards", "apply", "--dry-run"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0 and "warning: Metabase connects as owner, not the read-only role" in result.output
+
+
+def test_apply_twice_against_metabase_is_audited(monkeypatch, fake, granted_warehouse):
+    from extract import audit
+
     monkeypatch.setenv("METABASE_URL", "http://metabase.test")
     monkeypatch.setenv("METABASE_API_KEY", fake.api_key)
+    monkeypatch.setenv("EXECMETRICS_ACTOR", "ops@example.com")
     real_client = MetabaseSettings.client
     monkeypatch.setattr(MetabaseSettings, "client", lambda self, transport=None: real_client(self, fake.transport))
-    first = runner.invoke(app, ["dashboards", "apply"])
+    first = runner.invoke(app, ["dashboards", "apply"], env={"COLUMNS": "200"})
     assert first.exit_code == 0, first.output
     assert "created       dashboard  Billing health" in first.output
-    assert fake.databases[2]["details"]["host"] == "db.internal"
+    reader = granted_warehouse.as_role("reader").target
+    assert fake.databases[2]["details"]["user"] == reader.user and fake.databases[2]["details"]["password"]
     second = runner.invoke(app, ["dashboards", "apply"])
     assert second.exit_code == 0, second.output
     assert "0 created, 0 updated" in second.output
-    assert "wh-secret" not in first.output + second.output
+    assert reader.password not in first.output + second.output
+    with granted_warehouse.connect() as conn:
+        applied = audit.events(conn, action="dashboards")
+    assert [(e.action, e.actor, e.db_role, e.outcome) for e in applied] == [
+        ("dashboards.apply", "ops@example.com", reader.user, "success")
+    ] * 2
+    assert applied[0].row_counts["create"] > 20 and applied[1].row_counts["create"] == 0
+    assert applied[0].target == "http://metabase.test" and reader.password not in str(applied[0].parameters)
+
+
+def test_a_failed_apply_is_audited_as_a_failure(monkeypatch, fake, granted_warehouse):
+    from extract import audit
+
+    monkeypatch.setenv("METABASE_URL", "http://metabase.test")
+    monkeypatch.setenv("METABASE_API_KEY", "wrong-key")
+    real_client = MetabaseSettings.client
+    monkeypatch.setattr(MetabaseSettings, "client", lambda self, transport=None: real_client(self, fake.transport))
+    result = runner.invoke(app, ["dashboards", "apply"])
+    assert result.exit_code == 1 and "401" in result.output
+    with granted_warehouse.connect() as conn:
+        (event,) = audit.events(conn, action="dashboards.apply")
+    assert event.outcome == "failure" and "401" in event.detail
 
 
 def test_unknown_dashboard_fails():
@@ -69,3 +109,15 @@ def test_unknown_dashboard_fails():
 
 def test_cli_module_exposes_the_sub_app():
     assert dashboards_cli.dashboards_app is dashboards_app
+
+
+def test_offline_dry_run_for_one_tenant(monkeypatch):
+    monkeypatch.setenv("WAREHOUSE_TENANT_PASSWORD", "tenant-secret")
+    result = runner.invoke(app, ["dashboards", "apply", "--dry-run", "--tenant", "ten_3"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0, result.output
+    assert "would create  collection execmetrics (tenant ten_3)" in result.output
+    assert "execmetrics warehouse (tenant ten_3)" in result.output
+    assert "postgres://execmetrics_tenant:***@db.internal:5433/execmetrics" in result.output
+    assert "tenant-secret" not in result.output
+    refused = runner.invoke(app, ["dashboards", "apply", "--dry-run", "--tenant", "__all__"])
+    assert refused.exit_code == 1 and "not a tenant id" in refused.output

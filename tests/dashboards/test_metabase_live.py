@@ -1,9 +1,11 @@
 """Against a real Metabase (runs only where METABASE_URL and credentials are set; see docs/OPERATIONS.md).
 
-Applies the specs, reads every dashboard back and compares it with its spec, runs every card's query through
-`POST /api/card/{id}/query` and asserts none errors, then applies again and asserts nothing changed.
-The warehouse it points Metabase at is METABASE_WAREHOUSE_URL (as Metabase reaches it) or WAREHOUSE_URL; the
-marts must have been built there (`execmetrics demo`) for the queries to succeed.
+Applies the specs with the permissions of dashboards/access.yml, reads every dashboard back and compares it with its
+spec, reads the groups and both permission graphs back and compares them with access.yml, runs every card's query
+through `POST /api/card/{id}/query` and asserts none errors, then applies again and asserts nothing changed.
+The warehouse it points Metabase at is METABASE_WAREHOUSE_URL (as Metabase reaches it), else the warehouse as its
+reader role (`execmetrics warehouse grant`); the marts must have been built there (`execmetrics demo`) for the
+queries to succeed.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import os
 import pytest
 
 from dashboards.metabase.apply import apply_specs
+from dashboards.metabase.client import unwrap_list
 from dashboards.metabase.config import MetabaseSettings
+from dashboards.metabase.permissions import ALL_USERS, CREATE_QUERIES, load_access
 
 pytestmark = [
     pytest.mark.live,
@@ -39,8 +43,9 @@ def _query_error(answer: object) -> str | None:
 def test_apply_read_back_and_run_every_card(specs):
     settings = MetabaseSettings()
     connection = settings.warehouse_connection()
+    access = load_access()
     with settings.client() as client:
-        report = apply_specs(client, specs, connection, collection_name=settings.collection)
+        report = apply_specs(client, specs, connection, collection_name=settings.collection, access=access)
         card_ids = report.ids("card")
         dash_ids = report.ids("dashboard")
         assert set(dash_ids) == {s.name for s in specs}
@@ -71,5 +76,17 @@ def test_apply_read_back_and_run_every_card(specs):
                 errors[name] = error
         assert not errors, "cards whose query failed:\n" + "\n".join(f"{k}: {v}" for k, v in errors.items())
 
-        again = apply_specs(client, specs, connection, collection_name=settings.collection)
+        # the permissions as Metabase now holds them
+        (collection_id,) = report.ids("collection").values()
+        (database_id,) = report.ids("database").values()
+        groups = {g["name"]: g["id"] for g in unwrap_list(client.get("/api/permissions/group"))}
+        collection_graph = client.get("/api/collection/graph")["groups"]
+        data_graph = client.get(f"/api/permissions/graph/db/{database_id}")["groups"]
+        for name, level in access.managed():
+            gid = str(groups[name])
+            assert collection_graph[gid][str(collection_id)] == level.collection, name
+            assert data_graph[gid][str(database_id)]["create-queries"] == CREATE_QUERIES[level.queries], name
+        assert ALL_USERS in groups
+
+        again = apply_specs(client, specs, connection, collection_name=settings.collection, access=access)
         assert not again.created and not again.updated, again.lines()

@@ -1,4 +1,5 @@
 -- one row per Stripe customer: tenant (customer.metadata.tenant_id), currency, first and last paying month.
+-- No personal data: the billing email is in dim_revenue_customer_contacts, built only when it is asked for.
 with
 
 customers as (
@@ -31,7 +32,6 @@ final as (
         customers.tenant_id::text as tenant_id,
         customers.tenant_source::text as tenant_source,
         customers.is_internal,
-        customers.email,
         customers.currency,
         customers.created_at,
         customers.is_deleted,
