@@ -32,6 +32,7 @@ final as (
         customers.tenant_source::text as tenant_source,
         customers.is_internal,
         customers.email,
+        customers.customer_name,
         customers.currency,
         customers.created_at,
         customers.is_deleted,
