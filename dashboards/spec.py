@@ -396,7 +396,8 @@ def field_filter_problems(sql: str, param: ParameterSpec) -> list[str]:
     problems = []
     before = re.compile(r"(=|<|>|\bin\s*\(|\blike|\bilike|,)\s*(\[\[)?\s*\{\{\s*" + param.slug + r"\s*\}\}", re.I)
     if before.search(_COMMENT_RE.sub(" ", sql)):
-        problems.append(f"{{{{{param.slug}}}}} is a field filter: it stands for a whole condition (where {{{{{param.slug}}}}})")
+        tag = f"{{{{{param.slug}}}}}"
+        problems.append(f"{tag} is a field filter: it stands for a whole condition (where {tag})")
     qualified = f"{READ_SCHEMA}.{param.field.table}"
     refs = table_refs(sql)
     if not any(rel == qualified and alias is None for rel, alias in refs):

@@ -26,7 +26,8 @@ def _fail(message: str) -> typer.Exit:
 
 @dashboards_app.command("validate")
 def validate_cmd() -> None:
-    """Load every spec and check it (card names, filters wired to every card using them, SQL reads only marts)."""
+    """Load every spec and check it (card names, filters wired to every card using them, clicks, SQL reads only the
+    reporting schema)."""
     try:
         specs = load_specs()
     except SpecError as exc:
@@ -67,7 +68,8 @@ def apply_cmd(
     --dry-run plans offline (everything would be created). Re-running changes nothing that is already right.
     """
     try:
-        specs = load_specs(only=only)
+        all_specs = load_specs()
+        specs = load_specs(only=only) if only else all_specs
     except SpecError as exc:
         raise _fail(str(exc)) from None
     settings = MetabaseSettings()
@@ -76,11 +78,20 @@ def apply_cmd(
         if not dry_run:
             raise _fail("set METABASE_URL and METABASE_API_KEY (or METABASE_USER and METABASE_PASSWORD)")
         console.print("METABASE_URL is not set: offline plan (everything would be created).")
-        report = apply_specs(None, specs, connection, collection_name=settings.collection, dry_run=True)
+        report = apply_specs(
+            None, specs, connection, collection_name=settings.collection, dry_run=True, all_specs=all_specs
+        )
     else:
         try:
             with settings.client() as client:
-                report = apply_specs(client, specs, connection, collection_name=settings.collection, dry_run=dry_run)
+                report = apply_specs(
+                    client,
+                    specs,
+                    connection,
+                    collection_name=settings.collection,
+                    dry_run=dry_run,
+                    all_specs=all_specs,
+                )
         except MetabaseError as exc:
             raise _fail(str(exc)) from None
     for line in report.lines():

@@ -31,9 +31,21 @@ def specs() -> list[DashboardSpec]:
     return load_specs()
 
 
+def reporting_columns(specs: list[DashboardSpec]) -> dict[tuple[str, str], list[str]]:
+    """What a schema sync of the warehouse finds of the columns the field filters read."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for spec in specs:
+        for param in spec.parameters:
+            if param.field is not None:
+                columns = found.setdefault(("reporting", param.field.table), ["tenant_id"])
+                if param.field.column not in columns:
+                    columns.append(param.field.column)
+    return found
+
+
 @pytest.fixture
 def fake() -> FakeMetabase:
-    return FakeMetabase()
+    return FakeMetabase(warehouse=reporting_columns(load_specs()))
 
 
 @pytest.fixture

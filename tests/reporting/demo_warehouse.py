@@ -31,7 +31,9 @@ class DemoWarehouse:
         return psycopg.connect(self.target.conninfo, autocommit=True)
 
 
-def build_demo_warehouse(target: Target, work_dir: Path, *, tenants: int = TENANTS, months: int = MONTHS) -> DemoWarehouse:
+def build_demo_warehouse(
+    target: Target, work_dir: Path, *, tenants: int = TENANTS, months: int = MONTHS
+) -> DemoWarehouse:
     from extract.demo.generator import DemoCompany, DemoConfig
 
     config = DemoConfig(tenants=tenants, months=months)

@@ -64,7 +64,9 @@ def test_card_runs_like_metabase_runs_it(conn, scenarios, spec: DashboardSpec, c
             continue  # the card does not use these filters: same SQL as the defaults
         columns, rows = _run(conn, card, spec, given)
         assert len(columns) == len(set(columns)), (label, columns)
-        assert named <= set(columns), f"{label}: the settings name columns the SQL does not return: {named - set(columns)}"
+        assert named <= set(columns), (
+            f"{label}: the settings name columns the SQL does not return: {named - set(columns)}"
+        )
         if label == "defaults" and has_data:
             assert rows, f"{label}: no rows although {', '.join(sorted(tables))} hold data"
         dense = tables <= DENSE and " is not null" not in card.sql

@@ -95,7 +95,13 @@ def built(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterat
                 conn,
                 "app_events",
                 [
-                    {"id": f"e{n}", "user_id": u, "tenant_id": t, "occurred_at": ts(f"{d} 10:00"), "event_type": "login"}
+                    {
+                        "id": f"e{n}",
+                        "user_id": u,
+                        "tenant_id": t,
+                        "occurred_at": ts(f"{d} 10:00"),
+                        "event_type": "login",
+                    }
                     for n, (u, t, d) in enumerate(active)
                 ],
             )
@@ -189,15 +195,20 @@ def test_a_whole_month_compares_with_whole_months(built: Target) -> None:
 def test_tenant_rows_carry_names_and_segments(built: Target) -> None:
     tenants = {r["tenant_id"]: r for r in rows(built, "select * from reporting.rpt_tenants")}
     assert set(tenants) == {"tA", "tB", "tC", "tD", "__all__", "__unassigned__"}  # the internal tenant is not there
-    assert (tenants["tA"]["tenant_name"], tenants["tA"]["plan"], tenants["tA"]["segment"]) == ("Acme", "growth", "self-serve")
+    assert (tenants["tA"]["tenant_name"], tenants["tA"]["plan"], tenants["tA"]["segment"]) == (
+        "Acme",
+        "growth",
+        "self-serve",
+    )
     assert (tenants["tB"]["segment"], tenants["__all__"]["tenant_name"]) == ("non-paying", "All tenants")
     acme = period(built, "month", "2025-03-01", "tA")
     assert (acme["tenant_name"], acme["mrr"], acme["mrr_last_year"]) == ("Acme", 100, 100)
     customers = {r["customer_id"]: r["customer_name"] for r in rows(built, "select * from reporting.rpt_customers")}
     assert customers == {"cus_a1": "Acme Inc", "cus_b1": "Beta"}  # no Stripe name: the tenant's
-    columns = {r["column_name"] for r in rows(
-        built, "select column_name from information_schema.columns where table_schema = 'reporting'"
-    )}
+    columns = {
+        r["column_name"]
+        for r in rows(built, "select column_name from information_schema.columns where table_schema = 'reporting'")
+    }
     assert not [c for c in columns if "email" in c], "no contact details in the reporting layer"
 
 
