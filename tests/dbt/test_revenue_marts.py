@@ -246,26 +246,6 @@ def test_payments_health(db: RevenueDb) -> None:
     assert runway == [(Decimal("17750.0000"), Decimal("28.17"))]  # 20,000 opex - 2,250 collected; 500,000 / 17,750
 
 
-def test_revenue_summary_reads_the_marts(db: RevenueDb) -> None:
-    from orchestration.summary_revenue import revenue_summary
-
-    with psycopg.connect(db.target.conninfo) as conn:
-        window = revenue_summary(conn, date(2024, 4, 1), date(2024, 7, 31), None)
-        t1_feb = revenue_summary(conn, date(2024, 2, 1), date(2024, 2, 29), "t1")
-    # paying on 03-31: 775.00; the same customers on 07-31: 795.00 with the JPY customer FX-neutral (coupon expired)
-    assert window == {
-        "mrr": 990.0,
-        "arr": 11880.0,
-        "nrr": 1.0258,
-        "grr": 1.0,
-        "arpa": 99.0,
-        "paying_customers": 10,
-        "as_of": "2024-07-31",
-        "policy": "stripe",
-    }
-    assert (t1_feb["mrr"], t1_feb["nrr"], t1_feb["grr"]) == (430.0, 0.8113, 0.8113)  # 430 / 530: cus_react left
-
-
 def late_objects() -> list[dict[str, Any]]:
     """A customer whose first invoice (service from 07-29) reaches the warehouse only after the 07-30 run."""
     b = cases.Builder()

@@ -232,3 +232,34 @@ def test_every_month_is_present_and_compared(built: Target) -> None:
     # the mart itself has every month of a tenant with a ledger: tB's March 2025 row (zero at its end) is there
     gap = rows(built, "select mrr from marts.fct_revenue_monthly where tenant_id = 'tB' and month = '2025-03-01'")
     assert gap == [{"mrr": 0}]
+
+
+def test_summary_reads_the_tiles_numbers(built: Target) -> None:
+    from orchestration.summary import UnknownTenant, summary
+
+    with psycopg.connect(built.conninfo) as conn:
+        march = summary(conn, date(2025, 3, 1), date(2025, 3, 31), None)
+        acme = summary(conn, date(2025, 3, 24), date(2025, 3, 31), "Acme")  # by name
+        with pytest.raises(UnknownTenant):
+            summary(conn, date(2025, 3, 1), date(2025, 3, 31), "Nobody")
+    assert march["window"]["tenant"] == "All tenants"
+    financial = march["financial"]
+    assert (financial["as_of"], financial["mrr"], financial["arr"], financial["paying_customers"]) == (
+        "2025-03-31",
+        100.0,
+        1200.0,
+        1,
+    )
+    assert (financial["nrr_month_to_date"], financial["closed_month"], financial["paying_customers_lost"]) == (
+        0.6667,
+        "2025-03-01",
+        1,
+    )
+    # tenant accounts: tA, tB, tC open at the end; tD opened and closed in March (not a paying customer lost)
+    assert march["customers"] == {"tenant_accounts_open": 3, "tenant_accounts_opened": 1, "tenant_accounts_closed": 1}
+    # the month's summary is the month's row of rpt_kpi_periods
+    row = period(built, "month", "2025-03-01")
+    assert march["engagement"]["dau_avg"] == float(row["dau"]) and march["engagement"]["mau"] == row["mau"]
+    # jobs: run = succeeded + failed (3 on 03-31, 1 on 03-24); the cancelled one apart; rate of the run ones
+    assert march["jobs"] == {"run": 4, "succeeded": 3, "failed": 1, "cancelled": 1, "success_rate": 0.75}
+    assert (acme["window"]["tenant"], acme["jobs"]["run"], acme["financial"]["mrr"]) == ("Acme", 4, 100.0)
