@@ -47,9 +47,11 @@ from typing import Any, Literal
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dashboards.reporting import READING_SCHEMA
+
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 GRID_WIDTH = 24  # Metabase's dashboard grid is 24 columns wide
-READ_SCHEMA = "reporting"  # the only schema a card reads (dbt_project/models/reporting)
+READ_SCHEMA = READING_SCHEMA  # the only schema a card reads (dbt_project/models/reporting)
 
 # Metabase parameter type -> the template-tag type a native query declares for it when the tag is a variable (a field
 # filter's tag is of type "dimension", with the parameter type as its widget type).

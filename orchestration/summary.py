@@ -20,20 +20,9 @@ from typing import Any
 import psycopg
 from psycopg.rows import dict_row
 
-ALL_TENANTS = "__all__"
+from dashboards.reporting import UnknownTenant, resolve_tenant
 
-
-class UnknownTenant(ValueError):
-    pass
-
-
-_TENANT_SQL = """
-select tenant_id, tenant_name
-from reporting.rpt_tenants
-where tenant_id = %(tenant)s or lower(tenant_name) = lower(%(tenant)s)
-order by tenant_id = %(tenant)s desc
-limit 1
-"""
+__all__ = ["UnknownTenant", "summary"]
 
 _DAYS_SQL = """
 with days as (
@@ -83,16 +72,6 @@ def _num(value: Any, digits: int = 2) -> float | None:
 
 def _int(value: Any) -> int | None:
     return None if value is None else int(value)
-
-
-def resolve_tenant(conn: psycopg.Connection, tenant: str | None) -> tuple[str, str]:
-    """(tenant_id, name) of a tenant given by id or name; None is all tenants."""
-    if tenant in (None, ALL_TENANTS):
-        return ALL_TENANTS, "All tenants"
-    row = conn.execute(_TENANT_SQL, {"tenant": tenant}).fetchone()
-    if row is None:
-        raise UnknownTenant(f"no tenant with the id or name {tenant!r} (reporting.rpt_tenants)")
-    return str(row[0]), str(row[1])
 
 
 def summary(conn: psycopg.Connection, start: date, end: date, tenant: str | None) -> dict[str, Any]:

@@ -9,8 +9,8 @@ from typing import Any
 
 import psycopg
 import pytest
-from card_sql import fill, named_columns
 
+from dashboards.card_sql import fill, named_columns
 from dashboards.spec import CardSpec, DashboardSpec, load_specs, reporting_tables
 
 pytestmark = pytest.mark.slow

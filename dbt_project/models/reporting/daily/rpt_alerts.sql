@@ -29,7 +29,9 @@ final as (
         alerts.metric_value::numeric as metric_value,
         alerts.expected_value::numeric as expected_value,
         alerts.z_score::numeric as z_score,
-        alerts.message::text as message
+        -- the message names the tenant by its id (fct_metric_alerts); readers see its name
+        replace(alerts.message, 'tenant ' || alerts.tenant_id, coalesce(tenants.tenant_name, alerts.tenant_id))::text
+            as message
     from alerts
     left join tenants on alerts.tenant_id = tenants.tenant_id
 

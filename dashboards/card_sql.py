@@ -1,4 +1,5 @@
-"""Card SQL filled in the way Metabase fills a native query's template tags, so a test can run it on Postgres.
+"""A card's SQL filled in the way Metabase fills a native query's template tags, so the board pack (and the tests)
+run a card exactly as a dashboard does.
 
 - A variable becomes a literal: text quoted, a date as `date 'YYYY-MM-DD'`, a number as is.
 - A field filter becomes the condition Metabase writes: `"reporting"."<table>"."<column>" = '<value>'`, or `1 = 1`
