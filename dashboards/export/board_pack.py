@@ -499,7 +499,7 @@ def build_board_pack(
         latency=line_panel(cards, "operations", "API latency", "API latency (ms)", "ms", currency, 150),
         cohorts=cohort_panel(cards),
         movements=table_panel(cards, "executive_overview", "Largest MRR movements", "Largest MRR movements", currency),
-        alerts=table_panel(cards, "executive_overview", "Alerts", "Recent alerts", currency),
+        alerts=table_panel(cards, "executive_overview", "Alerts", "Recent alerts", currency, limit=6),
     )
 
 
@@ -578,6 +578,7 @@ table.data { border-collapse: collapse; width: 100%; font-size: 11.5px; margin-t
 table.data th { text-align: left; color: #4b5563; font-weight: bold; border-bottom: 1.5px solid #cbd5e1;
                 padding: 4px 6px; white-space: nowrap; }
 table.data td { border-bottom: 1px solid #eef0f3; padding: 4px 6px; vertical-align: top; }
+table.data td:first-child { white-space: nowrap; }
 table.data.numeric td:not(:first-child), table.data.numeric th:not(:first-child) { text-align: right; }
 table.data tr.total td { font-weight: bold; border-top: 1.5px solid #cbd5e1; }
 .grid2 { display: grid; grid-template-columns: 1fr; gap: 6px; }
