@@ -105,9 +105,21 @@ to_date as (
         metric_date,
         metric_date - period_start as day_offset,
         {% for name, expression, type in kpis -%}
-        ({{ expression }})::{{ type }} as {{ name }}{% if not loop.last %},{% endif %}
+            ({{ expression }})::{{ type }} as {{ name }}{% if not loop.last %},{% endif %}
         {% endfor %}
     from running
+
+),
+
+last_days as (
+
+    select
+        tenant_id,
+        grain,
+        period_start,
+        max(metric_date) as as_of_date
+    from to_date
+    group by tenant_id, grain, period_start
 
 ),
 
@@ -120,15 +132,7 @@ periods as (
         {{ reporting_comparison_start('to_date.grain', 'to_date.period_start', 'previous') }} as previous_period_start,
         {{ reporting_comparison_start('to_date.grain', 'to_date.period_start', 'last_year') }} as last_year_period_start
     from to_date
-    inner join (
-        select
-            tenant_id,
-            grain,
-            period_start,
-            max(metric_date) as as_of_date
-        from to_date
-        group by tenant_id, grain, period_start
-    ) as last_days
+    inner join last_days
         on
             to_date.tenant_id = last_days.tenant_id
             and to_date.grain = last_days.grain
@@ -182,9 +186,9 @@ final as (
         compared.last_year_period_start::date as last_year_period_start,
         compared.last_year_as_of_date::date as last_year_as_of_date,
         {% for name, expression, type in kpis -%}
-        compared.{{ name }},
-        previous.{{ name }} as {{ name }}_previous,
-        last_year.{{ name }} as {{ name }}_last_year,
+            compared.{{ name }},
+            previous.{{ name }} as {{ name }}_previous,
+            last_year.{{ name }} as {{ name }}_last_year,
         {% endfor -%}
         latest.latest_day::date as latest_day
     from compared

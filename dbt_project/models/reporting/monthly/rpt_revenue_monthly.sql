@@ -47,9 +47,10 @@ spine as (
         month::date as month
     from tenants
     cross join bounds
-    cross join lateral generate_series(
-        date_trunc('month', tenants.created_date)::date, bounds.last_month, interval '1 month'
-    ) as month
+    cross join
+        lateral generate_series(
+            date_trunc('month', tenants.created_date)::date, bounds.last_month, interval '1 month'
+        ) as month
 
     union
 
@@ -140,9 +141,9 @@ final as (
         joined.involuntary_churned_customers::integer as involuntary_churned_customers,
         joined.cash_balance::numeric(20, 4) as cash_balance,
         {% for name in kpis -%}
-        joined.{{ name }},
-        previous.{{ name }} as {{ name }}_previous,
-        last_year.{{ name }} as {{ name }}_last_year,
+            joined.{{ name }},
+            previous.{{ name }} as {{ name }}_previous,
+            last_year.{{ name }} as {{ name }}_last_year,
         {% endfor -%}
         coalesce(joined.policy, (select min(policy) from revenue))::text as policy
     from joined
