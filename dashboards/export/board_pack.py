@@ -188,6 +188,7 @@ class BoardPack:
     policy: str | None
     revenue: list[Tile]
     operating: list[Tile]
+    cover_trend: Panel
     mrr_trend: Panel
     bridge: Panel
     engagement: Panel
@@ -342,7 +343,9 @@ def _series(result: Result, columns: list[str]) -> dict[str, list[float | None]]
     return {LABELS.get(c, c.replace("_", " ")): [to_float(r[index[c]]) for r in result.rows] for c in columns}
 
 
-def line_panel(cards: Cards, key: str, name: str, title: str, kind: str, currency: str, height: int = 250) -> Panel:
+def line_panel(
+    cards: Cards, key: str, name: str, title: str, kind: str, currency: str, height: int = 250, width: int = 440
+) -> Panel:
     spec, card = cards.card(key, name)
     panel = Panel(title, (card.description or "").strip(), source=f"{spec.name} / {card.name}")
     got = cards.run(key, name)
@@ -354,7 +357,7 @@ def line_panel(cards: Cards, key: str, name: str, title: str, kind: str, currenc
     series = _series(got, metrics)
     dashed = [LABELS[c] for c in metrics if c.endswith("_last_year") and c in LABELS]
     panel.svg = charts.line_chart(
-        periods, series, kind=kind, currency_symbol=currency_symbol(currency), dashed=dashed, width=440, height=height
+        periods, series, kind=kind, currency_symbol=currency_symbol(currency), dashed=dashed, width=width, height=height
     )
     return panel
 
@@ -483,6 +486,7 @@ def build_board_pack(
         policy=_fact(conn, "select string_agg(distinct policy, ', ') from reporting.rpt_revenue_monthly"),
         revenue=[build_tile(cards, key, name, currency) for key, name in REVENUE_TILES],
         operating=[build_tile(cards, key, name, currency) for key, name in OPERATING_TILES],
+        cover_trend=line_panel(cards, "executive_overview", "MRR trend", "MRR", "money", currency, 150, 960),
         mrr_trend=line_panel(cards, "executive_overview", "MRR trend", "MRR", "money", currency),
         bridge=bridge_panel(cards, currency),
         engagement=line_panel(cards, "product_engagement", "Active users", "Active users", "count", currency, 150),
@@ -552,7 +556,8 @@ svg.chart { display: block; width: 100%; height: auto; }
 .headline .h-value { font-size: 27px; font-weight: bold; color: #0f172a; margin: 4px 0 2px; white-space: nowrap; }
 .headline .h-value.na { color: #9ca3af; font-size: 18px; white-space: normal; }
 .headline .h-delta { font-size: 11.5px; color: #6b7280; min-height: 15px; }
-.cover .contents { margin-top: 20px; color: #374151; font-size: 12.5px; }
+.cover .cover-chart { margin-top: 18px; }
+.cover .contents { margin-top: 14px; color: #374151; font-size: 12.5px; }
 .cover .gaps { margin-top: 12px; font-size: 11px; color: #6b7280; }
 .cover .gaps ul { columns: 2; column-gap: 28px; margin: 4px 0 0; padding-left: 18px; }
 
@@ -667,6 +672,8 @@ footer { position: absolute; left: 12mm; right: 12mm; bottom: 5mm; font-size: 10
         <div class="h-delta">{{ (k.vs_previous ~ ' vs previous period') if k.vs_previous else '' }}</div></div>
     {% endfor %}
     </div>
+    {% if pack.cover_trend.svg %}<div class="cover-chart"><h3>MRR by month</h3>{{ pack.cover_trend.svg }}</div>
+    {% endif %}
     <p class="contents">Contents: 2 Revenue · 3 Customers, product and operations · 4 MRR · 5 Engagement,
       retention and operations · 6 Cohort retention · 7 Movements and alerts. Every number is a card of the
       Metabase dashboards, from the reporting layer; fresh numbers are month to date as of the latest data.</p>

@@ -96,7 +96,7 @@ def test_board_pack_shows_the_reporting_numbers(browser, demo_warehouse, tmp_pat
         assert page.locator('#cover .headline[data-kpi="mrr"] .h-value').inner_text() == fmt_money(float(mrr), "USD")
         assert page.locator('.tile[data-status="na"]').count() <= 2  # the demo has data for (nearly) every tile
         charts = page.locator("svg.chart")
-        assert charts.count() == 7
+        assert charts.count() == 8
         for svg in charts.all():
             box = svg.bounding_box()
             assert box and box["width"] > 400 and box["height"] > 100

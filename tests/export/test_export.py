@@ -146,7 +146,7 @@ def test_board_pack_tiles_equal_the_reporting_tables(demo_conn, demo_warehouse, 
     assert fmt_money(float(closed["cac"]), "USD") in t["cac"]
     # every tile has its card's description as its definition, and the charts are inline SVG (Vega-Altair)
     assert html.count('<div class="def">') == 24
-    assert html.count('<svg class="chart"') == 7
+    assert html.count('<svg class="chart"') == 8
     assert "<script" not in html and "http://" not in re.sub(r'xmlns(:xlink)?="http://www.w3.org/[^"]*"', "", html)
     # names, not ids, in the tables
     assert "ten_" not in re.sub(r"<svg.*?</svg>", "", html, flags=re.S)
