@@ -95,13 +95,14 @@ class RevenueDb:
             return conn.execute(sql, params).fetchall()  # type: ignore[arg-type]
 
     def dbt(self, args: list[str], dbt_vars: dict[str, Any]) -> None:
-        # the product models (int_daily_revenue, fct_daily_metrics, the funnel, dim_tenants ...) are downstream of the
-        # revenue ledger but need the app models, which this fixture does not build: `int_mrr_customer_days+` must not
-        # reach them
+        # the product models (int_daily_revenue, fct_daily_metrics, the funnel, dim_tenants ...) and the reporting
+        # layer are downstream of the revenue ledger but need the app models, which this fixture does not build:
+        # `int_mrr_customer_days+` must not reach them
         args = [
             *args,
             "--exclude",
-            "path:dbt_project/models/marts/product path:dbt_project/models/intermediate/daily_metrics",
+            "path:dbt_project/models/marts/product path:dbt_project/models/intermediate/daily_metrics"
+            " path:dbt_project/models/reporting",
         ]
         run_dbt(args, self.target, dbt_vars=dbt_vars, target_path=self.tmp / "dbt_target")
 
