@@ -1,10 +1,17 @@
 """Dashboard specs: one YAML file per dashboard under `dashboards/specs/`, loaded and checked here.
 
 A spec names its dashboard, declares its filters (`parameters`) and lists its cards. Every card is a native SQL
-query against schema `marts`. Filters reach the SQL as Metabase template tags (`{{tenant}}`, `{{start_date}}`,
-`{{end_date}}`); a tag inside an optional clause `[[ and ... ]]` may be left empty, a tag outside one needs a
-default. Which cards a filter is wired to is not written in the spec: a dashboard parameter is mapped to every
-card whose SQL uses its tag, so the wiring cannot drift from the SQL.
+query against schema `reporting` (the reporting layer, dbt_project/models/reporting), never the marts. Filters reach
+the SQL as Metabase template tags:
+- a variable (`{{start_date}}`, `{{granularity}}`): its value is a literal in the SQL; a tag inside an optional
+  clause `[[ and ... ]]` may be left empty, a tag outside one needs a default; `values` makes it a dropdown of fixed
+  choices;
+- a field filter (`field: {table: rpt_tenants, column: tenant_name}`): a dropdown of the column's values; the tag
+  stands for a whole condition (`where {{tenant}}`), which Metabase writes as `"reporting"."rpt_tenants".
+  "tenant_name" = '...'` (or `1 = 1` when empty), so the card reads that table under its own name, unaliased.
+Which cards a filter is wired to is not written in the spec: a dashboard parameter is mapped to every card whose SQL
+uses its tag, so the wiring cannot drift from the SQL. `click` links a table column (or every point of a chart) to
+another dashboard, passing result columns or this dashboard's filters as that dashboard's filters.
 
 Example:
 
@@ -12,16 +19,21 @@ Example:
 name: Executive overview
 description: Revenue at a glance.
 parameters:
-  - {slug: tenant, name: Tenant, type: string/=, default: __all__}
-  - {slug: start_date, name: From, type: date/single}
+  - {slug: tenant, name: Tenant, type: string/=, default: All tenants,
+     field: {table: rpt_tenants, column: tenant_name}}
+  - {slug: granularity, name: Granularity, type: category, default: month, values: [day, week, month]}
 cards:
   - name: MRR
-    display: scalar
+    display: smartscalar
     layout: {row: 0, col: 0, size_x: 6, size_y: 3}
     sql: |
-      select mrr from marts.fct_revenue_monthly
-      where tenant_id = {{tenant}} [[and month >= {{start_date}}]]
-      order by month desc limit 1
+      with scope as (
+        select case when count(*) = 1 then min(tenant_id) else '__all__' end as tenant_id
+        from reporting.rpt_tenants where {{tenant}}
+      )
+      select period_start, mrr from reporting.rpt_kpi_periods
+      where grain = {{granularity}} and tenant_id = (select tenant_id from scope)
+      order by period_start
 ```
 """
 
@@ -35,12 +47,14 @@ from typing import Any, Literal
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from dashboards.reporting import READING_SCHEMA
+
 SPECS_DIR = Path(__file__).resolve().parent / "specs"
 GRID_WIDTH = 24  # Metabase's dashboard grid is 24 columns wide
-MARTS_SCHEMA = "marts"
+READ_SCHEMA = READING_SCHEMA  # the only schema a card reads (dbt_project/models/reporting)
 
-# Metabase parameter type -> the template-tag type a native query declares for it (simple variables, no field filters:
-# variables need no Metabase field ids, so a spec works before the first schema sync).
+# Metabase parameter type -> the template-tag type a native query declares for it when the tag is a variable (a field
+# filter's tag is of type "dimension", with the parameter type as its widget type).
 PARAMETER_TAG_TYPES: dict[str, str] = {
     "date/single": "date",
     "string/=": "text",
@@ -82,6 +96,18 @@ class Layout(_Strict):
         }
 
 
+class FieldRef(_Strict):
+    """A column of the reporting schema a field filter reads its choices from and filters on."""
+
+    table: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    column: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+
+    @property
+    def sql(self) -> str:
+        """How Metabase writes the column in the condition it substitutes for the tag."""
+        return f'"{READ_SCHEMA}"."{self.table}"."{self.column}"'
+
+
 class ParameterSpec(_Strict):
     """A dashboard filter; `slug` is also its Metabase parameter id and the template tag it fills."""
 
@@ -89,10 +115,43 @@ class ParameterSpec(_Strict):
     name: str = Field(min_length=1)
     type: Literal["date/single", "string/=", "category", "number/="]
     default: str | int | float | None = None
+    field: FieldRef | None = None  # a field filter: a dropdown of this column's values
+    values: list[str] | None = Field(default=None, min_length=1)  # a dropdown of fixed choices
+
+    @model_validator(mode="after")
+    def _kinds(self) -> ParameterSpec:
+        if self.field is not None and self.type != "string/=":
+            raise ValueError(f"parameter {self.slug!r}: a field filter is of type string/=")
+        if self.field is not None and self.values is not None:
+            raise ValueError(f"parameter {self.slug!r}: a field filter takes its choices from its column, not values")
+        if self.values is not None and self.default is not None and str(self.default) not in self.values:
+            raise ValueError(f"parameter {self.slug!r}: default {self.default!r} is not one of its values")
+        return self
 
     @property
     def tag_type(self) -> str:
-        return PARAMETER_TAG_TYPES[self.type]
+        return "dimension" if self.field is not None else PARAMETER_TAG_TYPES[self.type]
+
+    @property
+    def is_field_filter(self) -> bool:
+        return self.field is not None
+
+
+class ClickSpec(_Strict):
+    """Clicking opens another dashboard: a table column's cell (`column`) or any point of a chart (no column)."""
+
+    dashboard: str = Field(pattern=r"^[a-z][a-z0-9_]*$")  # the target's spec key
+    column: str | None = None
+    # target filter slug -> a column of this card's result, or `{{slug}}`: this dashboard's filter value
+    parameters: dict[str, str] = Field(min_length=1)
+
+    def sources(self) -> list[tuple[str, str, str]]:
+        """(target slug, source kind column|parameter, source name)."""
+        out = []
+        for target, source in self.parameters.items():
+            match = TAG_RE.fullmatch(source.strip())
+            out.append((target, "parameter", match.group(1)) if match else (target, "column", source.strip()))
+        return out
 
 
 class CardSpec(_Strict):
@@ -102,6 +161,7 @@ class CardSpec(_Strict):
     sql: str = Field(min_length=1)
     visualization: dict[str, Any] = Field(default_factory=dict)
     layout: Layout
+    click: list[ClickSpec] = Field(default_factory=list)
 
     @field_validator("display")
     @classmethod
@@ -155,11 +215,19 @@ class DashboardSpec(_Strict):
                 used.add(tag)
                 if tag not in params:
                     problems.append(f"card {card.name!r}: template tag {{{{{tag}}}}} is not a dashboard parameter")
+                elif params[tag].is_field_filter:
+                    problems += [f"card {card.name!r}: {p}" for p in field_filter_problems(card.sql, params[tag])]
                 elif tag in card.required_tags and params[tag].default is None:
                     problems.append(
                         f"card {card.name!r}: {{{{{tag}}}}} is outside a [[ ... ]] optional clause, "
                         f"so parameter {tag!r} needs a default"
                     )
+            for click in card.click:
+                for _, kind, name in click.sources():
+                    if kind == "parameter" and name not in params:
+                        problems.append(f"card {card.name!r}: click passes {{{{{name}}}}}, not a filter of {self.key}")
+                if click.column is None and card.display == "table":
+                    problems.append(f"card {card.name!r}: a table's click names the column that links")
             for problem in sql_problems(card.sql):
                 problems.append(f"card {card.name!r}: {problem}")
             for cell in card.layout.cells():
@@ -273,7 +341,7 @@ SQL_WORDS = frozenset(
     ]
 )
 
-# Relations a card may reference besides marts.*: set-returning functions used as tables.
+# Relations a card may reference besides reporting.*: set-returning functions used as tables.
 ALLOWED_FUNCTION_TABLES = frozenset({"generate_series", "unnest"})
 
 
@@ -300,17 +368,17 @@ def table_refs(sql: str) -> list[tuple[str, str | None]]:
     return refs
 
 
-def marts_tables(sql: str) -> set[str]:
-    """Mart model names (without schema) the SQL reads."""
-    return {rel.split(".", 1)[1] for rel, _ in table_refs(sql) if rel.startswith(MARTS_SCHEMA + ".")}
+def reporting_tables(sql: str) -> set[str]:
+    """Reporting model names (without schema) the SQL reads."""
+    return {rel.split(".", 1)[1] for rel, _ in table_refs(sql) if rel.startswith(READ_SCHEMA + ".")}
 
 
-MARTS_MODELS_DIR = SPECS_DIR.parent.parent / "dbt_project" / "models" / "marts"
+REPORTING_MODELS_DIR = SPECS_DIR.parent.parent / "dbt_project" / "models" / "reporting"
 TENANT_ID_PATTERN = re.compile(r"^(?!__)[A-Za-z0-9][A-Za-z0-9_.:@-]{0,127}$")
 
 
-def documented_marts(directory: Path = MARTS_MODELS_DIR) -> dict[str, set[str]]:
-    """Mart model name -> its documented column names, from every yml under dbt_project/models/marts."""
+def documented_tables(directory: Path = REPORTING_MODELS_DIR) -> dict[str, set[str]]:
+    """Reporting model name -> its documented column names, from every yml under dbt_project/models/reporting."""
     models: dict[str, set[str]] = {}
     for path in sorted(directory.rglob("*.yml")):
         doc = yaml.safe_load(path.read_text()) or {}
@@ -319,19 +387,20 @@ def documented_marts(directory: Path = MARTS_MODELS_DIR) -> dict[str, set[str]]:
     return models
 
 
-def for_tenant(spec: DashboardSpec, tenant: str, marts: dict[str, set[str]] | None = None) -> DashboardSpec | None:
-    """The dashboard one tenant may be shown: only the cards whose marts all have a tenant_id (the tenant role reads
-    nothing else), the Tenant filter set to that tenant. None when no card is left."""
+def for_tenant(spec: DashboardSpec, tenant: str, tables: dict[str, set[str]] | None = None) -> DashboardSpec | None:
+    """The dashboard one tenant may be shown: only the cards whose reporting tables all have a tenant_id (the tenant
+    role reads nothing else), without a default tenant (its connection's row-level security shows that tenant's rows
+    only). None when no card is left."""
     if not TENANT_ID_PATTERN.match(tenant):
         raise SpecError(f"{tenant!r} is not a tenant id (letters, digits, _.:@-; not a reserved __ id)")
-    marts = documented_marts() if marts is None else marts
-    with_tenant = {name for name, columns in marts.items() if "tenant_id" in columns}
-    cards = [card for card in spec.cards if marts_tables(card.sql) and marts_tables(card.sql) <= with_tenant]
+    tables = documented_tables() if tables is None else tables
+    with_tenant = {name for name, columns in tables.items() if "tenant_id" in columns}
+    cards = [card for card in spec.cards if reporting_tables(card.sql) and reporting_tables(card.sql) <= with_tenant]
     if not cards:
         return None
     used = {tag for card in cards for tag in card.tags}
     parameters = [
-        param.model_copy(update={"default": tenant}) if param.slug == "tenant" else param
+        param.model_copy(update={"default": None}) if param.slug == "tenant" else param
         for param in spec.parameters
         if param.slug in used
     ]
@@ -339,7 +408,7 @@ def for_tenant(spec: DashboardSpec, tenant: str, marts: dict[str, set[str]] | No
 
 
 def sql_problems(sql: str) -> list[str]:
-    """Rules every card's SQL follows: read only `marts.*` (or its own CTEs), no statement separators, no DML."""
+    """Rules every card's SQL follows: read only `reporting.*` (or its own CTEs), no statement separators, no DML."""
     problems: list[str] = []
     ctes = cte_names(sql)
     stripped = strip_sql(sql)
@@ -348,12 +417,29 @@ def sql_problems(sql: str) -> list[str]:
     if re.search(r"\b(insert|update|delete|drop|alter|create|truncate|grant)\b", stripped, re.IGNORECASE):
         problems.append("SQL must be a read-only select")
     refs = table_refs(sql)
-    if not any(rel.startswith(MARTS_SCHEMA + ".") for rel, _ in refs):
-        problems.append("SQL reads no marts table")
+    if not any(rel.startswith(READ_SCHEMA + ".") for rel, _ in refs):
+        problems.append("SQL reads no reporting table")
     for rel, _ in refs:
-        if rel.startswith(MARTS_SCHEMA + ".") or rel in ctes or rel in ALLOWED_FUNCTION_TABLES:
+        if rel.startswith(READ_SCHEMA + ".") or rel in ctes or rel in ALLOWED_FUNCTION_TABLES:
             continue
-        problems.append(f"SQL reads {rel!r}: cards may only read {MARTS_SCHEMA}.* tables")
+        problems.append(f"SQL reads {rel!r}: cards may only read {READ_SCHEMA}.* tables")
+    return problems
+
+
+def field_filter_problems(sql: str, param: ParameterSpec) -> list[str]:
+    """A field filter's tag is a whole condition on a query that reads its table unaliased."""
+    assert param.field is not None
+    problems = []
+    before = re.compile(r"(=|<|>|\bin\s*\(|\blike|\bilike|,)\s*(\[\[)?\s*\{\{\s*" + param.slug + r"\s*\}\}", re.I)
+    if before.search(_COMMENT_RE.sub(" ", sql)):
+        tag = f"{{{{{param.slug}}}}}"
+        problems.append(f"{tag} is a field filter: it stands for a whole condition (where {tag})")
+    qualified = f"{READ_SCHEMA}.{param.field.table}"
+    refs = table_refs(sql)
+    if not any(rel == qualified and alias is None for rel, alias in refs):
+        problems.append(
+            f"{{{{{param.slug}}}}} filters on {qualified}.{param.field.column}: read {qualified} without an alias"
+        )
     return problems
 
 
@@ -379,7 +465,7 @@ def column_names(sql: str) -> set[str]:
             if f"{first}.{second.lower()}" not in tables:
                 names.add(second.lower())
             continue
-        if first in skip or first in tables or first == MARTS_SCHEMA:
+        if first in skip or first in tables or first == READ_SCHEMA:
             continue
         names.add(first)
     return names
@@ -412,6 +498,9 @@ def load_specs(directory: Path = SPECS_DIR, only: Iterable[str] | None = None) -
     if dups:
         # Cards are found by name in one collection, so a name must be unique across all dashboards.
         raise SpecError(f"card names used by more than one dashboard: {', '.join(dups)}")
+    problems = click_problems(specs)
+    if problems:
+        raise SpecError("; ".join(problems))
     wanted = {w.lower() for w in only} if only else None
     if wanted is not None:
         unknown = wanted - {s.key.lower() for s in specs} - {s.name.lower() for s in specs}
@@ -419,3 +508,21 @@ def load_specs(directory: Path = SPECS_DIR, only: Iterable[str] | None = None) -
             raise SpecError(f"no dashboard spec named {', '.join(sorted(unknown))}")
         specs = [s for s in specs if s.key.lower() in wanted or s.name.lower() in wanted]
     return specs
+
+
+def click_problems(specs: list[DashboardSpec]) -> list[str]:
+    """A click opens a dashboard that exists and fills filters that dashboard has."""
+    by_key = {s.key: s for s in specs}
+    problems = []
+    for spec in specs:
+        for card in spec.cards:
+            for click in card.click:
+                target = by_key.get(click.dashboard)
+                if target is None:
+                    problems.append(f"{spec.key} / {card.name}: click opens {click.dashboard!r}, no such dashboard")
+                    continue
+                slugs = {p.slug for p in target.parameters}
+                for slug, _, _ in click.sources():
+                    if slug not in slugs:
+                        problems.append(f"{spec.key} / {card.name}: {click.dashboard} has no filter {slug!r}")
+    return problems

@@ -4,9 +4,11 @@ server's password rule. docs/OPERATIONS.md ("Access control") is the admin's gui
 The roles, named `<prefix>_<part>` (WAREHOUSE_ROLE_PREFIX, default `execmetrics`):
 
 - loader (extractors, the raw-data checks): owns and writes `raw.*`; writes its checks' results in `audit`.
-- transformer (dbt): reads `raw.*`; owns `staging`, `intermediate`, `marts` and `seeds`.
-- reader (exporter, `execmetrics summary`, Metabase): reads `marts.*` (every row) and `audit.events`.
-- tenant (one tenant's embedded dashboard): reads the marts that have a `tenant_id`, and only the rows of the
+- transformer (dbt): reads `raw.*`; owns `staging`, `intermediate`, `marts`, `reporting` and `seeds`.
+- reader (exporter, `execmetrics summary`, Metabase): reads `marts.*` and `reporting.*` (every row) and
+  `audit.events`.
+- tenant (one tenant's embedded dashboard): reads the mart and reporting tables that have a `tenant_id`, and only
+  the rows of the
   tenant the connection's `execmetrics.tenant_id` setting names; never an all-tenants (`__all__`) or other
   reserved (`__...`) row.
 
@@ -47,8 +49,9 @@ PARTS = ("loader", "transformer", "reader", "tenant")
 TENANT_SETTING = "execmetrics.tenant_id"
 ACCESS_SCHEMA = "access"
 CREDENTIALS_FILE = "role-passwords.json"
-TRANSFORMED_SCHEMAS = ("staging", "intermediate", "marts", "seeds")
-MARTS_SCHEMA = "marts"
+TRANSFORMED_SCHEMAS = ("staging", "intermediate", "marts", "reporting", "seeds")
+# What readers may read: the marts and the reporting layer over them (every reader's tables).
+READ_SCHEMAS = ("marts", "reporting")
 RAW_SCHEMA = "raw"
 AUDIT_SCHEMA = "audit"
 
@@ -209,12 +212,13 @@ def after_build_function(roles: dict[str, str]) -> str:
 
     - In a transformed schema, the relation belongs to the transformer, whoever ran dbt (a superuser's build is
       handed over; anyone else gets a clear error instead of a table the pipeline can no longer replace).
-    - In `marts`, a table gets row-level security with two policies: the reader sees every row; the tenant role
-      sees the rows whose tenant_id is the connection's `execmetrics.tenant_id`, never a reserved `__...` row
+    - In `marts` and `reporting`, a table gets row-level security with two policies: the reader sees every row;
+      the tenant role sees the rows whose tenant_id is the connection's `execmetrics.tenant_id`, never a reserved `__...` row
       (`__all__`, `__unassigned__`). The reader may select it; the tenant role only when it has a tenant_id (a
       company-wide mart is not a tenant's). A view cannot carry row-level security: the reader only.
     """
     transformed = ", ".join(f"'{schema}'" for schema in TRANSFORMED_SCHEMAS)
+    readable = ", ".join(f"'{schema}'" for schema in READ_SCHEMAS)
     return f"""
 create or replace function {ACCESS_SCHEMA}.after_build(p_schema text, p_name text) returns void
 language plpgsql set search_path = pg_catalog, pg_temp as $fn$
@@ -239,7 +243,7 @@ begin
             case kind when 'v' then 'view' when 'm' then 'materialized view' else 'table' end,
             rel, '{roles["transformer"]}');
     end if;
-    if p_schema <> '{MARTS_SCHEMA}' then
+    if p_schema not in ({readable}) then
         return;
     end if;
     if kind not in ('r', 'p') then
@@ -414,7 +418,12 @@ def _grant(warehouse: Warehouse, rotate: bool) -> GrantReport:
             conn.execute(
                 sql.SQL("grant usage, create on schema {} to {}").format(sql.Identifier(schema), ident["transformer"])
             )
-        conn.execute(sql.SQL("grant usage on schema marts to {}, {}").format(ident["reader"], ident["tenant"]))
+        for schema in READ_SCHEMAS:
+            conn.execute(
+                sql.SQL("grant usage on schema {} to {}, {}").format(
+                    sql.Identifier(schema), ident["reader"], ident["tenant"]
+                )
+            )
         # the audit schema: the loader's check results and dbt's stored test failures live there too
         conn.execute(
             sql.SQL("grant usage on schema audit to {}, {}, {}").format(
@@ -451,7 +460,7 @@ def _grant(warehouse: Warehouse, rotate: bool) -> GrantReport:
         ).fetchall()
         for schema, name, kind, has_tenant in built:
             conn.execute(f"select {ACCESS_SCHEMA}.after_build(%s, %s)", (schema, name))  # type: ignore[arg-type]
-            if schema == MARTS_SCHEMA:
+            if schema in READ_SCHEMAS:
                 secured = kind in ("r", "p") and has_tenant
                 (report.marts_with_tenant if secured else report.marts_without_tenant).append(name)
         report.relations_secured = len(built)

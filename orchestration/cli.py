@@ -307,21 +307,29 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
 
 
 def collect_summary(start: date, end: date, tenant: str | None, settings: Settings | None = None) -> dict[str, Any]:
-    from orchestration.summary import summary
+    from psycopg.errors import UndefinedTable
+
+    from orchestration.summary import UnknownTenant, summary
 
     wh = Warehouse(settings or get_settings())
     with wh.as_role("reader").connect() as conn:
-        return summary(conn, start, end, tenant)
+        try:
+            return summary(conn, start, end, tenant)
+        except UnknownTenant as exc:
+            raise _fail(str(exc)) from None
+        except UndefinedTable as exc:
+            missing = exc.diag.message_primary or str(exc)
+            raise _fail(f"the reporting layer is not built ({missing}): run the pipeline or dbt build first") from None
 
 
 @app.command("summary")
 def summary_command(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (inclusive).")],
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day (inclusive).")],
-    tenant: Annotated[str | None, typer.Option(help="One tenant id (default: all tenants).")] = None,
+    tenant: Annotated[str | None, typer.Option(help="One tenant, by name or id (default: all tenants).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """The headline numbers for a window, read from the marts."""
+    """The headline numbers for a window, read from the reporting layer (the dashboards' tables)."""
     if end < start:
         raise _fail("--end is before --start")
     settings = get_settings()

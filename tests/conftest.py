@@ -116,3 +116,26 @@ def granted_warehouse(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.
             for part in PARTS:
                 conn.execute(f'drop role if exists "{prefix}_{part}"')
         reset_settings()
+
+
+@pytest.fixture(scope="session")
+def demo_warehouse(pg_server: Target, tmp_path_factory: pytest.TempPathFactory):
+    """The demo company (small config) extracted, loaded and built with dbt, once per session: the warehouse the
+    card, export, summary and semantic-layer tests read (tests/reporting/demo_warehouse.py)."""
+    import sys
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent / "reporting"))
+    from demo_warehouse import build_demo_warehouse
+
+    name = "demo_" + uuid.uuid4().hex[:8]
+    admin = pg_server.with_db("postgres").conninfo
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'create database "{name}"')
+    target = pg_server.with_db(name)
+    try:
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            ensure_raw_schema(conn)
+        yield build_demo_warehouse(target, tmp_path_factory.mktemp("demo_warehouse"))
+    finally:
+        with psycopg.connect(admin, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')

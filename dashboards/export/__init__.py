@@ -1,10 +1,10 @@
-"""The exporter: what leadership reads, from the marts.
+"""The exporter: what leadership reads, from the reporting layer only (schema `reporting`, as the dashboards).
 
 `export_all(conn, out_dir)` writes
-- `out_dir/csv/<table>.csv`: every table of schema `marts` (COPY, UTF-8, header), filtered by the given window
-  (only the bounds given) and tenant (only tables with `tenant_id`);
-- `out_dir/board_pack.html`: the self-contained board pack (window defaults to the 12 months ending at the latest
-  data date);
+- `out_dir/csv/<table>.csv`: every table of schema `reporting` (COPY, UTF-8, header), filtered by the given window
+  (only the bounds given) and tenant (by name or id; only tables with `tenant_id`);
+- `out_dir/board_pack.html`: the self-contained board pack: the dashboards' cards run with the pack's filters
+  (window defaults to the 12 months ending at the latest loaded day);
 - `out_dir/board_pack.pdf`: the same pack printed by headless Chromium, A4 landscape, one section per page.
 """
 
@@ -17,13 +17,29 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 
-from dashboards.export.board_pack import PAGE_COUNT, BoardPack, build_board_pack, render_html
+from dashboards.export.board_pack import PAGE_COUNT, BoardPack, Window, build_board_pack, latest_day, render_html
 from dashboards.export.catalog import MartCatalog
 from dashboards.export.csv_export import export_marts_csv
 from dashboards.export.pdf import PdfError, print_pdf
-from dashboards.export.queries import Window, resolve_window
+from dashboards.reporting import UnknownTenant, resolve_tenant
 
-__all__ = ["PAGE_COUNT", "ExportResult", "PdfError", "export_all"]
+__all__ = ["PAGE_COUNT", "ExportResult", "PdfError", "UnknownTenant", "export_all", "resolve_window"]
+
+
+def add_months(d: date, months: int) -> date:
+    y, m = divmod(d.month - 1 + months, 12)
+    return date(d.year + y, m + 1, 1) if d.day == 1 else date(d.year + y, m + 1, min(d.day, 28))
+
+
+def resolve_window(conn: psycopg.Connection, start: date | None, end: date | None, *, today: date) -> Window:
+    """Missing bounds: end = the latest loaded day (or today); start = the first day of the month 11 months before."""
+    if end is None:
+        end = latest_day(conn) or today
+    if start is None:
+        start = add_months(end.replace(day=1), -11)
+    if start > end:
+        raise ValueError(f"start {start} is after end {end}")
+    return Window(start, end)
 
 
 @dataclass
@@ -46,7 +62,7 @@ class ExportResult:
     def __str__(self) -> str:
         lines = [
             f"export {self.window.start} → {self.window.end}, {self.tenant or 'all tenants'} → {self.out_dir}",
-            f"  CSV:  {len(self.csv_files)} mart tables in {self.out_dir / 'csv'}",
+            f"  CSV:  {len(self.csv_files)} reporting tables in {self.out_dir / 'csv'}",
         ]
         lines += [f"  CSV failed: {table}: {error}" for table, error in self.csv_errors.items()]
         lines.append(f"  HTML: {self.html or 'not written'}")
@@ -92,17 +108,20 @@ def export_all(
     catalog = MartCatalog.load(conn)
     if not personal_data:
         catalog = catalog.without_personal_data()
+    tenant_id, tenant_name = (None, None)
+    if tenant is not None and catalog.has_table("rpt_tenants"):
+        tenant_id, tenant_name = resolve_tenant(conn, tenant)
+    elif tenant is not None:
+        tenant_id, tenant_name = tenant, tenant
     today = (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone)).date()
-    window = resolve_window(conn, catalog, start, end, today=today)
-    result = ExportResult(out_dir, window, tenant)
+    window = resolve_window(conn, start, end, today=today)
+    result = ExportResult(out_dir, window, tenant_name)
 
     result.csv_files, result.csv_errors, result.csv_rows = export_marts_csv(
-        conn, catalog, out_dir / "csv", start=start, end=end, tenant=tenant, timezone=timezone
+        conn, catalog, out_dir / "csv", start=start, end=end, tenant=tenant_id, timezone=timezone
     )
 
-    pack: BoardPack = build_board_pack(
-        conn, catalog, window, tenant=tenant, currency=currency, timezone=timezone, now=now
-    )
+    pack: BoardPack = build_board_pack(conn, window, tenant=tenant_name, currency=currency, timezone=timezone, now=now)
     result.unavailable = pack.unavailable()
     html_path = out_dir / "board_pack.html"
     html_path.write_text(render_html(pack), encoding="utf-8")

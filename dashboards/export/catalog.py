@@ -1,7 +1,5 @@
-"""What the `marts` schema holds right now: tables, their columns and types, read from information_schema.
-
-Every exporter query asks the catalog first, so a mart or a column that does not exist (yet) becomes an honest
-"n/a — <reason>" instead of a SQL error or an invented number.
+"""What the `reporting` schema (the reporting layer, the one the exporter reads) holds right now: tables, their
+columns and types, read from information_schema. The CSV export writes one file per table it lists.
 """
 
 from __future__ import annotations
@@ -11,12 +9,16 @@ from dataclasses import dataclass, field
 
 import psycopg
 
-MARTS_SCHEMA = "marts"
+from dashboards.reporting import ALL_TENANTS, READING_SCHEMA
+
+# Tables of the schema that are plumbing, not numbers: the dbt semantic layer's day spine.
+NOT_EXPORTED = frozenset({"metricflow_time_spine"})
 
 DATE_TYPES = ("date", "timestamp without time zone", "timestamp with time zone")
 
 # Columns that place a row in time, best first. A name with "month" in it holds the first day of a month.
 DATE_COLUMN_PREFERENCE = (
+    "period_start",
     "metric_date",
     "date",
     "day",
@@ -35,18 +37,18 @@ DATE_COLUMN_PREFERENCE = (
 )
 
 TENANT_COLUMN = "tenant_id"
-ALL_TENANTS = "__all__"
+__all__ = ["ALL_TENANTS", "TENANT_COLUMN", "MartCatalog", "is_month_column"]
 
 
 @dataclass
 class MartCatalog:
     """Tables (and views) of one schema with their columns in ordinal order: {table: {column: data_type}}."""
 
-    schema: str = MARTS_SCHEMA
+    schema: str = READING_SCHEMA
     tables: dict[str, dict[str, str]] = field(default_factory=dict)
 
     @classmethod
-    def load(cls, conn: psycopg.Connection, schema: str = MARTS_SCHEMA) -> MartCatalog:
+    def load(cls, conn: psycopg.Connection, schema: str = READING_SCHEMA) -> MartCatalog:
         rows = conn.execute(
             """
             select c.table_name, c.column_name, c.data_type
@@ -60,7 +62,8 @@ class MartCatalog:
         ).fetchall()
         tables: dict[str, dict[str, str]] = {}
         for table, column, data_type in rows:
-            tables.setdefault(table, {})[column] = data_type
+            if table not in NOT_EXPORTED:
+                tables.setdefault(table, {})[column] = data_type
         return cls(schema, tables)
 
     def has_table(self, table: str) -> bool:

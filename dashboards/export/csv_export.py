@@ -1,7 +1,8 @@
-"""One CSV per mart table (UTF-8, header), streamed with COPY ... TO STDOUT, filtered by window and tenant.
+"""One CSV per reporting table (UTF-8, header), streamed with COPY ... TO STDOUT, filtered by window and tenant.
 
 A table is filtered by date when it has a date column (see `MartCatalog.date_column`; a "month" column keeps every
-month that overlaps the window) and by tenant when it has `tenant_id`. Bounds that are not given are not applied.
+month that overlaps the window, and a table with period_start and period_end keeps every period that overlaps it)
+and by tenant when it has `tenant_id`. Bounds that are not given are not applied.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ def table_filter(
     """The WHERE clause (or nothing) for one mart table."""
     conds: list[sql.Composable] = []
     date_col = catalog.date_column(table)
-    if date_col is not None:
+    if date_col == "period_start" and "period_end" in catalog.columns(table):
+        if start is not None:
+            conds.append(sql.SQL("period_end >= {}").format(sql.Literal(start)))
+        if end is not None:
+            conds.append(sql.SQL("period_start <= {}").format(sql.Literal(end)))
+    elif date_col is not None:
         col = sql.SQL("{}::date").format(sql.Identifier(date_col))
         if start is not None:
             lower = start.replace(day=1) if is_month_column(date_col) else start
@@ -36,7 +42,9 @@ def table_filter(
 
 
 def table_order(catalog: MartCatalog, table: str) -> sql.Composable:
-    keys = [c for c in (catalog.date_column(table), TENANT_COLUMN if catalog.has_tenant(table) else None) if c]
+    grain = "grain" if "grain" in catalog.columns(table) else None
+    tenant = TENANT_COLUMN if catalog.has_tenant(table) else None
+    keys = [c for c in (grain, catalog.date_column(table), tenant) if c]
     if not keys:
         return sql.SQL("")
     return sql.SQL(" order by ") + sql.SQL(", ").join(sql.Identifier(k) for k in keys)
@@ -82,7 +90,7 @@ def export_marts_csv(
     tenant: str | None = None,
     timezone: str | None = None,
 ) -> tuple[list[Path], dict[str, str], dict[str, int]]:
-    """Every table of the marts schema to `out_dir/<table>.csv`, in one read-only snapshot.
+    """Every table of the catalog's schema to `out_dir/<table>.csv`, in one read-only snapshot.
 
     Returns (files written, {table: error}, {table: rows written}) — a table whose query fails gets no file (no
     partial file either) and does not stop the others."""

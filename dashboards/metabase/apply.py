@@ -7,21 +7,30 @@ collection (created with its parameters, then one `PUT /api/dashboard/{id}` with
 when the layout, the filter wiring or the filters differ), and last the groups and permissions of
 dashboards/access.yml (dashboards/metabase/permissions.py). A second run with the same specs sends no write.
 
+Field filters (the tenant, plan and segment dropdowns) need Metabase's id of their column: after the database, the
+apply reads `GET /api/database/{id}/metadata` (waiting for the first schema sync of a new connection), turns each
+filtered column into a dropdown list (`PUT /api/field/{id}`, `has_field_values: list`) and writes the id into the
+cards' `dimension` template tags. Click behaviours (a table's tenant opens the tenant dashboard; a bar of the MRR
+bridge opens that month's movements) are dashcard visualization settings naming the target dashboard's id, so every
+dashboard is found or created before any is filled.
+
 `dry_run` sends only reads (and with no client at all, plans offline: everything would be created).
 The warehouse password is sent in the database request body only; it is never logged or reported.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import time
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
-from dashboards.metabase.client import MetabaseClient, unwrap_list
-from dashboards.spec import CardSpec, DashboardSpec, ParameterSpec
+from dashboards.metabase.client import MetabaseClient, MetabaseError, unwrap_list
+from dashboards.spec import READ_SCHEMA, CardSpec, ClickSpec, DashboardSpec, FieldRef, ParameterSpec
 
 if TYPE_CHECKING:
     from dashboards.metabase.permissions import AccessSpec
@@ -31,11 +40,12 @@ log = logging.getLogger(__name__)
 Action = Literal["create", "update", "unchanged", "skipped"]
 TAG_NAMESPACE = uuid.UUID("6f1e0c39-3e0b-4a59-9a55-7d5d0b1f6a11")  # template-tag ids are uuid5(namespace, card/tag)
 PLACEHOLDER_ID = -1  # ids of objects a dry run would create
+FieldIds = dict[tuple[str, str], int]  # (table, column) of the reporting schema -> Metabase field id
 
 
 @dataclass(frozen=True)
 class Change:
-    kind: Literal["collection", "database", "card", "dashboard", "group", "membership", "permissions"]
+    kind: Literal["collection", "database", "field", "card", "dashboard", "group", "membership", "permissions"]
     name: str
     action: Action
     id: int | None = None
@@ -105,7 +115,7 @@ class WarehouseConnection:
     user: str
     password: str = field(default="", repr=False)
     ssl: bool = False
-    schemas: tuple[str, ...] = ("marts",)
+    schemas: tuple[str, ...] = (READ_SCHEMA,)
     tenant: str | None = None  # a tenant's connection: its id goes to the session setting row-level security reads
 
     def details(self) -> dict[str, Any]:
@@ -151,7 +161,13 @@ def _tag_id(card: CardSpec, tag: str) -> str:
     return str(uuid.uuid5(TAG_NAMESPACE, f"{card.name}/{tag}"))
 
 
-def template_tags(card: CardSpec, params: dict[str, ParameterSpec]) -> dict[str, dict[str, Any]]:
+def field_id(field_ids: FieldIds, field: FieldRef) -> int:
+    return field_ids.get((field.table, field.column), PLACEHOLDER_ID)
+
+
+def template_tags(
+    card: CardSpec, params: dict[str, ParameterSpec], field_ids: FieldIds | None = None
+) -> dict[str, dict[str, Any]]:
     tags: dict[str, dict[str, Any]] = {}
     for name in card.tags:
         param = params[name]
@@ -160,15 +176,26 @@ def template_tags(card: CardSpec, params: dict[str, ParameterSpec]) -> dict[str,
             "name": name,
             "display-name": param.name,
             "type": param.tag_type,
-            "required": name in card.required_tags,
+            "required": name in card.required_tags and not param.is_field_filter,
         }
+        if param.field is not None:
+            # a field filter: Metabase writes the condition on this column (a dropdown of its values)
+            tag["dimension"] = ["field", field_id(field_ids or {}, param.field), None]
+            tag["widget-type"] = param.type
         if param.default is not None:
             tag["default"] = param.default
         tags[name] = tag
     return tags
 
 
-def card_payload(card: CardSpec, spec: DashboardSpec, *, database_id: int, collection_id: int) -> dict[str, Any]:
+def card_payload(
+    card: CardSpec,
+    spec: DashboardSpec,
+    *,
+    database_id: int,
+    collection_id: int,
+    field_ids: FieldIds | None = None,
+) -> dict[str, Any]:
     """The body of `POST /api/card` / `PUT /api/card/{id}` for one spec card (a native query)."""
     params = {p.slug: p for p in spec.parameters}
     return {
@@ -180,7 +207,7 @@ def card_payload(card: CardSpec, spec: DashboardSpec, *, database_id: int, colle
         "dataset_query": {
             "type": "native",
             "database": database_id,
-            "native": {"query": card.sql, "template-tags": template_tags(card, params)},
+            "native": {"query": card.sql, "template-tags": template_tags(card, params, field_ids)},
         },
         "visualization_settings": dict(card.visualization),
         "parameters": card_parameters(card, params),
@@ -197,7 +224,7 @@ def card_parameters(card: CardSpec, params: dict[str, ParameterSpec]) -> list[di
         entry: dict[str, Any] = {
             "id": _tag_id(card, name),
             "type": param.type,
-            "target": parameter_target(name),
+            "target": parameter_target(param),
             "name": param.name,
             "slug": name,
         }
@@ -207,8 +234,9 @@ def card_parameters(card: CardSpec, params: dict[str, ParameterSpec]) -> list[di
     return out
 
 
-def parameter_target(slug: str) -> list[Any]:
-    return ["variable", ["template-tag", slug]]
+def parameter_target(param: ParameterSpec) -> list[Any]:
+    """A variable's value is a literal; a field filter's is a condition on its column (a `dimension` target)."""
+    return ["dimension" if param.is_field_filter else "variable", ["template-tag", param.slug]]
 
 
 def dashboard_parameters(spec: DashboardSpec) -> list[dict[str, Any]]:
@@ -223,14 +251,54 @@ def dashboard_parameters(spec: DashboardSpec) -> list[dict[str, Any]]:
         }
         if p.default is not None:
             param["default"] = p.default
+        if p.values is not None:  # a dropdown of fixed choices
+            param["values_query_type"] = "list"
+            param["values_source_type"] = "static-list"
+            param["values_source_config"] = {"values": list(p.values)}
+        elif p.field is not None:  # a dropdown of the column's values (its field is a list: see ensure_fields)
+            param["values_query_type"] = "list"
+        if p.values is not None or p.field is not None:
+            param["isMultiSelect"] = False  # one tenant, one granularity: the cards' SQL picks one row set
         out.append(param)
     return out
 
 
-def dashcards_payload(spec: DashboardSpec, card_ids: dict[str, int], existing: dict[int, int]) -> list[dict[str, Any]]:
+def click_behavior(click: ClickSpec, target_id: int) -> dict[str, Any]:
+    """A dashcard click behaviour that opens dashboard `target_id` with its filters set from the clicked row's
+    columns or this dashboard's filters."""
+    mapping = {
+        slug: {
+            "id": slug,
+            "source": {"type": kind, "id": name, "name": name},
+            "target": {"type": "parameter", "id": slug},
+        }
+        for slug, kind, name in click.sources()
+    }
+    return {"type": "link", "linkType": "dashboard", "targetId": target_id, "parameterMapping": mapping}
+
+
+def dashcard_visualization(card: CardSpec, dashboard_ids: dict[str, int]) -> dict[str, Any]:
+    """The dashcard's own visualization settings: its click behaviours (a table's per column, a chart's whole)."""
+    settings: dict[str, Any] = {}
+    for click in card.click:
+        behavior = click_behavior(click, dashboard_ids.get(click.dashboard, PLACEHOLDER_ID))
+        if click.column is None:
+            settings["click_behavior"] = behavior
+        else:
+            key = json.dumps(["name", click.column], separators=(",", ":"))
+            settings.setdefault("column_settings", {})[key] = {"click_behavior": behavior}
+    return settings
+
+
+def dashcards_payload(
+    spec: DashboardSpec,
+    card_ids: dict[str, int],
+    existing: dict[int, int],
+    dashboard_ids: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """`dashcards` for `PUT /api/dashboard/{id}`: one per spec card, reusing the dashcard id already holding the
     card (`existing`: card id -> dashcard id) and negative ids for new ones. Every parameter is mapped to every
-    card whose SQL uses its template tag."""
+    card whose SQL uses its template tag; `dashboard_ids` (spec key -> id) resolves the cards' click targets."""
     dashcards = []
     new_id = 0
     for card in spec.cards:
@@ -241,7 +309,7 @@ def dashcards_payload(spec: DashboardSpec, card_ids: dict[str, int], existing: d
             new_id -= 1
             dashcard_id = new_id
         mappings = [
-            {"parameter_id": p.slug, "card_id": card_id, "target": parameter_target(p.slug)}
+            {"parameter_id": p.slug, "card_id": card_id, "target": parameter_target(p)}
             for p in spec.parameters
             if p.slug in card.tags
         ]
@@ -254,7 +322,7 @@ def dashcards_payload(spec: DashboardSpec, card_ids: dict[str, int], existing: d
                 "size_x": card.layout.size_x,
                 "size_y": card.layout.size_y,
                 "parameter_mappings": mappings,
-                "visualization_settings": {},
+                "visualization_settings": dashcard_visualization(card, dashboard_ids or {}),
                 "series": [],
             }
         )
@@ -280,6 +348,8 @@ def _native_view(dataset_query: Any) -> dict[str, Any]:
             tag.get("display-name") or tag.get("display_name"),
             bool(tag.get("required", False)),
             tag.get("default"),
+            repr(tag.get("dimension")),
+            tag.get("widget-type"),
         )
         for name, tag in tags.items()
     }
@@ -317,8 +387,9 @@ def _dashcard_view(dashcards: Iterable[dict[str, Any]]) -> list[tuple[Any, ...]]
         mappings = sorted(
             (m.get("parameter_id"), repr(m.get("target")), m.get("card_id")) for m in dc.get("parameter_mappings") or []
         )
+        viz = json.dumps(dc.get("visualization_settings") or {}, sort_keys=True)
         view.append(
-            (dc.get("card_id"), dc.get("row"), dc.get("col"), dc.get("size_x"), dc.get("size_y"), tuple(mappings))
+            (dc.get("card_id"), dc.get("row"), dc.get("col"), dc.get("size_x"), dc.get("size_y"), tuple(mappings), viz)
         )
     return sorted(view, key=repr)
 
@@ -327,6 +398,8 @@ def _parameters_view(parameters: Iterable[dict[str, Any]], *, with_target: bool 
     return sorted(
         (
             (p.get("id"), p.get("name"), p.get("slug"), p.get("type"), p.get("default"))
+            + (p.get("values_query_type"), p.get("values_source_type"), repr(p.get("values_source_config")))
+            + (p.get("isMultiSelect"),)
             + ((repr(p.get("target")),) if with_target else ())
             for p in parameters
         ),
@@ -364,6 +437,8 @@ class Applier:
         access: AccessSpec | None = None,
         update_password: bool = False,
         embed: bool = False,
+        sync_timeout_s: float = 120.0,
+        sync_poll_s: float = 3.0,
     ):
         if client is None and not dry_run:
             raise ValueError("applying needs a Metabase client; without one only a dry run is possible")
@@ -374,25 +449,84 @@ class Applier:
         self.access = access
         self.update_password = update_password
         self.embed = embed  # manage static embedding (a tenant's dashboards); otherwise left as Metabase has it
+        self.sync_timeout_s = sync_timeout_s
+        self.sync_poll_s = sync_poll_s
         self.report = ApplyReport(dry_run=self.dry_run)
 
     # -------------------------------------------------------------------------------------------- steps
 
-    def apply(self, specs: list[DashboardSpec]) -> ApplyReport:
+    def apply(self, specs: list[DashboardSpec], all_specs: list[DashboardSpec] | None = None) -> ApplyReport:
+        """Apply `specs`; `all_specs` (default: the same) names the dashboards their clicks may open."""
         collection_id = self.ensure_collection()
         database_id = self.ensure_database()
+        field_ids = self.ensure_fields(database_id, specs)
         existing = self._collection_items(collection_id)
         card_ids: dict[str, int] = {}
         for spec in specs:
             for card in spec.cards:
-                card_ids[card.name] = self.ensure_card(card, spec, collection_id, database_id, existing["card"])
+                card_ids[card.name] = self.ensure_card(
+                    card, spec, collection_id, database_id, existing["card"], field_ids
+                )
+        found = {spec.key: self.find_dashboard(spec, collection_id, existing["dashboard"]) for spec in specs}
+        dashboard_ids = {key: dash_id for key, (dash_id, _) in found.items()}
+        by_key = {s.key: s for s in (all_specs or specs)}
+        for key in sorted({c.dashboard for s in specs for card in s.cards for c in card.click} - set(dashboard_ids)):
+            target = by_key.get(key)
+            if target is None or (target.name not in existing["dashboard"] and not self.dry_run):
+                message = f"a click opens dashboard {key!r}: apply it too (it is not in Metabase)"
+                raise MetabaseError("PUT", "/api/dashboard", None, message)
+            dashboard_ids[key] = existing["dashboard"].get(target.name, PLACEHOLDER_ID)
         for spec in specs:
-            self.ensure_dashboard(spec, collection_id, card_ids, existing["dashboard"])
+            dash_id, actual = found[spec.key]
+            self.fill_dashboard(spec, dash_id, actual, card_ids, dashboard_ids)
         if self.access is not None:
             from dashboards.metabase.permissions import ensure_permissions
 
             ensure_permissions(self, self.access, collection_id, database_id)
         return self.report
+
+    def ensure_fields(self, database_id: int, specs: list[DashboardSpec]) -> FieldIds:
+        """Metabase's ids of the columns the field filters read, each a dropdown list. A new connection's first
+        schema sync runs in the background: wait for it (up to sync_timeout_s), then say what is missing."""
+        wanted = sorted({(p.field.table, p.field.column) for s in specs for p in s.parameters if p.field is not None})
+        if not wanted or self.client is None or database_id <= 0:
+            return {}
+        path = f"/api/database/{database_id}/metadata"
+        deadline = time.monotonic() + self.sync_timeout_s
+        while True:
+            found: dict[tuple[str, str], dict[str, Any]] = {}
+            meta = self.client.get(path)
+            for table in (meta or {}).get("tables") or []:
+                if table.get("schema") != READ_SCHEMA:
+                    continue
+                for column in table.get("fields") or []:
+                    key = (str(table.get("name")), str(column.get("name")))
+                    if key in wanted and isinstance(column.get("id"), int):
+                        found[key] = column
+            missing = [f"{READ_SCHEMA}.{t}.{c}" for t, c in wanted if (t, c) not in found]
+            if not missing:
+                break
+            if self.dry_run or time.monotonic() >= deadline:
+                if self.dry_run:
+                    return {key: int(col["id"]) for key, col in found.items()}
+                raise MetabaseError(
+                    "GET",
+                    path,
+                    None,
+                    f"Metabase does not know {', '.join(missing)} yet: its schema sync of the warehouse has not "
+                    f"finished (or the reporting schema is not built or not granted); run the apply again later",
+                )
+            time.sleep(self.sync_poll_s)
+        ids: FieldIds = {}
+        for (table, column), meta_field in sorted(found.items()):
+            name = f"{READ_SCHEMA}.{table}.{column}"
+            if meta_field.get("has_field_values") == "list":
+                self.report.add(Change("field", name, "unchanged", meta_field["id"]))
+            else:
+                self._write("PUT", f"/api/field/{meta_field['id']}", {"has_field_values": "list"})
+                self.report.add(Change("field", name, "update", meta_field["id"], "dropdown list of values"))
+            ids[(table, column)] = int(meta_field["id"])
+        return ids
 
     def ensure_collection(self) -> int:
         if self.client is not None:
@@ -460,9 +594,15 @@ class Applier:
         return found
 
     def ensure_card(
-        self, card: CardSpec, spec: DashboardSpec, collection_id: int, database_id: int, existing: dict[str, int]
+        self,
+        card: CardSpec,
+        spec: DashboardSpec,
+        collection_id: int,
+        database_id: int,
+        existing: dict[str, int],
+        field_ids: FieldIds | None = None,
     ) -> int:
-        desired = card_payload(card, spec, database_id=database_id, collection_id=collection_id)
+        desired = card_payload(card, spec, database_id=database_id, collection_id=collection_id, field_ids=field_ids)
         card_id = existing.get(card.name)
         if card_id is None or self.client is None:
             new_id = self._write("POST", "/api/card", desired)
@@ -477,26 +617,35 @@ class Applier:
             self.report.add(Change("card", card.name, "unchanged", card_id))
         return card_id
 
-    def ensure_dashboard(
-        self, spec: DashboardSpec, collection_id: int, card_ids: dict[str, int], existing: dict[str, int]
-    ) -> int:
-        params = dashboard_parameters(spec)
+    def find_dashboard(
+        self, spec: DashboardSpec, collection_id: int, existing: dict[str, int]
+    ) -> tuple[int, dict[str, Any] | None]:
+        """The dashboard's id and what Metabase holds (None: created now, with its parameters and no cards)."""
         dash_id = existing.get(spec.name)
-        created = dash_id is None or self.client is None
-        if created:
+        if dash_id is None or self.client is None:
             body = {
                 "name": spec.name,
                 "description": spec.description,
                 "collection_id": collection_id,
-                "parameters": params,
+                "parameters": dashboard_parameters(spec),
             }
-            dash_id = self._write("POST", "/api/dashboard", body)
-            actual: dict[str, Any] = {"description": spec.description, "parameters": params, "dashcards": []}
+            return self._write("POST", "/api/dashboard", body), None
+        return dash_id, self.client.get(f"/api/dashboard/{dash_id}")
+
+    def fill_dashboard(
+        self,
+        spec: DashboardSpec,
+        dash_id: int,
+        actual: dict[str, Any] | None,
+        card_ids: dict[str, int],
+        dashboard_ids: dict[str, int],
+    ) -> int:
+        params = dashboard_parameters(spec)
+        created = actual is None
+        if actual is None:
+            actual = {"description": spec.description, "parameters": params, "dashcards": []}
             if self.client is not None and not self.dry_run:
                 actual = self.client.get(f"/api/dashboard/{dash_id}")
-        else:
-            assert self.client is not None and dash_id is not None
-            actual = self.client.get(f"/api/dashboard/{dash_id}")
         have_cards = actual.get("dashcards")
         if have_cards is None:
             have_cards = actual.get("ordered_cards") or []
@@ -512,7 +661,7 @@ class Applier:
                 reuse.setdefault(card_id, dc_id)
                 if spec_pos.get(card_id) == (dc.get("row"), dc.get("col")):
                     reuse[card_id] = dc_id
-        dashcards = dashcards_payload(spec, card_ids, reuse)
+        dashcards = dashcards_payload(spec, card_ids, reuse, dashboard_ids)
         diffs = dashboard_differences(params, dashcards, spec, actual)
         embedding: dict[str, Any] = {}
         if self.embed:
@@ -558,9 +707,13 @@ def apply_specs(
     access: AccessSpec | None = None,
     update_password: bool = False,
     embed: bool = False,
+    all_specs: list[DashboardSpec] | None = None,
+    sync_timeout_s: float = 120.0,
+    sync_poll_s: float = 3.0,
 ) -> ApplyReport:
     """Apply the specs (and, given `access`, the groups and permissions of dashboards/access.yml; with `embed`, the
-    dashboards' static embedding, as a tenant's dashboards need)."""
+    dashboards' static embedding, as a tenant's dashboards need); `all_specs` names the dashboards their clicks may
+    open (default: `specs`)."""
     applier = Applier(
         client,
         database,
@@ -569,5 +722,7 @@ def apply_specs(
         access=access,
         update_password=update_password,
         embed=embed,
+        sync_timeout_s=sync_timeout_s,
+        sync_poll_s=sync_poll_s,
     )
-    return applier.apply(specs)
+    return applier.apply(specs, all_specs)

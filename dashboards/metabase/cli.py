@@ -28,7 +28,8 @@ def _fail(message: str) -> CommandError:
 
 @dashboards_app.command("validate")
 def validate_cmd() -> None:
-    """Load every spec and check it (card names, filters wired to every card using them, SQL reads only marts)."""
+    """Load every spec and check it (card names, filters wired to every card using them, clicks, SQL reads only the
+    reporting schema)."""
     try:
         specs = load_specs()
     except SpecError as exc:
@@ -90,11 +91,13 @@ def apply_cmd(
     settings = MetabaseSettings()
     collection = settings.collection
     try:
-        specs = load_specs(only=only)
+        all_specs = load_specs()
+        specs = load_specs(only=only) if only else all_specs
         access = load_access()
         if tenant is not None:
             tenant_specs = [for_tenant(spec, tenant) for spec in specs]
             specs = [spec for spec in tenant_specs if spec is not None]
+            all_specs = [t for t in (for_tenant(spec, tenant) for spec in all_specs) if t is not None]
             access = access.admins_only()
             collection = f"{settings.collection} (tenant {tenant})"
         connection = settings.warehouse_connection(tenant=tenant)
@@ -117,6 +120,7 @@ def apply_cmd(
             access=access,
             update_password=update_password,
             embed=tenant is not None,
+            all_specs=all_specs,
         )
 
     if not settings.configured:

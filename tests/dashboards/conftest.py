@@ -9,15 +9,13 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fake_metabase import FakeMetabase  # noqa: E402
+from fake_metabase import WAREHOUSE_PASSWORD, FakeMetabase, reporting_columns  # noqa: E402
 from metabase_contract import CONTRACT_DIR, MetabaseContract  # noqa: E402
 
 from dashboards.metabase.apply import WarehouseConnection  # noqa: E402
 from dashboards.metabase.client import MetabaseClient  # noqa: E402
 from dashboards.metabase.permissions import AccessSpec, load_access  # noqa: E402
 from dashboards.spec import DashboardSpec, load_specs  # noqa: E402
-
-WAREHOUSE_PASSWORD = "wh-pa55-do-not-log"
 
 
 @pytest.fixture(scope="session")
@@ -34,7 +32,7 @@ def specs() -> list[DashboardSpec]:
 
 @pytest.fixture
 def fake() -> FakeMetabase:
-    return FakeMetabase()
+    return FakeMetabase(warehouse=reporting_columns(load_specs()))
 
 
 @pytest.fixture

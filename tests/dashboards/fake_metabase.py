@@ -10,6 +10,8 @@ the root collection's levels (All Users may write it) and a new database gives e
 Metabase's defaults do; both graphs carry a revision and a PUT with a stale one is refused (409); the
 Administrators' permissions cannot be changed; users and memberships as `GET /api/user` and
 `GET /api/permissions/membership` answer them.
+`warehouse` ({(schema, table): [columns]}) is what a database's schema sync finds: `GET /api/database/{id}/metadata`
+lists it (with field ids) once `sync_after` metadata reads have passed since the database was created.
 """
 
 from __future__ import annotations
@@ -53,8 +55,14 @@ class FakeMetabase:
         username: str = "admin@example.com",
         password: str = "s3cret",
         mbql5=False,
+        warehouse: dict[tuple[str, str], list[str]] | None = None,
+        sync_after: int = 0,
     ):
         self.api_key, self.username, self.password, self.mbql5 = api_key, username, password, mbql5
+        self.warehouse = warehouse or {}
+        self.sync_after = sync_after
+        self.metadata_reads: dict[int, int] = {}
+        self.fields: dict[int, dict[str, Any]] = {}
         self.sessions: set[str] = set()
         self.requests: list[Recorded] = []
         self._ids: dict[str, int] = {}
@@ -87,6 +95,9 @@ class FakeMetabase:
             ("POST", "/api/database", self.post_database),
             ("PUT", "/api/database/{id}", self.put_database),
             ("POST", "/api/database/{id}/sync_schema", self.sync_schema),
+            ("GET", "/api/database/{id}/metadata", self.database_metadata),
+            ("GET", "/api/field/{id}", self.get_field),
+            ("PUT", "/api/field/{id}", self.put_field),
             ("POST", "/api/card", self.post_card),
             ("GET", "/api/card/{id}", self.get_card),
             ("PUT", "/api/card/{id}", self.put_card),
@@ -225,6 +236,46 @@ class FakeMetabase:
     def sync_schema(self, did: int, *, body: Any, query: Any) -> tuple[int, Any]:
         return (200, {"status": "ok"}) if did in self.databases else (404, {"message": "Not found."})
 
+    def _synced_fields(self, did: int) -> list[dict[str, Any]]:
+        """The fields the database's sync found (created on the first read after the sync has finished)."""
+        known = [f for f in self.fields.values() if f["db_id"] == did]
+        if known or not self.warehouse:
+            return known
+        for (schema, table), columns in sorted(self.warehouse.items()):
+            for column in columns:
+                fid = self._next_id("field")
+                self.fields[fid] = {
+                    "id": fid,
+                    "db_id": did,
+                    "schema": schema,
+                    "table": table,
+                    "name": column,
+                    "has_field_values": "none",
+                }
+        return [f for f in self.fields.values() if f["db_id"] == did]
+
+    def database_metadata(self, did: int, *, body: Any, query: Any) -> tuple[int, Any]:
+        if did not in self.databases:
+            return 404, {"message": "Not found."}
+        self.metadata_reads[did] = self.metadata_reads.get(did, 0) + 1
+        tables: dict[tuple[str, str], dict[str, Any]] = {}
+        if self.metadata_reads[did] > self.sync_after:
+            for f in self._synced_fields(did):
+                table = tables.setdefault((f["schema"], f["table"]), {"schema": f["schema"], "name": f["table"]})
+                table.setdefault("fields", []).append(
+                    {"id": f["id"], "name": f["name"], "has_field_values": f["has_field_values"]}
+                )
+        return 200, {"id": did, "name": self.databases[did]["name"], "tables": list(tables.values())}
+
+    def get_field(self, fid: int, *, body: Any, query: Any) -> tuple[int, Any]:
+        return (200, copy.deepcopy(self.fields[fid])) if fid in self.fields else (404, {"message": "Not found."})
+
+    def put_field(self, fid: int, *, body: Any, query: Any) -> tuple[int, Any]:
+        if fid not in self.fields:
+            return 404, {"message": "Not found."}
+        self.fields[fid].update(copy.deepcopy(body))
+        return 200, copy.deepcopy(self.fields[fid])
+
     def _public_card(self, card: dict[str, Any]) -> dict[str, Any]:
         out = copy.deepcopy(card)
         if self.mbql5:
@@ -295,6 +346,9 @@ class FakeMetabase:
             known = {dc["id"] for dc in dash["dashcards"]}
             kept = []
             for dc in copy.deepcopy(body["dashcards"]):
+                for target in _click_targets(dc.get("visualization_settings") or {}):
+                    if target not in self.dashboards:
+                        return 400, {"message": f"click behavior links to dashboard {target}, which does not exist"}
                 if dc["id"] < 0:
                     dc["id"] = self._next_id("dashcard")
                 elif dc["id"] not in known:
@@ -433,3 +487,25 @@ class FakeMetabase:
         if self._flag(query, "skip-graph"):
             return 200, {"revision": self.data_revision}
         return 200, {"revision": self.data_revision, "groups": {}}
+
+
+def _click_targets(settings: dict[str, Any]) -> list[int]:
+    """Dashboard ids the dashcard's click behaviours link to."""
+    behaviors = [settings.get("click_behavior")]
+    behaviors += [col.get("click_behavior") for col in (settings.get("column_settings") or {}).values()]
+    return [b["targetId"] for b in behaviors if b and b.get("linkType") == "dashboard"]
+
+
+WAREHOUSE_PASSWORD = "wh-pa55-do-not-log"  # the warehouse password the tests give Metabase
+
+
+def reporting_columns(specs: list[Any]) -> dict[tuple[str, str], list[str]]:
+    """What a schema sync of the warehouse finds of the columns the field filters read."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for spec in specs:
+        for param in spec.parameters:
+            if param.field is not None:
+                columns = found.setdefault(("reporting", param.field.table), ["tenant_id"])
+                if param.field.column not in columns:
+                    columns.append(param.field.column)
+    return found

@@ -11,8 +11,9 @@ accepts any value (and the `dimension` branch is `{}`, which does too). Every co
 valid under more than one branch, and a strict validator rejects all of them ("is valid under each of"), the
 valid ones included. So `validate_body` checks everything else in the body against the contract as it is, with
 only that one target schema replaced by "anything", and `target_errors` checks the targets separately against
-the branch our dashcards use: `["variable", <template-tag reference>]`, the latter from the contract's own
-`metabase.lib.schema.parameter.template-tag.json`.
+the branches our dashcards use: `["variable", <template-tag reference>]` (a variable) and `["dimension",
+<template-tag reference>]` (a field filter of a native query; the contract's `dimension` branch is `{}`), the
+reference from the contract's own `metabase.lib.schema.parameter.template-tag.json`.
 """
 
 from __future__ import annotations
@@ -195,7 +196,7 @@ class MetabaseContract:
             "type": "array",
             "minItems": 2,
             "maxItems": 2,
-            "prefixItems": [{"const": "variable"}, {"$ref": tag_ref}],
+            "prefixItems": [{"enum": ["variable", "dimension"]}, {"$ref": tag_ref}],
         }
         return Draft202012Validator(schema, registry=self._registry(relax_target=False))
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 import logging
 
 import pytest
-from conftest import WAREHOUSE_PASSWORD
-from fake_metabase import ADMIN_ID, ALL_USERS_ID, FakeMetabase
+from fake_metabase import ADMIN_ID, ALL_USERS_ID, WAREHOUSE_PASSWORD, FakeMetabase, reporting_columns
 from metabase_contract import MetabaseContract
 
 from dashboards.metabase.apply import WarehouseConnection, apply_specs
 from dashboards.metabase.client import MetabaseClient, MetabaseError
 from dashboards.metabase.permissions import AccessSpec
-from dashboards.spec import DashboardSpec
+from dashboards.spec import DashboardSpec, reporting_tables
+
+N_FIELDS = 3  # the columns the field filters read: rpt_tenants.tenant_name, plan, segment
 
 
 def _apply(client: MetabaseClient, specs: list[DashboardSpec], connection: WarehouseConnection, **kw):
@@ -26,7 +27,14 @@ def test_first_apply_creates_everything(fake, client, specs, connection):
     assert len(report.of("create", "dashboard")) == len(specs) == len(fake.dashboards)
     assert [c.kind for c in report.of("create", "collection")] == ["collection"]
     assert len(report.of("create", "database")) == 1
-    assert not report.updated
+    # the filtered columns became dropdown lists; nothing else was updated
+    assert sorted(c.name for c in report.updated) == [
+        "reporting.rpt_tenants.plan",
+        "reporting.rpt_tenants.segment",
+        "reporting.rpt_tenants.tenant_name",
+    ]
+    assert {f["has_field_values"] for f in fake.fields.values() if f["name"] != "tenant_id"} == {"list"}
+    tenant_field = next(f["id"] for f in fake.fields.values() if f["name"] == "tenant_name")
     (coll,) = fake.collections.values()
     assert coll["name"] == "execmetrics"
     # every card lives in the collection and queries the warehouse connection it created
@@ -57,8 +65,13 @@ def test_first_apply_creates_everything(fake, client, specs, connection):
             stored = fake.cards[dc["card_id"]]
             tags = stored["dataset_query"]["native"]["template-tags"]
             card_params = {p["slug"]: p for p in stored["parameters"]}
+            params = {p.slug: p for p in spec.parameters}
             for slug, target in mapped.items():
-                assert target == ["variable", ["template-tag", slug]] and slug in tags
+                kind = "dimension" if params[slug].is_field_filter else "variable"
+                assert target == [kind, ["template-tag", slug]] and slug in tags
+                if slug == "tenant":  # the field filter names Metabase's id of rpt_tenants.tenant_name
+                    assert tags[slug]["dimension"] == ["field", tenant_field, None]
+                    assert tags[slug]["widget-type"] == "string/="
                 # the card's own parameter for the tag: same id as the tag, same target, the filter's type
                 assert card_params[slug]["id"] == tags[slug]["id"] and card_params[slug]["target"] == target
                 assert card_params[slug]["type"] == next(p.type for p in spec.parameters if p.slug == slug)
@@ -188,7 +201,8 @@ def test_contract_target_oneof_rejects_even_valid_targets(contract):
     assert any("valid under each of" in e for e in strict), strict
     assert contract.body_errors("/api/dashboard/{id}", "PUT", body) == []
     assert contract.target_errors(["variable", ["template-tag", "tenant"]]) == []
-    assert contract.target_errors(["dimension", ["template-tag", "tenant"]])
+    assert contract.target_errors(["dimension", ["template-tag", "tenant"]]) == []
+    assert contract.target_errors(["field", ["template-tag", "tenant"]])
     assert contract.target_errors(["variable", ["template-tag", ""]])
 
 
@@ -197,13 +211,13 @@ def test_second_apply_changes_nothing(fake, client, specs, connection):
     before = len(fake.requests)
     report = _apply(client, specs, connection)
     assert not report.created and not report.updated
-    assert len(report.unchanged) == 2 + sum(len(s.cards) for s in specs) + len(specs)
+    assert len(report.unchanged) == 2 + N_FIELDS + sum(len(s.cards) for s in specs) + len(specs)
     assert [r for r in fake.requests[before:] if r.method != "GET"] == []
 
 
 def test_second_apply_changes_nothing_with_mbql5_answers(specs, connection):
     """Newer Metabase answers dataset_query as MBQL 5 `stages`; the comparison must see through that."""
-    fake = FakeMetabase(mbql5=True)
+    fake = FakeMetabase(mbql5=True, warehouse=reporting_columns(specs))
     with MetabaseClient("http://mb.test", api_key=fake.api_key, transport=fake.transport) as client:
         _apply(client, specs, connection)
         before = len(fake.writes())
@@ -216,14 +230,16 @@ def test_changed_sql_is_one_put(fake, client, specs, connection):
     _apply(client, specs, connection)
     spec = next(s for s in specs if s.key == "executive_overview")
     card = spec.cards[0]
-    changed_card = card.model_copy(update={"sql": card.sql.replace("order by month", "order by month asc")})
+    changed_card = card.model_copy(
+        update={"sql": card.sql.replace("order by k.period_start", "order by k.period_start asc")}
+    )
     changed_spec = spec.model_copy(update={"cards": [changed_card, *spec.cards[1:]]})
     changed = [changed_spec if s.key == spec.key else s for s in specs]
     before = len(fake.requests)
     report = _apply(client, changed, connection)
     writes = [r for r in fake.requests[before:] if r.method != "GET"]
     assert [(w.method, w.template) for w in writes] == [("PUT", "/api/card/{id}")]
-    assert writes[0].body["dataset_query"]["native"]["query"].endswith("order by month asc")
+    assert writes[0].body["dataset_query"]["native"]["query"].endswith("order by k.period_start asc")
     assert [(c.kind, c.name) for c in report.updated] == [("card", card.name)]
     assert "sql" in report.updated[0].detail
     # and it is idempotent again
@@ -258,10 +274,91 @@ def test_dashcard_added_by_hand_is_removed(fake, client, specs, connection):
 
 
 def test_only_applies_one_dashboard(fake, client, specs, connection):
-    only = [s for s in specs if s.key == "billing_health"]
-    report = _apply(client, only, connection)
-    assert [c.name for c in report.of("create", "dashboard")] == ["Billing health"]
+    only = [s for s in specs if s.key == "product_engagement"]  # no click leaves it
+    report = _apply(client, only, connection, all_specs=specs)
+    assert [c.name for c in report.of("create", "dashboard")] == ["Product engagement"]
     assert len(fake.cards) == len(only[0].cards)
+
+
+def test_only_a_dashboard_whose_clicks_open_another_needs_that_one_applied(fake, client, specs, connection):
+    billing = [s for s in specs if s.key == "billing_health"]  # its dunning table opens the tenant dashboard
+    with pytest.raises(MetabaseError, match="'tenant_detail': apply it too"):
+        _apply(client, billing, connection, all_specs=specs)
+    _apply(client, specs, connection)
+    report = _apply(client, billing, connection, all_specs=specs)
+    assert not report.created and not report.updated
+
+
+def test_clicks_open_the_tenant_dashboard_and_the_months_movements(fake, client, specs, connection, contract):
+    report = _apply(client, specs, connection)
+    ids = report.ids("dashboard")
+    dashboards = {d["id"]: d for d in fake.dashboards.values()}
+    tenant_detail, movements = ids["Tenant detail"], ids["MRR movements by customer"]
+    links = 0
+    for dash in dashboards.values():
+        for dc in dash["dashcards"]:
+            viz = dc["visualization_settings"]
+            behaviors = [(None, viz["click_behavior"])] if "click_behavior" in viz else []
+            behaviors += [(key, col["click_behavior"]) for key, col in (viz.get("column_settings") or {}).items()]
+            for column_key, behavior in behaviors:
+                assert behavior["type"] == "link" and behavior["linkType"] == "dashboard"
+                target = dashboards[behavior["targetId"]]
+                target_params = {p["id"] for p in target["parameters"]}
+                for slug, mapping in behavior["parameterMapping"].items():
+                    assert slug == mapping["id"] == mapping["target"]["id"] and slug in target_params
+                    assert mapping["target"]["type"] == "parameter"
+                    assert not contract.body_errors(
+                        "/api/dashboard/{id}", "PUT", {"parameters": [{"id": slug, "type": "string/="}]}
+                    )
+                    if mapping["source"]["type"] == "parameter":
+                        assert mapping["source"]["id"] in {p["id"] for p in dash["parameters"]}
+                if column_key is not None:  # a table's tenant name opens the tenant's dashboard
+                    assert column_key == '["name","tenant_name"]' and target["id"] == tenant_detail
+                    assert behavior["parameterMapping"]["tenant"]["source"] == {
+                        "type": "column",
+                        "id": "tenant_name",
+                        "name": "tenant_name",
+                    }
+                links += 1
+    assert links >= 6
+    executive = dashboards[ids["Executive overview"]]
+    bridge_card = report.ids("card")["MRR bridge"]
+    (bridge,) = [dc for dc in executive["dashcards"] if dc["card_id"] == bridge_card]
+    click = bridge["visualization_settings"]["click_behavior"]
+    assert click["targetId"] == movements
+    assert click["parameterMapping"]["month"]["source"] == {"type": "column", "id": "month", "name": "month"}
+    assert click["parameterMapping"]["tenant"]["source"]["type"] == "parameter"
+
+
+def test_filters_are_dropdowns(fake, client, specs, connection, contract):
+    _apply(client, specs, connection)
+    executive = next(d for d in fake.dashboards.values() if d["name"] == "Executive overview")
+    params = {p["id"]: p for p in executive["parameters"]}
+    assert params["tenant"]["values_query_type"] == "list" and params["tenant"]["isMultiSelect"] is False
+    assert params["granularity"]["values_source_type"] == "static-list"
+    assert params["granularity"]["values_source_config"] == {"values": ["day", "week", "month"]}
+    assert params["compare_to"]["default"] == "previous period"
+    body = {"parameters": list(params.values())}
+    assert contract.body_errors("/api/dashboard/{id}", "PUT", body) == []
+
+
+def test_apply_waits_for_the_schema_sync_then_says_what_is_missing(specs, connection):
+    slow = FakeMetabase(warehouse=reporting_columns(specs), sync_after=2)
+    with MetabaseClient("http://mb.test", api_key=slow.api_key, transport=slow.transport) as client:
+        report = apply_specs(client, specs, connection, sync_poll_s=0.01)
+    assert len([r for r in slow.requests if r.template == "/api/database/{id}/metadata"]) == 3
+    assert len(report.of("update", "field")) == N_FIELDS
+    never = FakeMetabase(warehouse={})
+    with (
+        MetabaseClient("http://mb.test", api_key=never.api_key, transport=never.transport) as client,
+        pytest.raises(MetabaseError, match="reporting.rpt_tenants.tenant_name yet: its schema sync"),
+    ):
+        apply_specs(client, specs, connection, sync_timeout_s=0.05, sync_poll_s=0.01)
+
+
+def test_every_card_reads_a_table_the_connection_shows(specs, connection):
+    assert connection.public_details()["schema-filters-patterns"] == "reporting"
+    assert all(reporting_tables(c.sql) for s in specs for c in s.cards)
 
 
 def test_dry_run_sends_no_write(fake, client, specs, connection):
@@ -285,7 +382,7 @@ def test_existing_collection_and_database_are_reused(fake, client, specs, connec
     fake.dashboards.clear()
     report = _apply(client, specs, connection)
     assert len(fake.collections) == 1 and len(fake.databases) == 1
-    assert {c.kind for c in report.unchanged} == {"collection", "database"}
+    assert {c.kind for c in report.unchanged} == {"collection", "database", "field"}
 
 
 def test_changed_warehouse_details_update_the_connection(fake, client, specs, connection):
@@ -448,7 +545,7 @@ def test_update_password_sends_it_again(fake, client, specs, connection):
 
 
 def test_a_tenants_dashboards_for_embedding(fake, client, specs, connection, access, contract):
-    from dashboards.spec import documented_marts, for_tenant, marts_tables
+    from dashboards.spec import documented_tables, for_tenant, reporting_tables
 
     tenant_connection = WarehouseConnection(
         **{**connection.__dict__, "name": "execmetrics warehouse (tenant ten_1)", "user": "t_tenant", "tenant": "ten_1"}
@@ -461,12 +558,12 @@ def test_a_tenants_dashboards_for_embedding(fake, client, specs, connection, acc
     assert db["details"]["user"] == "t_tenant"
     assert db["details"]["additional-options"] == "options=-c%20execmetrics.tenant_id%3Dten_1"
     coll = next(c for c in fake.collections.values() if c["name"] == "execmetrics (tenant ten_1)")
-    with_tenant = {name for name, columns in documented_marts().items() if "tenant_id" in columns}
+    with_tenant = {name for name, columns in documented_tables().items() if "tenant_id" in columns}
     cards = [c for c in fake.cards.values() if c["collection_id"] == coll["id"]]
     assert cards and len(cards) < sum(len(s.cards) for s in specs)  # the company-wide cards stay out
     for card in cards:
         assert card["dataset_query"]["database"] == db["id"]
-        assert marts_tables(card["dataset_query"]["native"]["query"]) <= with_tenant, card["name"]
+        assert reporting_tables(card["dataset_query"]["native"]["query"]) <= with_tenant, card["name"]
     for dash in (d for d in fake.dashboards.values() if d["collection_id"] == coll["id"]):
         assert dash["enable_embedding"] is True
         assert dash["embedding_params"]["tenant"] == "locked"

@@ -29,7 +29,7 @@ def _env(monkeypatch):
 def test_validate_and_list():
     result = runner.invoke(app, ["dashboards", "validate"])
     assert result.exit_code == 0, result.output
-    assert "4 dashboards" in result.output
+    assert "6 dashboards" in result.output
     result = runner.invoke(app, ["dashboards", "list"], env={"COLUMNS": "220"})
     assert result.exit_code == 0, result.output
     assert "Executive overview" in result.output and "Conversion funnel" in result.output

@@ -289,19 +289,3 @@ def test_staging_picks_latest_versions(built: Target, tmp_path: Path) -> None:
     assert t2["deleted"] is True
     j1 = one(built, "select job_status from staging.stg_app__jobs where job_id = 'j1'")
     assert j1["job_status"] == "succeeded"
-
-
-def test_product_summary(built: Target) -> None:
-    from datetime import date
-
-    from orchestration.summary_product import product_summary
-
-    with psycopg.connect(built.conninfo) as conn:
-        summary = product_summary(conn, date(2025, 2, 1), date(2025, 2, 3), None)
-        t1 = product_summary(conn, date(2025, 2, 3), date(2025, 2, 3), "t1")
-    # 02-01..02-03: DAU 1, 2 (u2; u4), 2 -> avg 5/3; MAU 4 each day; t2 churned on 02-03, 1 tenant left
-    assert summary["customers"] == {"total": 1, "new": 0, "churned": 1}
-    assert summary["engagement"]["dau_avg"] == 1.67 and summary["engagement"]["mau_avg"] == 4.0
-    assert summary["engagement"]["dau_mau_ratio"] == round((5 / 3) / 4, 4)
-    assert summary["jobs"] == {"total": 5, "succeeded": 3, "failed": 1, "success_rate": 0.75, "avg_duration_s": 25.0}
-    assert t1["jobs"]["total"] == 5 and t1["engagement"]["dau_avg"] == 2.0

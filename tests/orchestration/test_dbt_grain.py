@@ -19,8 +19,16 @@ from orchestration.assets.dbt import (
     translator,
 )
 
-# The monthly marts today; a model moves between schedules only by moving between marts/<domain>/daily and /monthly.
+# The monthly models today; a model moves between schedules only by moving between <layer>/.../daily and /monthly
+# (marts/<domain>/, reporting/).
 MONTHLY_MODELS = {
+    "rpt_cohort_retention",
+    "rpt_customers",
+    "rpt_failed_payments",
+    "rpt_invoice_dunning",
+    "rpt_mrr_movements",
+    "rpt_outstanding_invoices",
+    "rpt_revenue_monthly",
     "dim_revenue_customers",
     "fct_cohort_retention",
     "fct_cohort_revenue_retention",
@@ -44,6 +52,8 @@ def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN00
     assert monthly == MONTHLY_MODELS
     daily_names = {node["name"] for node in buildable.values() if grain_of(node) == {DAILY}}
     assert {"fct_daily_metrics", "fct_mrr_daily", "int_daily_spine", "stg_app__events", "fx_rates"} <= daily_names
+    # the fresh KPIs are daily: built by every daily partition, as of its last day
+    assert {"rpt_kpi_periods", "rpt_tenants", "rpt_alerts", "rpt_subscription_status_daily"} <= daily_names
     check_grains(manifest)  # and no daily model reads a monthly one
 
 

@@ -37,6 +37,7 @@ linked as (
             else 'none'
         end as tenant_source,
         customers.email,
+        customers.customer_name,
         customers.currency,
         customers.created_at,
         customers.is_deleted
@@ -53,6 +54,7 @@ final as (
         linked.tenant_source,
         coalesce(app_tenants.is_internal, false) as is_internal,
         linked.email,
+        linked.customer_name,
         linked.currency,
         linked.created_at,
         linked.is_deleted

@@ -12,6 +12,7 @@ renamed as (
     select
         id as customer_id,
         payload ->> 'email' as email,
+        nullif(trim(payload ->> 'name'), '') as customer_name,
         upper(payload ->> 'currency') as currency,
         nullif(payload -> 'metadata' ->> 'tenant_id', '') as metadata_tenant_id,
         {{ stripe_ts("payload ->> 'created'") }} as created_at,

@@ -32,6 +32,7 @@ final as (
         customers.tenant_id::text as tenant_id,
         customers.tenant_source::text as tenant_source,
         customers.is_internal,
+        customers.customer_name,
         customers.currency,
         customers.created_at,
         customers.is_deleted,

@@ -1,10 +1,28 @@
 -- one row per month per tenant, plus the all-tenants row (tenant_id = '__all__'): MRR, ARR, customers and their
 -- movements, churn rates, NRR, GRR, ARPA, quick ratio, LTV, CAC (all-tenants row only) and trial conversion.
+-- Every month from a tenant's first ledger month to the as-of month has a row, also when nobody paid at either end
+-- (zero MRR, zero customers), so a chart has no gap.
 with
 
 movements as (
 
     select * from {{ ref('fct_mrr_movements') }}
+
+),
+
+customer_months as (
+
+    select * from {{ ref('int_mrr_customer_months') }}
+
+),
+
+month_spine as (
+
+    select
+        month,
+        {{ tenant_or_all() }} as tenant_id
+    from customer_months
+    {{ group_by_tenant_and_all(['month']) }}
 
 ),
 
@@ -20,7 +38,7 @@ finance as (
 
 ),
 
-monthly as (
+moving_months as (
 
     select
         month,
@@ -43,6 +61,34 @@ monthly as (
         count(*) filter (where churned_mrr > 0 and starting_mrr > 0) as starting_churned_customers
     from movements
     {{ group_by_tenant_and_all(['month']) }}
+
+),
+
+monthly as (
+
+    select
+        month_spine.month,
+        month_spine.tenant_id,
+        coalesce(moving_months.starting_mrr, 0) as starting_mrr,
+        coalesce(moving_months.mrr, 0) as mrr,
+        coalesce(moving_months.new_mrr, 0) as new_mrr,
+        coalesce(moving_months.expansion_mrr, 0) as expansion_mrr,
+        coalesce(moving_months.contraction_mrr, 0) as contraction_mrr,
+        coalesce(moving_months.churned_mrr, 0) as churned_mrr,
+        coalesce(moving_months.reactivation_mrr, 0) as reactivation_mrr,
+        coalesce(moving_months.fx_mrr, 0) as fx_mrr,
+        coalesce(moving_months.starting_customers, 0) as starting_customers,
+        coalesce(moving_months.customers, 0) as customers,
+        coalesce(moving_months.new_customers, 0) as new_customers,
+        coalesce(moving_months.churned_customers, 0) as churned_customers,
+        coalesce(moving_months.reactivated_customers, 0) as reactivated_customers,
+        coalesce(moving_months.starting_churned_mrr, 0) as starting_churned_mrr,
+        coalesce(moving_months.starting_churned_customers, 0) as starting_churned_customers
+    from month_spine
+    left join moving_months
+        on
+            month_spine.month = moving_months.month
+            and month_spine.tenant_id = moving_months.tenant_id
 
 ),
 

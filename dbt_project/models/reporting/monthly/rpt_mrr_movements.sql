@@ -1,0 +1,52 @@
+-- one row per customer and month with an MRR movement (fct_mrr_movements without the unchanged months), with the
+-- customer's and the tenant's names: the MRR bridge's customer-level drill-down and the largest movements table.
+with
+
+movements as (
+
+    select * from {{ ref('fct_mrr_movements') }}
+    where movement_type <> 'unchanged'
+
+),
+
+customers as (
+
+    select * from {{ ref('rpt_customers') }}
+
+),
+
+tenants as (
+
+    select * from {{ ref('rpt_tenants') }}
+
+),
+
+final as (
+
+    select
+        movements.customer_month_id::text as customer_month_id,
+        movements.month::date as month,
+        movements.customer_id::text as customer_id,
+        coalesce(customers.customer_name, movements.customer_id)::text as customer_name,
+        movements.tenant_id::text as tenant_id,
+        coalesce(tenants.tenant_name, movements.tenant_id)::text as tenant_name,
+        tenants.plan::text as plan,
+        tenants.segment::text as segment,
+        movements.movement_type::text as movement_type,
+        movements.churn_type::text as churn_type,
+        movements.starting_mrr::numeric(20, 4) as starting_mrr,
+        movements.new_mrr::numeric(20, 4) as new_mrr,
+        movements.expansion_mrr::numeric(20, 4) as expansion_mrr,
+        movements.contraction_mrr::numeric(20, 4) as contraction_mrr,
+        movements.churned_mrr::numeric(20, 4) as churned_mrr,
+        movements.reactivation_mrr::numeric(20, 4) as reactivation_mrr,
+        movements.fx_mrr::numeric(20, 4) as fx_mrr,
+        movements.ending_mrr::numeric(20, 4) as ending_mrr,
+        (movements.ending_mrr - movements.starting_mrr)::numeric(20, 4) as mrr_change
+    from movements
+    left join customers on movements.customer_id = customers.customer_id
+    left join tenants on movements.tenant_id = tenants.tenant_id
+
+)
+
+select * from final
