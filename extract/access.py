@@ -213,9 +213,9 @@ def after_build_function(roles: dict[str, str]) -> str:
     - In a transformed schema, the relation belongs to the transformer, whoever ran dbt (a superuser's build is
       handed over; anyone else gets a clear error instead of a table the pipeline can no longer replace).
     - In `marts` and `reporting`, a table gets row-level security with two policies: the reader sees every row;
-      the tenant role sees the rows whose tenant_id is the connection's `execmetrics.tenant_id`, never a reserved `__...` row
-      (`__all__`, `__unassigned__`). The reader may select it; the tenant role only when it has a tenant_id (a
-      company-wide mart is not a tenant's). A view cannot carry row-level security: the reader only.
+      the tenant role sees the rows whose tenant_id is the connection's `execmetrics.tenant_id`, never a reserved
+      `__...` row (`__all__`, `__unassigned__`). The reader may select it; the tenant role only when it has a
+      tenant_id (a company-wide table is not a tenant's). A view cannot carry row-level security: the reader only.
     """
     transformed = ", ".join(f"'{schema}'" for schema in TRANSFORMED_SCHEMAS)
     readable = ", ".join(f"'{schema}'" for schema in READ_SCHEMAS)
