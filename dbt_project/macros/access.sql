@@ -17,7 +17,7 @@
 
 {#- Models holding personal data: built only when INCLUDE_PERSONAL_DATA is on, dropped by the next run when off. -#}
 {% macro personal_data_models() %}
-    {{ return(['dim_revenue_customer_contacts']) }}
+    {{ return([('marts', 'dim_revenue_customer_contacts'), ('reporting', 'rpt_customer_contacts')]) }}
 {% endmacro %}
 
 {% macro access_after_build() %}
@@ -34,8 +34,8 @@
 
 {% macro drop_personal_data_models() %}
     {%- if execute and target.type == 'postgres' and not include_personal_data() -%}
-        {%- for name in personal_data_models() %}
-            drop table if exists {{ adapter.quote(target.database) }}.marts.{{ name }};
+        {%- for schema, name in personal_data_models() %}
+            drop table if exists {{ adapter.quote(target.database) }}.{{ schema }}.{{ name }};
         {%- endfor %}
     {%- endif -%}
 {% endmacro %}

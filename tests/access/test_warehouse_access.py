@@ -304,26 +304,33 @@ def _csv_headers(directory) -> dict[str, list[str]]:  # noqa: ANN001
 def test_no_personal_data_in_any_mart_or_export(built: Granted, tmp_path) -> None:  # noqa: ANN001
     from typer.testing import CliRunner
 
+    from dashboards.export.catalog import NOT_EXPORTED
     from extract.access import is_personal_column
     from orchestration.cli import app
 
     with _admin(built) as conn:
         marts = catalog(conn, "marts")
+        reporting = catalog(conn, "reporting")
     assert "dim_revenue_customers" in marts and "dim_revenue_customer_contacts" not in marts
+    assert "rpt_customers" in reporting and "rpt_customer_contacts" not in reporting
     assert {
-        (table, column) for table, columns in marts.items() for column in columns if is_personal_column(column)
+        (table, column)
+        for tables in (marts, reporting)
+        for table, columns in tables.items()
+        for column in columns
+        if is_personal_column(column)
     } == set()
 
     result = CliRunner().invoke(app, ["export", "--out", str(tmp_path), "--no-pdf"])
     assert result.exit_code == 0, result.output
     headers = _csv_headers(tmp_path / "csv")
-    assert set(headers) == set(marts)
+    assert set(headers) == set(reporting) - NOT_EXPORTED
     assert [(t, c) for t, columns in headers.items() for c in columns if is_personal_column(c)] == []
-    # the export is in the audit log with the rows it wrote per mart (CSV lines minus the header)
+    # the export is in the audit log with the rows it wrote per table (CSV lines minus the header)
     export = _events(built, "export")[-1]
     assert export.outcome == "success" and export.target == str(tmp_path)
     assert export.parameters["personal_data"] is False
-    for table in marts:
+    for table in headers:
         lines = (tmp_path / "csv" / f"{table}.csv").read_text(encoding="utf-8").count("\n")
         assert export.row_counts[table] == lines - 1, table
 
@@ -336,28 +343,29 @@ def test_personal_data_only_when_included_and_dropped_after(built: Granted, tmp_
 
     monkeypatch.setenv("INCLUDE_PERSONAL_DATA", "true")
     included = Warehouse(Settings()).as_role("transformer")
-    run_dbt(["run", "--select", "dim_revenue_customer_contacts"], included.target, env=included.dbt_env())
+    selected = ["dim_revenue_customer_contacts", "rpt_customer_contacts"]
+    run_dbt(["run", "--select", *selected], included.target, env=included.dbt_env())
     with _admin(built) as conn:
-        contacts = conn.execute(
-            "select tenant_id, email from marts.dim_revenue_customer_contacts order by 1"
-        ).fetchall()
+        contacts = conn.execute("select tenant_id, email from reporting.rpt_customer_contacts order by 1").fetchall()
     assert contacts and all(email and "@" in email for _, email in contacts)
     tenant = contacts[0][0]
     with psycopg.connect(built.tenant_conninfo(tenant), autocommit=True) as conn:  # secured like every mart
-        seen = conn.execute("select distinct tenant_id from marts.dim_revenue_customer_contacts").fetchall()
-    assert seen == [(tenant,)]
+        for table in ("marts.dim_revenue_customer_contacts", "reporting.rpt_customer_contacts"):
+            seen = conn.execute(f"select distinct tenant_id from {table}").fetchall()
+            assert seen == [(tenant,)], table
     with built.role("reader").connect() as conn:
         export_all(conn, tmp_path / "with", pdf=False, personal_data=True)
     with built.role("reader").connect() as conn:
         export_all(conn, tmp_path / "without", pdf=False, personal_data=False)
-    assert "email" in _csv_headers(tmp_path / "with" / "csv")["dim_revenue_customer_contacts"]
-    assert "email" not in _csv_headers(tmp_path / "without" / "csv").get("dim_revenue_customer_contacts", [])
+    assert "email" in _csv_headers(tmp_path / "with" / "csv")["rpt_customer_contacts"]
+    assert "email" not in _csv_headers(tmp_path / "without" / "csv").get("rpt_customer_contacts", [])
 
     monkeypatch.setenv("INCLUDE_PERSONAL_DATA", "false")
     excluded = Warehouse(Settings()).as_role("transformer")
     run_dbt(["run", "--select", "dim_tenants"], excluded.target, env=excluded.dbt_env())
     with _admin(built) as conn:
-        assert conn.execute("select to_regclass('marts.dim_revenue_customer_contacts')").fetchone()[0] is None
+        for table in ("marts.dim_revenue_customer_contacts", "reporting.rpt_customer_contacts"):
+            assert conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None, table
 
 
 def test_the_tenant_connection_metabase_gets_pins_its_tenant(built: Granted) -> None:

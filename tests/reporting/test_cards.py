@@ -86,3 +86,19 @@ def test_a_tenant_narrows_and_all_tenants_is_the_company(conn, scenarios) -> Non
     assert company[-1][1] == latest  # the tile's latest value is the ledger's latest day
     assert cleared == company  # an emptied filter shows the company, not every tenant's rows
     assert tenant[-1][1] < company[-1][1]
+
+
+def test_the_docs_name_exactly_the_reporting_tables_with_a_tenant(conn) -> None:
+    """Tenant dashboards keep the cards whose tables have a tenant_id by the models' yml (dashboards.spec.for_tenant):
+    the yml must say so of exactly the tables that have one."""
+    from dashboards.spec import documented_tables
+
+    built = conn.execute(
+        """select table_name, bool_or(column_name = 'tenant_id')
+           from information_schema.columns where table_schema = 'reporting' group by table_name"""
+    ).fetchall()
+    documented = documented_tables()
+    assert {name for name, _ in built} <= set(documented)
+    assert {name for name, has in built if has} == {
+        name for name, columns in documented.items() if "tenant_id" in columns and name in dict(built)
+    }
