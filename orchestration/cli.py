@@ -576,8 +576,8 @@ def demo(
         out_dir = settings.output_dir
         exported = run_export(get_settings(), company.start, company.end, None, out_dir, None)
         display.step(
-            f"exports written to {_shown(out_dir)}: CSV of {len(exported.csv_files)} reporting tables, the HTML board pack"
-            + ("" if exported.pdf_skipped else " and its PDF")
+            f"exports written to {_shown(out_dir)}: CSV of {len(exported.csv_files)} reporting tables, the HTML"
+            " board pack" + ("" if exported.pdf_skipped else " and its PDF")
         )
         if exported.pdf_skipped:
             display.step(f"PDF {exported.pdf_skipped}")
