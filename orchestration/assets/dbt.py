@@ -37,6 +37,7 @@ DAILY = "daily"
 MONTHLY = "monthly"
 GRAINS = (DAILY, MONTHLY)
 BUILDABLE = ("model", "seed", "snapshot")
+PARSE_WAIT_SECONDS = 600  # how long a process waits for another one's dbt parse of the same project
 DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")
 
 
@@ -117,13 +118,29 @@ def prepare_manifest(force: bool = False) -> Path:
         with environ(env):
             project.prepare_if_dev()
             if force or not manifest.exists() or manifest.stat().st_mtime < _newest_project_mtime():
-                project.preparer.prepare(project)
+                _prepare_waiting_for_others(project)
                 manifest.touch()  # newer than every project file, even when dbt kept the previous file
     except Exception as exc:
         raise DbtManifestError(f"dbt parse failed; the dbt project does not load:\n{exc}") from exc
     if not manifest.exists():
         raise DbtManifestError(f"dbt parse wrote no manifest at {manifest}")
     return manifest
+
+
+def _prepare_waiting_for_others(project: DbtProject) -> None:
+    """dagster-dbt's preparer waits 60 s for another process's parse (its lock), then gives up; on a busy machine a
+    parse can take longer. Wait again, up to PARSE_WAIT_SECONDS: once the other parse has written the manifest, the
+    preparer skips its own."""
+    from filelock import Timeout as LockTimeout
+
+    deadline = time.monotonic() + PARSE_WAIT_SECONDS
+    while True:
+        try:
+            project.preparer.prepare(project)
+            return
+        except LockTimeout:
+            if time.monotonic() > deadline:
+                raise
 
 
 def load_manifest() -> dict[str, Any]:

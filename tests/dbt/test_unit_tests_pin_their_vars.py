@@ -47,6 +47,9 @@ CALLER_VARS: dict[str, Any] = {
     "anomaly_z_threshold": 1.5,
     "anomaly_min_volume": 2,
     "anomaly_min_relative_scale": 0.5,
+    "segment_mid_market_min_mrr": 40,
+    "segment_enterprise_min_mrr": 900,
+    "include_personal_data": "true",
 }
 
 
