@@ -15,7 +15,7 @@ the future tolerance), `%(start)s` / `%(end)s` (the window, either may be null).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Literal
+from typing import Literal, NamedTuple
 
 from extract.tables import (
     EARLIEST_TIMESTAMP,
@@ -67,62 +67,75 @@ def _digits_first(value: str) -> str:
     return f"(ascii({value}) between 48 and 57 or ascii(ltrim({value})) between 48 and 57)"
 
 
-def _column_rules(column: Column, shape: StageShape) -> list[tuple[str, str]]:
-    """(condition that makes the row bad, its reason) for one column, in order: value text `v_<name>`, typed value
-    `<name>` (see app_check_sql). A condition may be null where a value is null: that is not bad."""
+class Rule(NamedTuple):
+    """One rule of a column: the condition that makes a row bad and its reason, over the value's text `v_<name>` and
+    typed value `<name>` (see app_check_sql); `stored` is the same test over the row as COPY stores it (the typed
+    columns alone, app_copy_where), None where COPY cannot store such a value at all (its type's input function
+    refuses it, a JSON document is never copied as it is) or where the source itself vouches for the text
+    (a timestamp's first character: extract/app/sources.py's PlainCsv). A condition may be null where a value is
+    null: that is not bad."""
+
+    bad: str
+    reason: str
+    stored: str | None = None
+
+
+def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
+    """The rules of one column, in order."""
     name = column.name
     text, typed = ident("v_" + name), ident(name)
     label = literal(name + ": ")
-    rules: list[tuple[str, str]] = []
+    rules: list[Rule] = []
     if column.required:
-        rules.append((f"{text} is null or btrim({text}) = ''", literal(name + ": missing")))
+        blank = f"{typed} is null" + (f" or btrim({typed}) = ''" if column.type == "text" else "")
+        rules.append(Rule(f"{text} is null or btrim({text}) = ''", literal(name + ": missing"), blank))
     if shape == "document" and column.type != "jsonb":
         jtype = ident("j_" + name)
         rules.append(
-            (f"{jtype} in ('object', 'array')", f"{label} || 'a JSON ' || {jtype} || ' where a single value belongs'")
+            Rule(
+                f"{jtype} in ('object', 'array')", f"{label} || 'a JSON ' || {jtype} || ' where a single value belongs'"
+            )
         )
     if column.type != "text":
         message = _error(text, column.type, "not a date and time" if column.type == "timestamptz" else "invalid")
-        rules.append((f"{text} is not null and {typed} is null", f"{label} || {message}"))
+        rules.append(Rule(f"{text} is not null and {typed} is null", f"{label} || {message}"))
     if column.type == "timestamptz":  # Postgres also reads 'now', 'today', 'epoch', 'infinity': not dates
-        rules.append((f"not {_digits_first(text)}", f"{label} || 'not a date and time'"))
+        rules.append(Rule(f"not {_digits_first(text)}", f"{label} || 'not a date and time'"))
+
+    def on_value(condition: str, reason: str) -> None:  # judged on the typed value alone
+        rules.append(Rule(condition, reason, condition))
+
     if column.allowed:
-        rules.append(
-            (
-                f"{typed} not in {_set(column.allowed)}",
-                f"{label} || quote_literal({typed}) || {literal(' is not one of ' + ', '.join(column.allowed))}",
-            )
+        on_value(
+            f"{typed} not in {_set(column.allowed)}",
+            f"{label} || quote_literal({typed}) || {literal(' is not one of ' + ', '.join(column.allowed))}",
         )
     if column.type == "double precision":
-        rules.append(
-            (f"{typed} in ('NaN', 'Infinity', '-Infinity')", f"{label} || {text} || ' is not a finite number'")
-        )
+        on_value(f"{typed} in ('NaN', 'Infinity', '-Infinity')", f"{label} || {text} || ' is not a finite number'")
     if column.minimum is not None:
-        rules.append(
-            (f"{typed} < {column.minimum:g}", f"{label} || {typed}::text || {literal(f' is below {column.minimum:g}')}")
+        on_value(
+            f"{typed} < {column.minimum:g}", f"{label} || {typed}::text || {literal(f' is below {column.minimum:g}')}"
         )
     if column.maximum is not None:
-        rules.append(
-            (f"{typed} > {column.maximum:g}", f"{label} || {typed}::text || {literal(f' is above {column.maximum:g}')}")
+        on_value(
+            f"{typed} > {column.maximum:g}", f"{label} || {typed}::text || {literal(f' is above {column.maximum:g}')}"
         )
     if column.type == "timestamptz":
-        rules.append(
-            (
-                f"{typed} < {literal(EARLIEST_TIMESTAMP)}::timestamptz",
-                f"{label} || {typed}::text || {literal(' is before ' + EARLIEST_TIMESTAMP[:10])}",
-            )
+        on_value(
+            f"{typed} < {literal(EARLIEST_TIMESTAMP)}::timestamptz",
+            f"{label} || {typed}::text || {literal(' is before ' + EARLIEST_TIMESTAMP[:10])}",
         )
-        rules.append(
-            (
-                f"{typed} > %(ceiling)s::timestamptz",
-                f"{label} || {typed}::text || ' is in the future (after the load''s clock plus the tolerance)'",
-            )
+        on_value(
+            f"{typed} > %(ceiling)s::timestamptz",
+            f"{label} || {typed}::text || ' is in the future (after the load''s clock plus the tolerance)'",
         )
     if column.tenant:
         rules.append(
-            (
+            Rule(
                 f"{typed} not in (select id from raw.app_tenants)",
                 f"{literal(name + ': unknown tenant ')} || quote_literal({typed})",
+                # COPY's WHERE takes no subquery: the known tenants come as the keys of a JSON object
+                f"not %(tenants)s::jsonb ? {typed}",
             )
         )
     return rules
@@ -156,12 +169,25 @@ def app_fast_sql(table: AppTable, stage: str, staged: Mapping[str, str]) -> str:
         for c in table.columns
     )
     level = f"select t1.*, {typed} from (select s._line, {_column_values(table, staged)} from {stage} s) t1"
-    bad = [
-        f"not coalesce({condition}, false)"
-        for column in table.columns
-        for condition, _ in _column_rules(column, "columns")
-    ]
+    bad = [f"not coalesce({rule.bad}, false)" for column in table.columns for rule in _column_rules(column, "columns")]
     return f"select * from ({level} offset 0) t2 where {' and '.join(bad)} and not {_outside(table)}"
+
+
+def app_copy_where(table: AppTable) -> str:
+    """The WHERE of a COPY of source rows straight into the raw table (the app extractor's direct load): a row
+    outside the window is skipped, as app_check_sql skips it, and the first row that breaks a rule stops the COPY
+    with an error, so that the load falls back to staging, whose checks reject that row with its reason. Judged on
+    the stored row (Rule.stored): what a type cannot read, COPY's input functions refuse themselves. Parameters:
+    app_check_sql's, and `%(tenants)s`, a JSON object whose keys are the known tenants."""
+    bad = " or ".join(
+        f"({rule.stored})"
+        for column in table.columns
+        for rule in _column_rules(column, "columns")
+        if rule.stored is not None
+    )
+    # SQL has no raise: a text that is no boolean, cast to one, ends the COPY with an error naming the row.
+    stop = f"('breaks a rule: id ' || coalesce(quote_literal({ident('id')}), 'null'))::boolean"
+    return f"case when {_outside(table)} then false when {bad} then {stop} else true end"
 
 
 def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mapping[str, str]) -> str:
@@ -198,7 +224,7 @@ def app_check_sql(table: AppTable, stage: str, shape: StageShape, staged: Mappin
     typed = [f"{_typed(column, ident('v_' + column.name))} as {ident(column.name)}" for column in table.columns]
     level2 = f"select t1.*, {', '.join(typed)} from ({level1}) t1"
     for column in table.columns:
-        whens += [f"when {condition} then {reason}" for condition, reason in _column_rules(column, shape)]
+        whens += [f"when {rule.bad} then {rule.reason}" for rule in _column_rules(column, shape)]
     reason = "case " + " ".join(whens) + " end"
     return f"select t2.*, {_outside(table)} as _outside, {reason} as _reason from ({level2} offset 0) t2"
 
