@@ -373,15 +373,20 @@ STRIPE_TABLES: dict[str, StripeObject] = {spec.table: spec for spec in STRIPE_OB
 # ------------------------------------------------------------------------------------------------ DDL
 
 
+# The batch a load stamps on the rows it copies: `set local` by the load (null, so refused, outside one).
+BATCH_ID_SETTING = "execmetrics.batch_id"
+BATCH_ID_DEFAULT = f"current_setting('{BATCH_ID_SETTING}', true)"
+
+
 def app_table_ddl(table: AppTable) -> list[str]:
     """The raw table of an app table, its key and its watermark index (idempotent statements)."""
     raw = f"app_{table.name}"
     columns = ", ".join(column.ddl for column in table.columns)
     return [
-        # _extracted_at is the loading transaction's start: COPY leaves it to the default, which spares Postgres
-        # parsing a timestamp on every row.
+        # _extracted_at is the loading transaction's start and _batch_id the load's (a setting of its transaction):
+        # a COPY leaves both to their defaults, which spares Postgres parsing them on every row.
         f"create table if not exists raw.{raw} ({columns},"
-        " _batch_id text not null, _extracted_at timestamptz not null default now())",
+        f" _batch_id text not null default {BATCH_ID_DEFAULT}, _extracted_at timestamptz not null default now())",
         f"create unique index if not exists {raw}_key_uq on raw.{raw} ({', '.join(table.key)})",
         f"create index if not exists {raw}_{table.watermark}_ix on raw.{raw} ({table.watermark})",
     ]

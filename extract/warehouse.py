@@ -25,7 +25,7 @@ import psycopg
 
 from extract import server_layout as layout
 from extract.settings import Settings, get_settings
-from extract.tables import APP_TABLES, STRIPE_TABLES, app_table_ddl, stripe_table_ddl
+from extract.tables import APP_TABLES, BATCH_ID_DEFAULT, STRIPE_TABLES, app_table_ddl, stripe_table_ddl
 
 MIN_SERVER_VERSION = 160000  # Postgres 16: pg_input_is_valid
 RAW_SCHEMAS = ("raw", "staging", "intermediate", "marts", "audit", "seeds")
@@ -321,11 +321,15 @@ def raw_ddl() -> list[str]:
         raw = f"app_{table.name}"
         create, key_index, *rest = app_table_ddl(table)
         statements.append(create)
-        statements.append(  # warehouses created before _extracted_at had its default
+        statements.append(  # warehouses created before _extracted_at and _batch_id had their defaults
             f"""do $$ begin
                 if exists (select from information_schema.columns where table_schema = 'raw'
                            and table_name = '{raw}' and column_name = '_extracted_at' and column_default is null)
                 then alter table raw.{raw} alter column _extracted_at set default now();
+                end if;
+                if exists (select from information_schema.columns where table_schema = 'raw'
+                           and table_name = '{raw}' and column_name = '_batch_id' and column_default is null)
+                then alter table raw.{raw} alter column _batch_id set default {BATCH_ID_DEFAULT};
                 end if;
             end $$"""
         )
