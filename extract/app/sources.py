@@ -6,6 +6,10 @@ that are not UTF-8, NUL bytes, a CSV line with the wrong number of fields, JSON 
 parse), which become rejects naming the file and line. Postgres judges everything else (extract/checks.py), so a
 source converts nothing: CSV fields and JSONL lines reach the stage as they are in the file.
 
+A CSV file may also offer its lines as they are (`TableRows.plain`, a `PlainCsv`), for the extractor to COPY straight
+into the raw table; it checks on the way what COPY cannot (see PlainCsv), and the extractor falls back to the staging
+path whenever that or the COPY fails.
+
 A source may filter by watermark window, but must return rows whose watermark is NULL or unparsable too, so they
 reach the rejects table.
 """
@@ -16,11 +20,13 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any, Literal, Protocol
+
+import numpy as np
 
 from extract.tables import APP_TABLES
 from extract.warehouse import Reject
@@ -32,6 +38,76 @@ MAX_JSON_DEPTH = 1000  # deeper JSON is rejected before Postgres sees it (its pa
 
 class SourceError(ValueError):
     """The source itself is unusable (no such folder, table or file): that table fails with this message."""
+
+
+class NotPlain(Exception):
+    """A block of a CSV file that COPY cannot take as it is (PlainCsv.chunks): the load takes the staging path."""
+
+
+@dataclass
+class PlainCsv:
+    """A CSV file whose lines COPY can read as they are, straight into the raw table.
+
+    The header names contract columns only, each once, and every required one. `chunks` checks each block of lines
+    on the way (vectorized, no work per line in Python) and raises NotPlain at the first block that is not plain:
+    a quote (a field that may hold a comma or a line break), a NUL byte, a line ending other than the header's, a
+    line without exactly the header's number of fields (an empty line too), JSON brackets nested deeper than
+    Postgres parses, or a timestamp that does not begin with a digit ('now', 'epoch', 'Jan 8': Postgres reads
+    those, the checks refuse them, and a stored timestamp no longer tells). Everything else a row must meet is
+    judged by COPY itself (extract/checks.py's app_copy_where).
+    """
+
+    table: str
+    path: Path
+    offset: int  # where the first record starts
+    columns: tuple[str, ...]  # the contract column of each field, in the file's order
+    eol: bytes  # the header's line ending, b"\n" or b"\r\n"
+    rows: int = 0  # lines handed out so far
+
+    def chunks(self) -> Iterator[bytes]:
+        """Blocks of whole lines, as the file has them."""
+        spec = APP_TABLES[self.table]
+        timestamps = [i for i, name in enumerate(self.columns) if spec.column(name).type == "timestamptz"]
+        nested = any(spec.column(name).type == "jsonb" for name in self.columns)
+        with self.path.open("rb") as handle:
+            handle.seek(self.offset)
+            while data := handle.read(CHUNK_BYTES):
+                if not data.endswith(b"\n"):
+                    data += handle.readline()
+                    if not data.endswith(b"\n"):
+                        data += self.eol
+                lines = _plain_lines(data, len(self.columns), self.eol, timestamps)
+                if lines is None or (nested and data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH):
+                    raise NotPlain(f"{self.path.name}: a block of lines after line {self.rows + 1} is not plain")
+                self.rows += lines
+                yield data
+
+
+def _plain_lines(data: bytes, width: int, eol: bytes, timestamps: Sequence[int]) -> int | None:
+    """How many lines a block of whole lines has when COPY can read them as they are (PlainCsv), else None."""
+    if b'"' in data or b"\x00" in data:
+        return None
+    block = np.frombuffer(data, np.uint8)
+    ends = np.flatnonzero(block == ord("\n"))
+    if eol == b"\r\n":  # every line feed after a carriage return (one inside a line: COPY refuses it)
+        if (block[ends - 1] != ord("\r")).any():
+            return None
+    elif b"\r" in data:
+        return None
+    commas = np.flatnonzero(block == ord(","))
+    if len(commas) != len(ends) * (width - 1):
+        return None
+    # The commas in order, width - 1 per line: each line has exactly that many when each row of them lies on its line.
+    fields = commas.reshape(len(ends), width - 1)
+    starts = np.concatenate(([0], ends[:-1] + 1))
+    if not ((fields[:, 0] >= starts).all() and (fields[:, -1] < ends).all()):
+        return None
+    for position in timestamps:
+        first = block[starts if position == 0 else fields[:, position - 1] + 1]
+        empty = (first == ord(",")) | (first == ord("\r")) | (first == ord("\n"))  # null: no value to judge
+        if not (((first >= ord("0")) & (first <= ord("9"))) | empty).all():
+            return None
+    return len(ends)
 
 
 @dataclass
@@ -51,6 +127,7 @@ class TableRows:
     chunks: Iterator[str]
     rejects: list[Reject] = field(default_factory=list)
     rows: int = 0  # records handed to the stage so far
+    plain: PlainCsv | None = None  # the same records as lines COPY may take as they are (a CSV file)
 
 
 class AppSource(Protocol):
@@ -207,6 +284,17 @@ def _read_csv(table: str, path: Path, handle: IO[bytes]) -> TableRows:
             staged.setdefault(name.strip(), column)
     rows = TableRows(path.name, "line", "columns", stage_columns, staged, iter(()))
     rows.chunks = _csv_chunks(handle, rows, len(header))
+    columns = tuple(name.strip() for name in header)
+    spec = APP_TABLES[table]
+    if (
+        len(columns) > 1
+        and set(columns) <= set(spec.column_names)
+        and len(set(columns)) == len(columns)
+        and all(column.name in columns for column in spec.columns if column.required)
+        and b'"' not in head
+    ):
+        eol = b"\r\n" if head.endswith(b"\r\n") else b"\n"
+        rows.plain = PlainCsv(table, path, handle.tell(), columns, eol)
     return rows
 
 
