@@ -36,9 +36,9 @@ import psycopg
 from psycopg import errors
 from psycopg.copy import QueuedLibpqWriter
 
-from extract.app.sources import AppSource, SourceError, TableRows
-from extract.checks import app_check_sql, app_fast_sql, app_record_sql, ident, literal
-from extract.tables import APP_TABLES, AppTable
+from extract.app.sources import AppSource, NotPlain, PlainCsv, SourceError, TableRows
+from extract.checks import app_check_sql, app_copy_where, app_fast_sql, app_record_sql, ident, literal
+from extract.tables import APP_TABLES, BATCH_ID_SETTING, AppTable
 from extract.warehouse import (
     Warehouse,
     ensure_raw_schema,
@@ -307,6 +307,96 @@ def _insert_valid(conn: psycopg.Connection, spec: AppTable, rows: TableRows, sta
     return conn.execute(insert + f"({check}) c where _reason is null and not _outside", params).rowcount
 
 
+def _nothing_to_replace(
+    conn: psycopg.Connection, spec: AppTable, window: tuple[datetime | None, datetime | None]
+) -> bool:
+    """Whether raw holds no row of the window (a first load, a new partition): then the load is likely to be all new
+    keys, and worth a direct COPY."""
+    mark = ident(spec.watermark)
+    bounds, values = [], []
+    for bound, value in zip((">=", "<"), window, strict=True):
+        if value is not None:
+            bounds.append(f"{mark} {bound} %s")
+            values.append(value)
+    where = " where " + " and ".join(bounds) if bounds else ""
+    row = conn.execute(f"select not exists (select from {spec.raw_table}{where})", values).fetchone()
+    return bool(row and row[0])
+
+
+def _load_direct(
+    conn: psycopg.Connection, spec: AppTable, plain: PlainCsv, params: dict[str, Any], result: TableResult
+) -> bool:
+    """COPY a plain CSV file straight into the raw table (one parse per value, no staging, bulk inserts), in a
+    savepoint. A row outside the window is skipped; anything else that would not load as it is (a block that is not
+    plain, a value its type cannot read, a rule broken, a key already in raw or twice in the file) ends the COPY
+    with an error, and the savepoint is rolled back: False, and the staging path loads the table instead."""
+    columns = ", ".join(map(ident, plain.columns))
+    conn.execute("select set_config(%s, %s, true)", (BATCH_ID_SETTING, params["batch_id"]))  # _batch_id's default
+    known = conn.execute("select coalesce(jsonb_object_agg(id, true), '{}')::text from raw.app_tenants").fetchone()
+    params = {**params, "tenants": known[0] if known else "{}"}
+    statement = f"copy {spec.raw_table} ({columns}) from stdin with (format csv) where {app_copy_where(spec)}"
+    try:
+        with conn.transaction():
+            cursor = conn.cursor()
+            # The queued writer sends from another thread: Postgres parses while Python reads and checks on.
+            with cursor.copy(statement, params, writer=QueuedLibpqWriter(cursor)) as copy:
+                for chunk in plain.chunks():
+                    copy.write(chunk)
+    except (NotPlain, errors.DataError, errors.IntegrityError) as exc:
+        log.info("app.%s: staging the rows (%s)", spec.name, str(exc).strip().splitlines()[0])
+        return False
+    result.loaded = cursor.rowcount
+    result.skipped_outside_window = plain.rows - result.loaded
+    return True
+
+
+def _load_staged(
+    conn: psycopg.Connection,
+    stager: _Stager,
+    spec: AppTable,
+    rows: TableRows,
+    params: dict[str, Any],
+    result: TableResult,
+    extracted_at: datetime,
+) -> None:
+    """Stage the rows, insert the valid ones of the window, record the others in raw._rejects with their reason."""
+    batch_id, window = params["batch_id"], (params["start"], params["end"])
+    _drop_stale_stages(conn)
+    stager.start()
+    duplicates = 0
+    try:
+        try:
+            with conn.transaction():  # the common case: every key new and once in the load
+                for stage in stager.staged():
+                    result.loaded += _insert_valid(conn, spec, rows, stage, params)
+        except errors.UniqueViolation:
+            stager.finish()
+            result.loaded = 0
+            check = app_check_sql(spec, stager.union, rows.shape, rows.staged)
+            duplicates = _dedupe_and_upsert(conn, spec, rows, check, params, result)
+    finally:
+        stager.finish()
+    staged = rows.rows
+    check = app_check_sql(spec, stager.union, rows.shape, rows.staged)
+    bad = 0
+    if result.loaded + result.unchanged + duplicates < staged:
+        bad = insert_rejects_select(
+            conn,
+            SOURCE,
+            spec.name,
+            f"select {_where(rows)} || _reason as reason, {app_record_sql(spec, rows.shape, rows.staged)} as record"
+            f" from ({check}) c"
+            " where _reason is not null and not _outside",
+            params,
+            batch_id,
+            window,
+        )
+    unreadable = insert_rejects(conn, SOURCE, spec.name, rows.rejects, batch_id, extracted_at, window)
+    result.rejected = duplicates + bad + unreadable
+    result.skipped_outside_window = staged - result.loaded - result.unchanged - duplicates - bad
+    conn.execute(f"drop table {', '.join(stager.tables)}")
+
+
 def load_table(
     conn: psycopg.Connection,
     connect: Callable[..., psycopg.Connection],
@@ -319,53 +409,32 @@ def load_table(
     progress: Progress | None = None,
 ) -> TableResult:
     """Load one table's rows for a window in one transaction (the caller's connection, not autocommit); `connect`
-    opens the staging connection."""
+    opens the staging connection.
+
+    A plain CSV file (sources.PlainCsv) into a window raw has no row of is first copied straight into the raw table
+    (_load_direct); when that does not go through, and for every other source, the rows are staged and checked."""
     result = TableResult(spec.name, window=window)
     params: dict[str, Any] = {"ceiling": ceiling, "start": window[0], "end": window[1], "batch_id": batch_id}
-    stager = _Stager(connect, rows, progress)
     with conn.transaction():
         conn.execute("set local timezone = 'UTC'")
         extracted_at = conn.execute("select now()").fetchone()[0]  # type: ignore[index]
-        _drop_stale_stages(conn)
-        stager.start()
-        duplicates = 0
-        try:
-            try:
-                with conn.transaction():  # the common case: every key new and once in the load
-                    for stage in stager.staged():
-                        result.loaded += _insert_valid(conn, spec, rows, stage, params)
-            except errors.UniqueViolation:
-                stager.finish()
-                result.loaded = 0
-                check = app_check_sql(spec, stager.union, rows.shape, rows.staged)
-                duplicates = _dedupe_and_upsert(conn, spec, rows, check, params, result)
-        finally:
-            stager.finish()
-        staged = rows.rows
-        check = app_check_sql(spec, stager.union, rows.shape, rows.staged)
-        bad = 0
-        if result.loaded + result.unchanged + duplicates < staged:
-            bad = insert_rejects_select(
-                conn,
-                SOURCE,
-                spec.name,
-                f"select {_where(rows)} || _reason as reason, {app_record_sql(spec, rows.shape, rows.staged)} as record"
-                f" from ({check}) c"
-                " where _reason is not null and not _outside",
-                params,
-                batch_id,
-                window,
-            )
-        unreadable = insert_rejects(conn, SOURCE, spec.name, rows.rejects, batch_id, extracted_at, window)
-        result.rejected = duplicates + bad + unreadable
-        result.skipped_outside_window = staged - result.loaded - result.unchanged - duplicates - bad
+        plain = rows.plain
+        if (
+            plain is not None
+            and _nothing_to_replace(conn, spec, window)
+            and _load_direct(conn, spec, plain, params, result)
+        ):
+            rows.rows = plain.rows
+            if progress is not None:
+                progress(rows.origin, rows.rows)
+        else:
+            _load_staged(conn, _Stager(connect, rows, progress), spec, rows, params, result, extracted_at)
         result.watermark = _latest(conn, spec, ceiling)
         record_batch(
             conn, batch_id + ":" + spec.name, SOURCE, spec.name, window, result.loaded, result.rejected, extracted_at
         )
         if result.watermark is not None:
             set_watermark(conn, SOURCE, spec.name, result.watermark, ceiling=ceiling)
-        conn.execute(f"drop table {', '.join(stager.tables)}")
     return result
 
 
