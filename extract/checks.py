@@ -87,7 +87,9 @@ def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
     label = literal(name + ": ")
     rules: list[Rule] = []
     if column.required:
-        blank = f"{typed} is null" + (f" or btrim({typed}) = ''" if column.type == "text" else "")
+        blank = f"{typed} is null"
+        if column.type == "text":  # btrim only for '' or a value beginning with a space: no copy of every value
+            blank += f" or (ascii({typed}) in (0, 32) and btrim({typed}) = '')"
         rules.append(Rule(f"{text} is null or btrim({text}) = ''", literal(name + ": missing"), blank))
     if shape == "document" and column.type != "jsonb":
         jtype = ident("j_" + name)
