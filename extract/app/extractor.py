@@ -343,7 +343,7 @@ def _load_direct(
                 for chunk in plain.chunks():
                     copy.write(chunk)
     except (NotPlain, errors.DataError, errors.IntegrityError) as exc:
-        log.info("app.%s: staging the rows (%s)", spec.name, str(exc).strip().splitlines()[0])
+        log.debug("app.%s: no direct copy, staging the rows (%s)", spec.name, str(exc).strip().splitlines()[0])
         return False
     result.loaded = cursor.rowcount
     result.skipped_outside_window = plain.rows - result.loaded
