@@ -121,12 +121,27 @@ def prepare_manifest(force: bool = False) -> Path:
             project.prepare_if_dev()
             if force or not manifest.exists() or manifest.stat().st_mtime < _newest_project_mtime():
                 project.preparer.prepare(project)
+                _reparse_seeds(project)
                 manifest.touch()  # newer than every project file, even when dbt kept the previous file
     except Exception as exc:
         raise DbtManifestError(f"dbt parse failed; the dbt project does not load:\n{exc}") from exc
     if not manifest.exists():
         raise DbtManifestError(f"dbt parse wrote no manifest at {manifest}")
     return manifest
+
+
+def _reparse_seeds(project: DbtProject) -> None:
+    """Parse once more, so the saved parse is whole again.
+
+    dagster-dbt's preparer marks every seed in `partial_parse.msgpack` as changed (a manifest prepared on one machine
+    and used on another would otherwise keep the first machine's seed paths). Here the manifest is prepared in the
+    checkout that uses it; with the seeds marked changed, every run would re-process the whole manifest instead of
+    skipping parsing when nothing changed. A second `dbt parse` re-reads only the seeds and saves a parse with their
+    real checksums.
+    """
+    from dagster_dbt import DbtCliResource
+
+    DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 
 def load_manifest() -> dict[str, Any]:

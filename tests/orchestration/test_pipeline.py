@@ -83,6 +83,7 @@ def test_dbt_runs_keep_the_saved_parse(one_day) -> None:  # noqa: ANN001
     for log in logs:
         text = log.read_text(errors="replace")
         assert "Unable to do partial parsing" not in text and "Starting full parse" not in text, log
+        assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
 
 
 def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_env, one_day) -> None:  # noqa: ANN001
