@@ -38,11 +38,14 @@ lint: install
 test: install system-deps lint
 	DBT_SEND_ANONYMOUS_USAGE_STATS=false $(BIN)/pytest
 
+# Every figure of docs/PERFORMANCE.md (long: the cards bench alone fills about 10 GB at 10,000 tenants).
 bench: install
 	$(BIN)/python bench/ingest.py
+	$(BIN)/python bench/ingest.py --memory --rows 10000000
 	$(BIN)/python bench/generate.py
 	$(BIN)/python bench/daily_partition.py
 	$(BIN)/python bench/backfill.py
+	$(BIN)/python bench/cards.py
 
 clean:
 	rm -rf $(VENV) target logs .pytest_cache .ruff_cache .mypy_cache test-artifacts

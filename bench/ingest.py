@@ -1,13 +1,20 @@
-"""Ingest benchmark: the app extractor vs psql's \\copy on the same api_requests rows.
+"""Ingest benchmark: the app extractor vs psql's \\copy on the same api_requests rows, and its peak memory.
 
     python bench/ingest.py [--rows 1000000] [--repeat 3] [--staged]
+    python bench/ingest.py --memory [--rows 10000000] [--kinds good,unknown_tenant,malformed]
 
-Writes N generated api_requests to a CSV file, loads them through the extractor (validation, rejects, COPY)
+Rate: writes N generated api_requests to a CSV file, loads them through the extractor (validation, rejects, COPY)
 into raw.app_api_requests, then loads the same file with `psql \\copy` into an identical table (same columns,
 indexes and a batch id of the same length in every row), and prints both rates and their ratio. Goal: the
 extractor reaches >= 0.9 of \\copy's rate. The file is plain CSV and every round a first load, so the extractor
 copies it straight into the raw table; `--staged` measures the staging path instead (what a file with a bad row,
-a quoted field or rows already in raw takes). Uses WAREHOUSE_URL if set, else a throw-away embedded Postgres.
+a quoted field or rows already in raw takes).
+
+Memory (--memory): for each kind of file (every row good; every row rejected by Postgres's checks for an unknown
+tenant; every row rejected by the source for a wrong number of fields), loads N rows through the extractor in a
+process of its own and prints its time, its peak RSS (goal <= 300 MB) and the largest anonymous RSS of a Postgres
+backend meanwhile (a server on this machine). Uses WAREHOUSE_URL if set, else a throw-away embedded Postgres
+(on --port).
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -36,7 +44,12 @@ COLUMNS = ["id", "tenant_id", "user_id", "method", "route", "status_code", "dura
 ROUTES = ["/v1/reports", "/v1/files", "/v1/worklogs", "/v1/users", "/v1/jobs/{id}", "/v1/search"]
 
 
-def write_source(directory: Path, rows: int, tenants: int = 200) -> None:
+KINDS = ("good", "unknown_tenant", "malformed")
+
+
+def write_source(directory: Path, rows: int, tenants: int = 200, kind: str = "good") -> None:
+    """tenants.csv and api_requests.csv; kind "unknown_tenant" names tenants not in tenants.csv, "malformed" gives
+    every api_requests line one field too many."""
     rng = random.Random(7)
     start = datetime(2026, 1, 1, tzinfo=UTC)
     with (directory / "tenants.csv").open("w", newline="") as handle:
@@ -56,13 +69,14 @@ def write_source(directory: Path, rows: int, tenants: int = 200) -> None:
             writer.writerow(
                 [
                     f"req_{i:09d}",
-                    f"ten_{rng.randrange(tenants)}",
+                    f"{'gone' if kind == 'unknown_tenant' else 'ten'}_{rng.randrange(tenants)}",
                     f"usr_{rng.randrange(5000)}",
                     rng.choice(("GET", "GET", "GET", "POST", "PATCH")),
                     rng.choice(ROUTES),
                     rng.choice((200, 200, 200, 200, 201, 204, 400, 404, 500)),
                     f"{rng.lognormvariate(3.5, 0.8):.3f}",
                     at.isoformat(),
+                    *(["extra"] if kind == "malformed" else []),
                 ]
             )
 
@@ -81,12 +95,18 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--repeat", type=int, default=3, help="rounds of both loads; medians are compared")
     parser.add_argument("--staged", action="store_true", help="measure the extractor's staging path")
+    parser.add_argument("--memory", action="store_true", help="peak memory per kind of rows instead of the rate")
+    parser.add_argument("--kinds", default=",".join(KINDS), help=f"with --memory: some of {', '.join(KINDS)}")
+    parser.add_argument("--port", type=int, default=54391, help="the throw-away warehouse's port")
     args = parser.parse_args()
+    if args.memory:
+        memory(args.rows, [kind.strip() for kind in args.kinds.split(",") if kind.strip()], args.port)
+        return
 
     work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
     os.chmod(work, 0o777)
     try:
-        with bench_warehouse(work, 54391) as (wh, target):
+        with bench_warehouse(work, args.port) as (wh, target):
             with wh.connect() as conn:
                 ensure_raw_schema(conn)
                 conn.execute("truncate raw.app_api_requests, raw.app_tenants, raw._watermarks")
@@ -148,6 +168,95 @@ def main() -> None:
             print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  ({path})")
             print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
             print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.90)")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def _load_in_child(url: str, source_dir: str, answer: Any) -> None:
+    """The extractor in a process of its own, so its peak RSS is the load's alone (plus the interpreter)."""
+    import resource
+
+    from extract.settings import Settings
+    from extract.warehouse import Warehouse
+
+    wh = Warehouse(Settings(warehouse_url=url))
+    t0 = time.perf_counter()
+    result = extract_app(wh, FileSource(Path(source_dir)), tables=["api_requests"])
+    seconds = time.perf_counter() - t0
+    table = result.tables["api_requests"]
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    answer.put((seconds, peak_kb * 1024, table.loaded, table.rejected, table.error))
+
+
+def _anon_rss(pid: int) -> int:
+    """A process's anonymous (private) RSS in bytes, 0 when it is gone."""
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in text.splitlines():
+        if line.startswith("RssAnon:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+def _sample_postgres(url: str, done: Any, peaks: list[int]) -> None:
+    """The largest anonymous RSS of a backend of this database until `done` (the server must be on this machine)."""
+    import psycopg
+
+    with psycopg.connect(url, autocommit=True) as conn:
+        while not done.wait(0.2):
+            backends = conn.execute("select pid from pg_stat_activity where datname = current_database()")
+            pids = [row[0] for row in backends]
+            peaks[0] = max([peaks[0], *map(_anon_rss, pids)])
+
+
+def memory(rows: int, kinds: list[str], port: int) -> None:
+    import multiprocessing
+    import threading
+
+    unknown = [kind for kind in kinds if kind not in KINDS]
+    if unknown:
+        raise SystemExit(f"error: unknown kind(s) {', '.join(unknown)}; expected some of {', '.join(KINDS)}")
+    work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
+    os.chmod(work, 0o777)
+    try:
+        with bench_warehouse(work, port) as (wh, _target):
+            with wh.connect() as conn:
+                ensure_raw_schema(conn)
+                conn.commit()
+            url = wh.target.url.replace("+psycopg", "")
+            print(f"{'rows':<16} {'rows':>12} {'time':>8} {'extractor peak RSS':>19} {'backend peak anon RSS':>23}")
+            for kind in kinds:
+                with wh.connect() as conn:
+                    conn.execute("truncate raw.app_api_requests, raw.app_tenants, raw._rejects, raw._watermarks")
+                    conn.commit()
+                source_dir = work / kind
+                source_dir.mkdir()
+                write_source(source_dir, rows, kind=kind)
+                extract_app(wh, FileSource(source_dir), tables=["tenants"])
+                done = threading.Event()
+                peaks = [0]
+                sampler = threading.Thread(target=_sample_postgres, args=(url, done, peaks), daemon=True)
+                sampler.start()
+                context = multiprocessing.get_context("spawn")
+                answer = context.Queue()
+                child = context.Process(target=_load_in_child, args=(url, str(source_dir), answer))
+                child.start()
+                seconds, peak, loaded, rejected, error = answer.get()
+                child.join()
+                done.set()
+                sampler.join()
+                if error:
+                    raise SystemExit(f"error: the {kind} load failed: {error}")
+                assert loaded + rejected == rows, (kind, loaded, rejected)
+                print(
+                    f"{kind:<16} {rows:>12,} {seconds:>7.1f}s {peak / 1e6:>16.0f} MB {peaks[0] / 1e6:>20.0f} MB"
+                    f"   (loaded {loaded:,}, rejected {rejected:,})",
+                    flush=True,
+                )
+                shutil.rmtree(source_dir, ignore_errors=True)
+            print("goal: extractor peak RSS <= 300 MB for every kind")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

@@ -409,6 +409,42 @@ def _storable(text: str) -> str:
     return text
 
 
+REJECT_STAGE_COLUMNS = "reason text, record text, record_hash text"
+
+
+def copy_rejects(conn: psycopg.Connection, stage: str, rejects: Iterable[Reject]) -> int:
+    """COPY rejected records (reason, record, the record's hash) into a staging table made with
+    REJECT_STAGE_COLUMNS; returns how many."""
+    count = 0
+    with conn.cursor().copy(f"copy {stage} (reason, record, record_hash) from stdin") as copy:
+        for reject in rejects:
+            reason, record = _storable(reject.reason), _storable(reject.record)
+            digest = hashlib.sha256(record.encode()).hexdigest()[:32]
+            copy.write_row((reason, record, digest))
+            count += 1
+    return count
+
+
+def store_staged_rejects(
+    conn: psycopg.Connection,
+    source: str,
+    table_name: str,
+    stage: str,
+    batch_id: str,
+    extracted_at: datetime,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+) -> None:
+    """Move the rejects of a staging table (copy_rejects) into raw._rejects; one row per reason and record."""
+    conn.execute(
+        f"""insert into raw._rejects (source, table_name, reason, record, record_hash, window_start, window_end,
+                                     _batch_id, _extracted_at)
+           select distinct on (reason, record_hash) %s, %s, reason, record, record_hash, %s, %s, %s, %s
+           from {stage}
+           on conflict (source, table_name, reason, record_hash) do nothing""",
+        (source, table_name, window[0], window[1], batch_id, extracted_at),
+    )
+
+
 def insert_rejects(
     conn: psycopg.Connection,
     source: str,
@@ -419,25 +455,10 @@ def insert_rejects(
     window: tuple[datetime | None, datetime | None] = (None, None),
 ) -> int:
     """Record rejected records with their reasons; returns how many were handed in (re-rejections included)."""
-    count = 0
-    conn.execute(
-        "create temp table if not exists _stage_rejects (reason text, record text, record_hash text) on commit drop"
-    )
+    conn.execute(f"create temp table if not exists _stage_rejects ({REJECT_STAGE_COLUMNS}) on commit drop")
     conn.execute("truncate _stage_rejects")
-    with conn.cursor().copy("copy _stage_rejects (reason, record, record_hash) from stdin") as copy:
-        for reject in rejects:
-            reason, record = _storable(reject.reason), _storable(reject.record)
-            digest = hashlib.sha256(record.encode()).hexdigest()[:32]
-            copy.write_row((reason, record, digest))
-            count += 1
-    conn.execute(
-        """insert into raw._rejects (source, table_name, reason, record, record_hash, window_start, window_end,
-                                     _batch_id, _extracted_at)
-           select distinct on (reason, record_hash) %s, %s, reason, record, record_hash, %s, %s, %s, %s
-           from _stage_rejects
-           on conflict (source, table_name, reason, record_hash) do nothing""",
-        (source, table_name, window[0], window[1], batch_id, extracted_at),
-    )
+    count = copy_rejects(conn, "_stage_rejects", rejects)
+    store_staged_rejects(conn, source, table_name, "_stage_rejects", batch_id, extracted_at, window)
     return count
 
 

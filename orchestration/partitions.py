@@ -69,6 +69,16 @@ def dbt_vars_for_window(start: datetime | date, end: datetime | date) -> dict[st
     return {"min_date": first.isoformat(), "max_date": last.isoformat()}
 
 
+# The environment variables the dbt project reads the window from (macros/incremental_window.sql), by var name.
+WINDOW_ENV = {"min_date": "EXECMETRICS_MIN_DATE", "max_date": "EXECMETRICS_MAX_DATE"}
+
+
+def dbt_window_env(start: datetime | date, end: datetime | date) -> dict[str, str]:
+    """The window [start, end) as the environment a dbt run reads it from. Not `--vars`: dbt hashes those into its
+    partial-parse check, so a new window each run would re-parse the whole project every time."""
+    return {WINDOW_ENV[name]: value for name, value in dbt_vars_for_window(start, end).items()}
+
+
 def day_keys(start: date, end: date) -> list[str]:
     """Daily partition keys start..end inclusive."""
     if end < start:

@@ -1,20 +1,41 @@
 {#-
-    The window a run builds. Dagster passes each run's partitions as var('min_date') / var('max_date') (inclusive
-    local days); with neither, a run builds everything (a full build) or, incrementally, from the last day built.
+    The window a run builds (inclusive local days): var('min_date') / var('max_date') when set (an analyst's
+    `--vars`, a unit test), else the environment variables EXECMETRICS_MIN_DATE / EXECMETRICS_MAX_DATE, which is how
+    Dagster passes each run's partitions. With neither, a run builds everything (a full build) or, incrementally,
+    from the last day built.
+
+    Why the environment: dbt hashes `--vars` into its partial-parse check, so a window passed as vars makes every
+    run re-parse the whole project. The environment variables are read only while executing (`execute`), never
+    while parsing, so dbt does not record them against any file and a new window keeps the saved parse. A unit
+    test never reads them: its window is the vars it pins.
 -#}
 
-{#- var('min_date') / var('max_date') as SQL date literals, or none when unset -#}
+{#- the window's first / last day as SQL date literals, or none when unset -#}
 {% macro window_min_date() -%}
-    {{ return(window_date_literal(var('min_date'))) }}
+    {{ return(window_date_literal(window_bound('min_date', 'EXECMETRICS_MIN_DATE'))) }}
 {%- endmacro %}
 
 {% macro window_max_date() -%}
-    {{ return(window_date_literal(var('max_date'))) }}
+    {{ return(window_date_literal(window_bound('max_date', 'EXECMETRICS_MAX_DATE'))) }}
+{%- endmacro %}
+
+{% macro window_bound(var_name, env_name) -%}
+    {%- set value = var(var_name) -%}
+    {#- a unit test's window is what it pins in its vars, whatever the environment -#}
+    {%- set in_unit_test = model is mapping and model.get('resource_type') == 'unit_test' -%}
+    {%- if (value is none or value | string | trim in ('', 'None', 'null')) and execute and not in_unit_test -%}
+        {%- set value = env_var(env_name, '') -%}
+    {%- endif -%}
+    {{ return(value) }}
 {%- endmacro %}
 
 {% macro window_date_literal(value) -%}
     {%- if value is none or value | string | trim in ('', 'None', 'null') -%}{{ return(none) }}{%- endif -%}
-    {{ return("date '" ~ (value | string | trim) ~ "'") }}
+    {%- set text = value | string | trim -%}
+    {%- if not (text | length == 10 and text[4] == '-' and text[7] == '-' and text.replace('-', '').isdigit()) -%}
+        {{ exceptions.raise_compiler_error("the window's min_date / max_date must be a date (YYYY-MM-DD), got '" ~ text ~ "'") }}
+    {%- endif -%}
+    {{ return("date '" ~ text ~ "'") }}
 {%- endmacro %}
 
 {#-

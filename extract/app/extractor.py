@@ -40,14 +40,16 @@ from extract.app.sources import AppSource, NotPlain, PlainCsv, SourceError, Tabl
 from extract.checks import app_check_sql, app_copy_where, app_fast_sql, app_record_sql, ident, literal
 from extract.tables import APP_TABLES, BATCH_ID_SETTING, AppTable
 from extract.warehouse import (
+    REJECT_STAGE_COLUMNS,
     Warehouse,
+    copy_rejects,
     ensure_raw_schema,
     get_watermark,
-    insert_rejects,
     insert_rejects_select,
     new_batch_id,
     record_batch,
     set_watermark,
+    store_staged_rejects,
 )
 
 SOURCE = "app"
@@ -141,11 +143,15 @@ def _window_for(
 
 
 STAGE_GROUP_BYTES = 8 << 20  # source text per staging table
+REJECT_GROUP_ROWS = 50_000  # rejects the source found (unreadable rows) held in memory before they are staged
 
 
 class _Stager(threading.Thread):
     """Copies the source into unlogged staging tables, a group of chunks each, on a connection of its own, so that
     Postgres stages the next group while the load's transaction checks and inserts the previous one.
+
+    Rows the source cannot hand over (unreadable ones) are staged as they come too, every REJECT_GROUP_ROWS of them,
+    in `raw._stage_<pid>_rejects` on a third connection, so memory stays bounded however many rows are rejected.
 
     The tables are `raw._stage_<backend pid>_<n>`: a load that dies leaves them behind, and the next load drops
     those whose backend is gone.
@@ -157,6 +163,9 @@ class _Stager(threading.Thread):
         self.rows = rows
         self.progress = progress
         self.tables: list[str] = []
+        self.rejects_table: str | None = None
+        self.rejected = 0  # source rejects staged
+        self._rejects_conn: psycopg.Connection | None = None
         self._ready: queue.Queue[str | BaseException | None] = queue.Queue()
         self._done = False
 
@@ -179,16 +188,32 @@ class _Stager(threading.Thread):
                             copy.write(pending)
                             size += len(pending)
                             pending = next(chunks, None)
+                            if len(self.rows.rejects) >= REJECT_GROUP_ROWS:
+                                self._stage_rejects()
                     self.tables.append(table)
                     self._ready.put(table)
                     if self.progress is not None:
                         self.progress(self.rows.origin, self.rows.rows)
                     if pending is None:
                         break
+            self._stage_rejects()
         except BaseException as exc:  # handed to the load's thread, which raises it
             self._ready.put(exc)
         finally:
+            if self._rejects_conn is not None:
+                self._rejects_conn.close()
             self._ready.put(None)
+
+    def _stage_rejects(self) -> None:
+        """Stage the source's rejects so far, on a connection of their own (the other one is in a COPY)."""
+        if not self.rows.rejects:
+            return
+        if self._rejects_conn is None or self.rejects_table is None:
+            self._rejects_conn = self.connect(autocommit=True)
+            self.rejects_table = f"raw._stage_{self._rejects_conn.info.backend_pid}_rejects"
+            self._rejects_conn.execute(f"create unlogged table {self.rejects_table} ({REJECT_STAGE_COLUMNS})")
+        self.rejected += copy_rejects(self._rejects_conn, self.rejects_table, self.rows.rejects)
+        self.rows.rejects.clear()
 
     def staged(self) -> Iterator[str]:
         """The staging tables as they are ready (raises what the staging thread raised)."""
@@ -215,7 +240,7 @@ def _drop_stale_stages(conn: psycopg.Connection) -> None:
     """Staging tables whose loading backend is gone (a load that died)."""
     stale = conn.execute(
         r"""select t.tablename from pg_tables t
-            where t.schemaname = 'raw' and t.tablename ~ '^_stage_[0-9]+_[0-9]+$'
+            where t.schemaname = 'raw' and t.tablename ~ '^_stage_[0-9]+_([0-9]+|rejects)$'
               and split_part(t.tablename, '_', 3)::int not in (select pid from pg_stat_activity)"""
     ).fetchall()
     for (name,) in stale:
@@ -391,10 +416,12 @@ def _load_staged(
             batch_id,
             window,
         )
-    unreadable = insert_rejects(conn, SOURCE, spec.name, rows.rejects, batch_id, extracted_at, window)
+    unreadable = stager.rejected
+    if stager.rejects_table is not None:
+        store_staged_rejects(conn, SOURCE, spec.name, stager.rejects_table, batch_id, extracted_at, window)
     result.rejected = duplicates + bad + unreadable
     result.skipped_outside_window = staged - result.loaded - result.unchanged - duplicates - bad
-    conn.execute(f"drop table {', '.join(stager.tables)}")
+    conn.execute(f"drop table {', '.join([*stager.tables, *filter(None, [stager.rejects_table])])}")
 
 
 def load_table(

@@ -116,7 +116,8 @@ class TableRows:
 
     `shape` "columns": each record is `line,<field>,...` with the fields in `stage_columns` order, and `staged` maps
     the contract columns the source has to their stage column. "document": each record is `line,<json text>`.
-    `rejects` fills up while `chunks` is consumed.
+    `rejects` fills up while `chunks` is consumed, by at most a chunk's worth between two chunks: the consumer may
+    take them away between chunks to keep memory bounded.
     """
 
     origin: str  # a file name, or the database table
@@ -260,8 +261,7 @@ def _jsonl_chunks(handle: IO[bytes], rows: TableRows) -> Iterator[str]:
                     continue
                 out.append(f"{number + offset},{_quote(text)}\n")
             rows.rows += len(out)
-            if out:
-                yield "".join(out)
+            yield "".join(out)  # even empty: the consumer stages the rejects so far between chunks
 
 
 def _read_csv(table: str, path: Path, handle: IO[bytes]) -> TableRows:
@@ -333,8 +333,7 @@ def _csv_chunks(handle: IO[bytes], rows: TableRows, width: int) -> Iterator[str]
                         kept.append(f"{number + offset},{line}\n")
                 out = "".join(kept)
                 rows.rows += len(kept)
-            if out:
-                yield out
+            yield out  # even empty: the consumer stages the rejects so far between chunks
 
 
 def _csv_module_chunks(lines: Iterator[str], rows: TableRows, width: int, lines_before: int) -> Iterator[str]:
@@ -343,11 +342,20 @@ def _csv_module_chunks(lines: Iterator[str], rows: TableRows, width: int, lines_
     writer = csv.writer(buffer, lineterminator="\n")
     last = 0
     count = 0
+    since_yield = 0  # rows read since the last chunk, rejected ones included
     for fields in reader:
         number = lines_before + last + 1
         last = reader.line_num
         if not fields or fields == [""]:
             continue
+        since_yield += 1
+        if since_yield > BATCH_ROWS:  # a chunk every BATCH_ROWS rows, even when all of them are rejected
+            rows.rows += count
+            yield buffer.getvalue()
+            buffer.seek(0)
+            buffer.truncate()
+            count = 0
+            since_yield = 1
         text = ",".join(fields)
         where = f"{rows.origin}:{number}"
         problem = None
@@ -372,12 +380,7 @@ def _csv_module_chunks(lines: Iterator[str], rows: TableRows, width: int, lines_
             continue
         writer.writerow([number, *fields])
         count += 1
-        if count % BATCH_ROWS == 0:
-            rows.rows += BATCH_ROWS
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-    rows.rows += count % BATCH_ROWS
+    rows.rows += count
     if buffer.tell():
         yield buffer.getvalue()
 

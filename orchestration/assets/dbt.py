@@ -11,8 +11,11 @@
 - The translator maps the dbt sources `app.*` / `stripe.*` to the extract assets' keys (`raw/<table>`) and the
   models to `<schema>/<model>` (`staging/stg_app__events`, `marts/fct_daily_metrics`, ...); dbt tags become Dagster
   asset tags (`daily` / `monthly`), which the jobs select.
-- Each run calls dbt once with the run's partition window as `--vars {min_date, max_date}` (inclusive dates),
-  whatever the number of partitions (BackfillPolicy.single_run()).
+- Each run calls dbt once with the run's partition window (inclusive dates) in the environment variables
+  EXECMETRICS_MIN_DATE / EXECMETRICS_MAX_DATE, whatever the number of partitions (BackfillPolicy.single_run()).
+  Not as `--vars`: dbt hashes those into its partial-parse check, and a new window every run would re-parse the
+  project every run. The run starts from the manifest's saved parse (`partial_parse.msgpack` next to it), which
+  dagster-dbt copies into the run's own target folder.
 - dbt tests are Dagster asset checks (dagster-dbt's default).
 """
 
@@ -30,7 +33,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from extract.settings import PROJECT_ROOT
 from orchestration.dbt_cli import dbt_base_env, environ
-from orchestration.partitions import backfill_policy, daily_partitions, dbt_vars_for_window, monthly_partitions
+from orchestration.partitions import backfill_policy, daily_partitions, dbt_window_env, monthly_partitions
 from orchestration.resources import WarehouseResource, partition_locks
 
 DAILY = "daily"
@@ -119,6 +122,7 @@ def prepare_manifest(force: bool = False) -> Path:
             project.prepare_if_dev()
             if force or not manifest.exists() or manifest.stat().st_mtime < _newest_project_mtime():
                 _prepare_waiting_for_others(project)
+                _reparse_seeds(project)
                 manifest.touch()  # newer than every project file, even when dbt kept the previous file
     except Exception as exc:
         raise DbtManifestError(f"dbt parse failed; the dbt project does not load:\n{exc}") from exc
@@ -141,6 +145,18 @@ def _prepare_waiting_for_others(project: DbtProject) -> None:
         except LockTimeout:
             if time.monotonic() > deadline:
                 raise
+def _reparse_seeds(project: DbtProject) -> None:
+    """Parse once more, so the saved parse is whole again.
+
+    dagster-dbt's preparer marks every seed in `partial_parse.msgpack` as changed (a manifest prepared on one machine
+    and used on another would otherwise keep the first machine's seed paths). Here the manifest is prepared in the
+    checkout that uses it; with the seeds marked changed, every run would re-process the whole manifest instead of
+    skipping parsing when nothing changed. A second `dbt parse` re-reads only the seeds and saves a parse with their
+    real checksums.
+    """
+    from dagster_dbt import DbtCliResource
+
+    DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 
 def load_manifest() -> dict[str, Any]:
@@ -220,19 +236,28 @@ def run_dbt_build(
 ) -> Iterator[Any]:
     """One `dbt build` for the run's whole partition window; every materialization gets window + row count."""
     window = context.partition_time_window
-    dbt_vars = dbt_vars_for_window(window.start, window.end)
-    args = ["build", "--vars", json.dumps(dbt_vars)]
+    window_env = dbt_window_env(window.start, window.end)
+    args = ["build"]
     if config.full_refresh:
         args.append("--full-refresh")
     wh = warehouse.get()
     extra: dict[str, Any] = {
-        "partition_window": f"{dbt_vars['min_date']}..{dbt_vars['max_date']}",
+        "partition_window": "{}..{}".format(*window_env.values()),
         "partitions_in_run": len(context.partition_keys),
     }
     began = time.monotonic()
     # dbt builds shared tables: one dbt run at a time over the warehouse, whatever the partitions.
     # Tests run only when all their parents are in this run (a daily model's test on a monthly one waits for it).
-    env = {**wh.as_role("transformer").dbt_env(), "DBT_INDIRECT_SELECTION": "buildable"}
+    # DBT_TARGET_PATH: where dagster-dbt finds the saved parse to copy into the run's target folder.
+    # Unit tests check the models' logic on fixed inputs: they run in CI and in an analyst's `dbt build`, not again
+    # in every partition run (dbt's own advice).
+    env = {
+        **wh.as_role("transformer").dbt_env(),
+        **window_env,
+        "DBT_INDIRECT_SELECTION": "buildable",
+        "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
+        "DBT_TARGET_PATH": str(dbt_project().target_path),
+    }
     with environ(env), partition_locks(wh, "dbt", ["build"]):
         context.log.info(f"dbt {' '.join(args)}")
         invocation = dbt.cli(args, context=context, raise_on_error=False)

@@ -84,3 +84,11 @@ def test_unit_tests_pass_whatever_the_caller_vars(empty_marts: tuple[Target, Pat
     result = run_dbt(["test", "--select", "test_type:unit"], target, dbt_vars=CALLER_VARS, target_path=work / "t")
     ran = [node.node.name for node in result.result.results]
     assert len(ran) >= 15, ran  # every one of them passed: run_dbt raises on a failed test
+
+
+def test_unit_tests_ignore_a_window_in_the_environment(empty_marts: tuple[Target, Path]) -> None:
+    """Dagster passes a run's window in the environment; a unit test's window is still the one it pins."""
+    target, work = empty_marts
+    window = {"EXECMETRICS_MIN_DATE": "2031-01-01", "EXECMETRICS_MAX_DATE": "2031-01-02"}
+    result = run_dbt(["test", "--select", "test_type:unit"], target, env=window, target_path=work / "env")
+    assert len(result.result.results) >= 15

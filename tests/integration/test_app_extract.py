@@ -681,3 +681,55 @@ def test_the_command_ends_in_one_error_line(warehouse: Warehouse, tmp_path: Path
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stderr.strip().splitlines()[-1].startswith("error: not loaded (the other tables were): jobs:")
     assert "api_requests" in done.stdout  # the other tables' counts are shown
+
+
+class _WatchedRejects(list):  # type: ignore[type-arg]
+    """A source's reject list that remembers the most rejects it ever held at once."""
+
+    most = 0
+
+    def append(self, item) -> None:  # noqa: ANN001
+        super().append(item)
+        _WatchedRejects.most = max(_WatchedRejects.most, len(self))
+
+
+def test_rejects_are_staged_as_they_come_not_held(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows the source cannot stage (a wrong number of fields) leave memory every few rows, whatever their number:
+    every one still lands in raw._rejects with its line, and the good rows between them load."""
+    from extract.app import extractor
+
+    monkeypatch.setattr(extractor, "REJECT_GROUP_ROWS", 5)
+    monkeypatch.setattr(sources, "CHUNK_BYTES", 256)  # a few lines per chunk
+    source = write_jsonl(tmp_path / "src", {"tenants": TENANTS})
+    lines = [",".join(API[0])]
+    for number in range(1, 201):
+        if number % 10:
+            lines.append(f"bad_{number},t1,u1,GET,/v1/x,200,12.5,2025-03-01T10:00:00Z,one too many")
+        else:
+            lines.append(f"req_{number},t1,u1,GET,/v1/x,200,12.5,2025-03-01T10:00:00Z")
+    (source / "api_requests.csv").write_text("\n".join(lines) + "\n")
+    reading = FileSource(source)
+
+    class Watched:
+        description = reading.description
+
+        def has_table(self, table: str) -> bool:
+            return reading.has_table(table)
+
+        def read(self, table: str, start, end):  # noqa: ANN001, ANN202
+            rows = reading.read(table, start, end)
+            rows.rejects = _WatchedRejects()
+            return rows
+
+    _WatchedRejects.most = 0
+    result = extract_app(warehouse, Watched(), tables=["tenants", "api_requests"])  # type: ignore[arg-type]
+    api = result.tables["api_requests"]
+    assert (api.loaded, api.rejected) == (20, 180)
+    assert 0 < _WatchedRejects.most < 30  # at most a group plus one chunk's lines, never all 180
+    reasons = raw_conn.execute("select reason from raw._rejects where table_name = 'api_requests'").fetchall()
+    expected = {f"api_requests.csv:{number + 1}: 9 fields, the header has 8" for number in range(1, 201) if number % 10}
+    assert len(reasons) == 180 and {reason for (reason,) in reasons} == expected
+    stages = raw_conn.execute("select count(*) from pg_tables where tablename like '\\_stage\\_%'").fetchone()
+    assert stages == (0,)  # the staged rejects went with the load

@@ -12,6 +12,7 @@ from orchestration.partitions import (
     chunk_days,
     day_keys,
     dbt_vars_for_window,
+    dbt_window_env,
     month_keys,
     previous_day,
     previous_month,
@@ -30,6 +31,10 @@ def test_dbt_vars_are_inclusive_dates() -> None:
     }
     with pytest.raises(ValueError):
         dbt_vars_for_window(start, start)
+    assert dbt_window_env(date(2025, 11, 1), date(2025, 12, 1)) == {
+        "EXECMETRICS_MIN_DATE": "2025-11-01",
+        "EXECMETRICS_MAX_DATE": "2025-11-30",
+    }
 
 
 def test_keys_months_and_chunks() -> None:

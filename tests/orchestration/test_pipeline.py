@@ -67,6 +67,25 @@ def test_monthly_partition_materializes_after_its_days(one_day) -> None:  # noqa
     assert result.assets["marts/fct_revenue_monthly"]["partition_window"] == "2025-11-01..2025-11-30"
 
 
+def test_dbt_runs_keep_the_saved_parse(one_day) -> None:  # noqa: ANN001
+    """Each run passes its own window, yet dbt starts from the manifest's saved parse instead of parsing the project
+    again (a window in --vars would change dbt's partial-parse check every run)."""
+    from orchestration.assets.dbt import dbt_project
+
+    result, _, _ = one_day
+    project = dbt_project()
+    logs = [
+        log
+        for run in result.runs
+        for log in (project.project_dir / project.target_path).glob(f"dbt_*-{run.run_id[:7]}-*/dbt.log")
+    ]
+    assert len(logs) == 2  # the daily and the monthly dbt build
+    for log in logs:
+        text = log.read_text(errors="replace")
+        assert "Unable to do partial parsing" not in text and "Starting full parse" not in text, log
+        assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
+
+
 def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_env, one_day) -> None:  # noqa: ANN001
     from orchestration.pipeline import PipelineError, run_pipeline
 
