@@ -145,6 +145,8 @@ def _prepare_waiting_for_others(project: DbtProject) -> None:
         except LockTimeout:
             if time.monotonic() > deadline:
                 raise
+
+
 def _reparse_seeds(project: DbtProject) -> None:
     """Parse once more, so the saved parse is whole again.
 
