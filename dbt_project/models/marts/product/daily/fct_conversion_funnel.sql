@@ -8,9 +8,9 @@
       4 paying        a Stripe customer of the tenant had MRR > 0 (fct_mrr_daily) on a day within funnel_window_days
                       of creation (product_funnel_has_paying() switches the step on)
     is_complete is false while some tenant of the month is still inside its funnel window.
+    The days each tenant reached steps 2 and 3 come from int_tenant_funnel_steps (incremental): this model reads one
+    row per tenant, not every user's every active day.
 -#}
-{%- set activation_window_days = var('activation_window_days') | int %}
-{%- set activation_min_count = var('activation_min_count') | int %}
 {%- set funnel_window_days = var('funnel_window_days') | int %}
 
 with
@@ -22,16 +22,9 @@ tenants as (
 
 ),
 
-users as (
+tenant_funnel as (
 
-    select * from {{ ref('int_users_classified') }}
-    where is_counted
-
-),
-
-daily_activity as (
-
-    select * from {{ ref('int_user_daily_activity') }}
+    select * from {{ ref('int_tenant_funnel_steps') }}
 
 ),
 
@@ -55,44 +48,19 @@ signed_up as (
 
 ),
 
-tenant_actions as (
-
-    select
-        signed_up.tenant_id,
-        coalesce(sum(daily_activity.activation_events) filter (
-            where daily_activity.activity_date <= signed_up.created_date + {{ activation_window_days - 1 }}
-        ), 0) as activation_events_in_window,
-        min(daily_activity.activity_date) filter (
-            where daily_activity.reports_generated > 0
-        ) as first_report_date
-
-    from signed_up
-    inner join users
-        on signed_up.tenant_id = users.tenant_id
-    inner join daily_activity
-        on
-            users.user_id = daily_activity.user_id
-            and daily_activity.activity_date >= signed_up.created_date
-            and daily_activity.activity_date <= (select as_of_date from as_of)
-    group by signed_up.tenant_id
-
-),
-
 tenant_steps as (
 
     select
         signed_up.signup_month,
         signed_up.created_date,
         true as is_signed_up,
-        coalesce(tenant_actions.activation_events_in_window, 0) >= {{ activation_min_count }} as is_activated,
-        coalesce(
-            tenant_actions.first_report_date <= signed_up.created_date + {{ funnel_window_days - 1 }}, false
-        ) as has_first_report,
+        coalesce(tenant_funnel.activated_date <= (select as_of_date from as_of), false) as is_activated,
+        coalesce(tenant_funnel.first_report_date <= (select as_of_date from as_of), false) as has_first_report,
         {{ product_funnel_paying_flag() }} as is_paying
 
     from signed_up
-    left join tenant_actions
-        on signed_up.tenant_id = tenant_actions.tenant_id
+    left join tenant_funnel
+        on signed_up.tenant_id = tenant_funnel.tenant_id
     {{ product_funnel_paying_join() }}
 
 ),

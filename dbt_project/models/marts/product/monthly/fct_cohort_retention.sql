@@ -6,7 +6,8 @@
     retained_or_after counts members active in period n or any later one ("on or after", unbounded).
     A cell is observable only when the period has ended for every member of the cohort (the cohort's last
     signup day + the period's last day <= the last loaded day); cells not yet observable are NULL, not 0.
-    Built from the compact int_user_daily_activity (one row per user and active day), never from raw events.
+    Built from int_cohort_member_periods (one row per member and period active, kept incrementally), never from
+    each user's every active day; its size is members x periods, not users x active days.
 -#}
 {%- set max_weeks = var('cohort_max_weeks') | int %}
 {%- set max_months = var('cohort_max_months') | int %}
@@ -27,9 +28,9 @@ tenants as (
 
 ),
 
-daily_activity as (
+member_period_rows as (
 
-    select * from {{ ref('int_user_daily_activity') }}
+    select * from {{ ref('int_cohort_member_periods') }}
 
 ),
 
@@ -61,32 +62,6 @@ members as (
 
 ),
 
-member_activity as (
-
-    select
-        'users' as cohort_type,
-        daily_activity.user_id as member_id,
-        daily_activity.activity_date
-
-    from daily_activity
-    inner join users
-        on daily_activity.user_id = users.user_id
-    where daily_activity.activity_date <= (select as_of_date from as_of)
-
-    union
-
-    select
-        'tenants' as cohort_type,
-        users.tenant_id as member_id,
-        daily_activity.activity_date
-
-    from daily_activity
-    inner join users
-        on daily_activity.user_id = users.user_id
-    where daily_activity.activity_date <= (select as_of_date from as_of)
-
-),
-
 period_types as (
 
     select *
@@ -94,21 +69,21 @@ period_types as (
 
 ),
 
+-- the periods each member was active in by the as-of day (past the last period of the grid: one shared row)
 member_periods as (
 
-    select distinct
-        members.cohort_type,
-        members.member_id,
-        period_types.period_type,
-        (members_activity.activity_date - members.start_date) / period_types.period_days as period_number
+    select
+        member_period_rows.cohort_type,
+        member_period_rows.member_id,
+        member_period_rows.period_type,
+        member_period_rows.period_number
 
-    from members
-    inner join member_activity as members_activity
+    from member_period_rows
+    inner join members
         on
-            members.cohort_type = members_activity.cohort_type
-            and members.member_id = members_activity.member_id
-            and members_activity.activity_date >= members.start_date
-    cross join period_types
+            member_period_rows.cohort_type = members.cohort_type
+            and member_period_rows.member_id = members.member_id
+    where member_period_rows.first_active_date <= (select as_of_date from as_of)
 
 ),
 
