@@ -6,6 +6,7 @@ import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from extract.settings import Settings
 from extract.warehouse import EmbeddedServer, Target, Warehouse
@@ -25,3 +26,33 @@ def bench_warehouse(work: Path, port: int) -> Iterator[tuple[Warehouse, Target]]
     finally:
         if server is not None:
             server.stop()
+
+
+def company_warehouse(base: Warehouse, company: Any, work: Path, db: str, app_db: str) -> dict[str, int]:
+    """Point the pipeline at `company`: its app tables COPYed into database `app_db` (streamed), its Stripe history
+    as a dump under `work`, an empty warehouse database `db` (both dropped first), a temporary DAGSTER_HOME; the
+    settings are read again. Returns the app rows per table."""
+    from extract.settings import reset_settings
+    from extract.warehouse import ensure_raw_schema
+
+    for name in (db, app_db):
+        base.drop_database(name)
+        base.ensure_database(name)
+    counts: dict[str, int] = company.write_app_database(base.target.with_db(app_db).conninfo)
+    company.write_stripe_dump(work / "stripe")
+    os.environ.update(
+        {
+            "WAREHOUSE_URL": base.target.with_db(db).url.replace("+psycopg", ""),
+            "APP_DATABASE_URL": base.target.with_db(app_db).url,
+            "STRIPE_DUMP_DIR": str(work / "stripe"),
+            "DAGSTER_HOME": str(work / "dagster_home"),
+            "OUTPUT_DIR": str(work / "out"),
+            "PARTITIONS_START_DATE": company.start.isoformat(),
+            "COMPANY_FOUNDED_DATE": company.start.isoformat(),
+        }
+    )
+    os.environ.pop("STRIPE_API_KEY", None)
+    reset_settings()
+    with Warehouse().connect() as conn:
+        ensure_raw_schema(conn)
+    return counts

@@ -14,7 +14,6 @@ start-up, nodes, Dagster events), and the ratio backfill / one day (goal: <= 3).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import tempfile
 import time
@@ -34,46 +33,25 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=42)
     args = parser.parse_args()
 
-    from extract.settings import Settings, reset_settings
-    from extract.warehouse import Warehouse, ensure_raw_schema
+    from bench._warehouse import company_warehouse
+    from extract.demo.generator import DemoCompany, DemoConfig
+    from extract.settings import Settings
+    from extract.warehouse import Warehouse
 
     base = Warehouse(Settings())
     base.ensure_running()
-    for db in (BENCH_DB, BENCH_APP_DB):
-        base.drop_database(db)
-        base.ensure_database(db)
     work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
-
-    from extract.demo.generator import DemoCompany, DemoConfig
-
     months = (args.days + 30) // 31 + 1
     company = DemoCompany(DemoConfig(tenants=args.tenants, months=months, seed=args.seed))
     end = company.end
     start = end - timedelta(days=args.days - 1)
     began = time.monotonic()
-    counts = company.write_app_database(base.target.with_db(BENCH_APP_DB).conninfo)
-    company.write_stripe_dump(work / "stripe")
+    counts = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
     print(
         f"demo data: {args.tenants} tenants, {company.start}..{company.end}: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         + f" ({time.monotonic() - began:.0f}s)"
     )
-
-    os.environ.update(
-        {
-            "WAREHOUSE_URL": base.target.with_db(BENCH_DB).url.replace("+psycopg", ""),
-            "APP_DATABASE_URL": base.target.with_db(BENCH_APP_DB).url,
-            "STRIPE_DUMP_DIR": str(work / "stripe"),
-            "DAGSTER_HOME": str(work / "dagster_home"),
-            "OUTPUT_DIR": str(work / "out"),
-            "PARTITIONS_START_DATE": company.start.isoformat(),
-            "COMPANY_FOUNDED_DATE": company.start.isoformat(),
-        }
-    )
-    os.environ.pop("STRIPE_API_KEY", None)
-    reset_settings()
-    with Warehouse().connect() as conn:
-        ensure_raw_schema(conn)
 
     from orchestration.definitions import build_definitions
     from orchestration.pipeline import run_pipeline

@@ -286,6 +286,29 @@ class DemoConfig:
     api_requests_per_active_user_day: float = 8.5
     internal_tenants: int = 3
     events_per_active_user_day: float = 4.0  # besides the login: worklogs, uploads, reports
+    users_per_tenant: float = 1.0  # a multiplier on each tenant's size (the large company: bigger tenants)
+    max_tenant_users: int = 400
+    # only the last N days have activity (events, jobs, API requests); tenants and users span all `months`
+    activity_days: int | None = None
+
+    @classmethod
+    def large(cls, scale: float = 1.0, activity_days: int = 31, end: date = date(2026, 10, 30)) -> DemoConfig:
+        """The large company: at scale 1, 10,000 tenants, about 1M users and, on a weekday, about 10M events and
+        10M API requests a day, over three years of signups; activity on the last `activity_days` days only (the
+        day a run builds and the 30 before it that MAU reads). `scale` multiplies the tenants (so the users, events
+        and requests) for a smaller run; the per-user rates stay those of the full size."""
+        if scale <= 0:
+            raise ValueError("scale must be > 0")
+        return cls(
+            tenants=max(1, round(10_000 * scale)),
+            months=36,
+            end=end,
+            users_per_tenant=10.0,
+            max_tenant_users=3_000,
+            events_per_active_user_day=30.0,
+            api_requests_per_active_user_day=26.5,
+            activity_days=activity_days,
+        )
 
     @property
     def start(self) -> date:
@@ -293,7 +316,7 @@ class DemoConfig:
         return date(index // 12, index % 12 + 1, 1)
 
 
-@dataclass
+@dataclass(slots=True)
 class _User:
     id: str
     tenant_index: int
@@ -349,6 +372,8 @@ class DemoCompany:
         self.end: date = cfg.end
         self._start_ms = date_to_ms(self.start)
         self._days = (self.end - self.start).days + 1
+        # the first day with activity (events, jobs, API requests): day 0 unless activity_days says otherwise
+        self._first_active_day = max(0, self._days - cfg.activity_days) if cfg.activity_days else 0
         self._horizon_ms = date_to_ms(self.end + timedelta(days=1)) - 1
         self._horizon_ts = self._horizon_ms // 1000
         self._tenants = self._make_tenants()
@@ -405,7 +430,8 @@ class DemoCompany:
             tier = "enterprise" if internal else weighted(rng, TIER_WEIGHTS)
             base = {"free": 1.6, "starter": 3.5, "growth": 8.0, "enterprise": 24.0}[tier]
             size = 1 + int(base * rng.paretovariate(2.2) * lognormal(rng, 1.0, 0.35))
-            target = max(4, min(size, 25)) if internal else min(size, 400)
+            scaled = min(round(size * cfg.users_per_tenant), cfg.max_tenant_users)
+            target = max(4, min(size, 25)) if internal else scaled
             tz = int(weighted(rng, [(str(o), w) for o, w in TZ_OFFSETS]))
             integration = tier in ("growth", "enterprise") and rng.random() < 0.6
             t = _Tenant(index, tid, name, domain, created_ms, internal, tier, tz, target, integration)
@@ -574,7 +600,7 @@ class DemoCompany:
             return
         for t in self._tenants:
             remaining = {u.id for u in t.users if u.activated}
-            for day in range(self._days - 1, -1, -1):
+            for day in range(self._days - 1, self._first_active_day - 1, -1):
                 if not remaining:
                     break
                 for u, login, _ in self._sessions(t, day):
@@ -675,7 +701,7 @@ class DemoCompany:
         return out
 
     def _iter_events(self) -> Iterator[dict[str, Any]]:
-        for day in range(self._days):
+        for day in range(self._first_active_day, self._days):
             stamp = (self.start + timedelta(days=day)).strftime("%Y%m%d")
             for t in self._tenants:
                 short = t.id[4:]
@@ -691,7 +717,7 @@ class DemoCompany:
 
     def _iter_jobs(self) -> Iterator[dict[str, Any]]:
         horizon = self._horizon_ms
-        for day in range(self._days):
+        for day in range(self._first_active_day, self._days):
             stamp = (self.start + timedelta(days=day)).strftime("%Y%m%d")
             day_ms = self._start_ms + day * DAY_MS
             for t in self._tenants:
@@ -760,7 +786,7 @@ class DemoCompany:
         rate = self.config.api_requests_per_active_user_day
         routes, cum, total = _route_table(), _ROUTE_CUM, _ROUTE_TOTAL
         fromts = datetime.fromtimestamp
-        for day in range(self._days):
+        for day in range(self._first_active_day, self._days):
             stamp = (self.start + timedelta(days=day)).strftime("%Y%m%d")
             day_ms = self._start_ms + day * DAY_MS
             for t in self._tenants:

@@ -1,0 +1,109 @@
+"""Benchmark: one day of the large company (10,000 tenants, ~1M users, ~10M events and ~10M API requests a day at
+scale 1) extracted and built through the daily Dagster job; goal <= 5 minutes wall at scale 1.
+
+    .venv/bin/python bench/day.py [--scale 1.0]
+
+Generates the company with the demo generator's large mode (DemoConfig.large: three years of tenants and users,
+activity on the last 31 days), streamed by COPY into an app database (`bench_day_app`) and a Stripe dump; loads and
+builds the 30 days before the last one (one backfill run: the history MAU reads; timed, not the goal); then times
+the last day as the daily schedule runs it (the daily job alone: extract app + Stripe, checks, dbt) with each step's
+time. Prints every figure with the load average at that moment and the process's peak RSS (the Dagster steps run in
+this process; Postgres is a server of its own). --scale multiplies the tenants (so users, events, requests).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import resource
+import sys
+import tempfile
+import time
+from datetime import timedelta
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+BENCH_DB = "bench_day"
+BENCH_APP_DB = "bench_day_app"
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # kB on Linux
+
+
+def load() -> str:
+    return "load {:.1f} {:.1f} {:.1f}".format(*os.getloadavg())
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="1 = 10,000 tenants; 0.1 = 1,000 tenants")
+    args = parser.parse_args()
+
+    from bench._warehouse import company_warehouse
+    from bench.backfill import step_breakdown
+    from extract.demo.generator import DemoCompany, DemoConfig
+    from extract.settings import Settings
+    from extract.warehouse import Warehouse
+
+    base = Warehouse(Settings())
+    base.ensure_running()
+    work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-day-"))
+    config = DemoConfig.large(scale=args.scale)
+    print(f"large company at scale {args.scale}: {config.tenants:,} tenants, activity {config.activity_days} days")
+    t0 = time.monotonic()
+    company = DemoCompany(config)
+    counts = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
+    day = company.end
+    from psycopg import connect
+
+    with connect(base.target.with_db(BENCH_APP_DB).conninfo) as conn:
+        users = conn.execute("select count(*) from users").fetchone()[0]
+        day_rows = {
+            table: conn.execute(
+                f"select count(*) from {table} where {column} >= %s and {column} < %s", (day, day + timedelta(days=1))
+            ).fetchone()[0]
+            for table, column in (("events", "occurred_at"), ("api_requests", "occurred_at"), ("jobs", "created_at"))
+        }
+    print(
+        f"generated in {time.monotonic() - t0:.0f}s ({load()}; peak RSS {peak_rss_mb():.0f} MB): "
+        + ", ".join(f"{k} {v:,}" for k, v in counts.items())
+        + f"; users {users:,}; on {day}: "
+        + ", ".join(f"{k} {v:,}" for k, v in day_rows.items())
+    )
+
+    from orchestration.definitions import build_definitions
+    from orchestration.jobs import DAILY_JOB
+    from orchestration.pipeline import PipelineResult, execute_range, run_pipeline
+    from orchestration.ui import get_instance
+
+    build_definitions()  # load (and dbt-parse) outside the timings
+    first = day - timedelta(days=(config.activity_days or 31) - 1)
+    t0 = time.monotonic()
+    prior = run_pipeline(first, day - timedelta(days=1), include_monthly=False)
+    print(
+        f"the 30 prior days {first}..{day - timedelta(days=1)} (one backfill run, setup): "
+        f"{time.monotonic() - t0:.0f}s ({load()}; peak RSS {peak_rss_mb():.0f} MB)"
+    )
+    for run in prior.runs:
+        print(f"  {step_breakdown(run.job, run.run_id)}")
+
+    t0 = time.monotonic()
+    scheduled = PipelineResult(day, day)
+    execute_range(DAILY_JOB, day.isoformat(), day.isoformat(), instance=get_instance(), result=scheduled)
+    seconds = time.monotonic() - t0
+    run = scheduled.runs[0]
+    if not run.success:
+        print(f"error: the daily run of {day} failed (run {run.run_id})", file=sys.stderr)
+        return 1
+    print(
+        f"one day {day} through the daily job: {seconds:.0f}s wall (goal <= 300 s at scale 1; {load()};"
+        f" peak RSS {peak_rss_mb():.0f} MB)"
+    )
+    print(f"  {step_breakdown(run.job, run.run_id)}")
+    return 0 if seconds <= 300 else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
