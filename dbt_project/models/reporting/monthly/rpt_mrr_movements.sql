@@ -50,3 +50,5 @@ final as (
 )
 
 select * from final
+-- written month by month: a month's movements (what the cards list) sit on neighbouring pages
+order by month, tenant_id
