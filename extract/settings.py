@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     demo_dir: Path = PROJECT_ROOT / ".demo"
     log_dir: Path = PROJECT_ROOT / "logs"  # Dagster's and dbt's logs of the long commands
 
+    # Delivery: the channels file (alerts.yml: channels, board pack recipients, pipeline health channel), the hour
+    # by which yesterday's daily marts must be built (reporting timezone), and the weekly board pack's schedule.
+    alerts_config: Path = PROJECT_ROOT / "alerts.yml"
+    marts_due_by: int = Field(default=4, ge=1, le=23, description="hour (reporting timezone) the daily marts are due")
+    board_pack_cron: str = "0 8 * * 1"
+
     app_lookback_hours: int = Field(default=48, description="re-read window for late append-only rows")
     future_tolerance_minutes: int = Field(
         default=10, description="rows dated beyond the load's clock plus this are rejected as in the future"

@@ -1,0 +1,86 @@
+"""`alerts/alert_deliveries`: the alerts of the partition's days, sent to the channels of the channels file.
+
+Daily-partitioned, downstream of `marts/fct_metric_alerts` (so part of the daily job and of every backfill).
+What goes out once, what is held or suppressed: dashboards/delivery/deliver.py. Run config `deliver_historical`
+(`execmetrics backfill --deliver-historical`) sends the alerts of old days too. A message that still fails after its
+retries fails the step, after every other message has been tried and the failure recorded.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from dagster import (
+    AssetExecutionContext,
+    AssetKey,
+    Config,
+    Failure,
+    MaterializeResult,
+    MetadataValue,
+    asset,
+)
+
+from orchestration.partitions import backfill_policy, daily_partitions
+from orchestration.resources import WarehouseResource, partition_locks
+
+DELIVERY_KEY = AssetKey(["alerts", "alert_deliveries"])
+ALERTS_MART_KEY = AssetKey(["marts", "fct_metric_alerts"])
+DELIVERY_OP = "alert_deliveries"
+
+
+class DeliveryConfig(Config):  # type: ignore[misc]
+    deliver_historical: bool = False
+
+
+def build_delivery_asset():  # -> AssetsDefinition
+    @asset(
+        key=DELIVERY_KEY,
+        deps=[ALERTS_MART_KEY],
+        partitions_def=daily_partitions(),
+        backfill_policy=backfill_policy(),
+        group_name="delivery",
+        op_tags={"execmetrics/stage": "delivery"},
+        description="Alerts of the partition's days sent to the channels of the channels file, once per channel.",
+    )
+    def alert_deliveries(
+        context: AssetExecutionContext, warehouse: WarehouseResource, config: DeliveryConfig
+    ) -> MaterializeResult:
+        from dashboards.delivery.config import load_config
+        from dashboards.delivery.deliver import deliver_alerts
+        from orchestration.partitions import reporting_timezone
+
+        window = context.partition_time_window
+        first, last = window.start.date(), window.end.date() - timedelta(days=1)
+        channels_file = load_config()
+        wh = warehouse.get()
+        # one delivery at a time over the warehouse: two overlapping runs never both send a message
+        with partition_locks(wh, "delivery", ["alerts"]), wh.connect() as conn:
+            report = deliver_alerts(
+                conn,
+                channels_file,
+                first,
+                last,
+                timezone=reporting_timezone(),
+                deliver_historical=config.deliver_historical,
+                run_id=context.run.run_id,
+                log=context.log.info,
+            )
+        metadata: dict[str, Any] = {
+            **report.counts(),
+            "channels": ", ".join(channels_file.enabled_channels()) or "none configured",
+            "window": f"{first}..{last}",
+            "deliver_historical": config.deliver_historical,
+        }
+        if report.suppressed:
+            context.log.info(
+                f"{len(report.suppressed)} message(s) of old days not sent (use --deliver-historical to send them)"
+            )
+        if report.failed:
+            raise Failure(
+                description=f"{len(report.failed)} alert message(s) could not be delivered: "
+                + "; ".join(report.failed[:5])
+                + (" ..." if len(report.failed) > 5 else ""),
+                metadata={**metadata, "failed": MetadataValue.md("\n".join(f"- {f}" for f in report.failed))},
+            )
+        return MaterializeResult(metadata=metadata)
+
+    return alert_deliveries
