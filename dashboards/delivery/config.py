@@ -86,6 +86,7 @@ class QuietHours(_Model):
 
 class _Channel(_Model):
     enabled: bool = True
+    alerts: bool = Field(default=True, description="false: pipeline health, board pack and tests only")
     min_severity: Severity = "warning"
     metrics: list[str] | None = Field(default=None, description="only these metrics (default: all)")
     tenants: list[str] | None = Field(default=None, description="only these tenant ids, '__all__' included")
@@ -94,7 +95,8 @@ class _Channel(_Model):
 
     def covers(self, severity: str, metric: str, tenant_id: str) -> bool:
         return (
-            severity_rank(severity) >= severity_rank(self.min_severity)
+            self.alerts
+            and severity_rank(severity) >= severity_rank(self.min_severity)
             and (self.metrics is None or metric in self.metrics)
             and (self.tenants is None or tenant_id in self.tenants)
         )

@@ -85,6 +85,7 @@ class DeliveryEnv:
         webhook: str | None = None,
         email: dict | None = None,
         extra: dict | None = None,
+        channels: dict | None = None,
         retry: dict | None = None,
     ) -> Path:
         """Three channels: email (warning+), Slack (critical only), signed webhook (every severity, tenant t1 only)."""
@@ -117,6 +118,7 @@ class DeliveryEnv:
                     "min_severity": "info",
                     "tenants": ["t1"],
                 },
+                **(channels or {}),
             },
             **(extra or {}),
         }
