@@ -88,6 +88,18 @@ def env_files() -> tuple[Path, ...]:
     return (PROJECT_ROOT / ".env", Path(".env"))
 
 
+def env_file_values() -> dict[str, str]:
+    """Every `KEY=value` of the settings files, a later file winning (for names the Settings object does not know:
+    the channels file's `${NAME}` references)."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    for path in env_files():
+        if path.is_file():
+            values.update({key: value for key, value in dotenv_values(path).items() if value is not None})
+    return values
+
+
 def get_settings() -> Settings:
     """The process's settings: built once by the entry point (or here, from the environment and settings files)."""
     global _current

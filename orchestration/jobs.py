@@ -57,15 +57,18 @@ def build_jobs() -> list:
                 tags={PIPELINE_TAG: "monthly"},
             )
         )
-    jobs.append(
-        define_asset_job(
-            DELIVERY_JOB,
-            selection=AssetSelection.assets(DELIVERY_KEY),
-            description="Send the alerts of the day(s) not sent yet (held in quiet hours, or failed before).",
-        )
-    )
+    jobs.append(delivery_job())
     jobs.append(board_pack_job)
     return jobs
+
+
+def delivery_job():  # -> UnresolvedAssetJobDefinition
+    """The delivery alone: held messages once quiet hours end (held_alerts_sensor), a re-send after a failure."""
+    return define_asset_job(
+        DELIVERY_JOB,
+        selection=AssetSelection.assets(DELIVERY_KEY),
+        description="Send the alerts of the day(s) not sent yet (held in quiet hours, or failed before).",
+    )
 
 
 class BoardPackConfig(Config):  # type: ignore[misc]
@@ -74,37 +77,42 @@ class BoardPackConfig(Config):  # type: ignore[misc]
 
 @op(tags={"execmetrics/stage": "delivery"})
 def send_weekly_board_pack(context: OpExecutionContext, config: BoardPackConfig, warehouse: WarehouseResource) -> None:
-    """Render the board pack for the week and email it to the channels file's board_pack recipients."""
+    """Export the board pack for the week as `execmetrics export` does (the reporting layer, as the reader role,
+    audited; the PDF when Chromium is there, else the HTML) and email it to the channels file's board_pack list."""
     from datetime import UTC, datetime
 
-    from dashboards.delivery.board_pack import last_full_week, send_board_pack
-    from dashboards.delivery.config import load_config
+    from dashboards.delivery.board_pack import email_board_pack, last_full_week
+    from dashboards.delivery.config import config_path, load_config
     from extract.settings import get_settings
+    from orchestration.cli import run_export
     from orchestration.partitions import reporting_timezone
 
     settings = get_settings()
-    tz = reporting_timezone()
+    channels_file = load_config()
+    if channels_file.board_pack is None:
+        raise Failure(description=f"no board_pack recipients in {config_path()}: nothing to send")
     week_end = date.fromisoformat(config.week_ending) if config.week_ending else None
-    week_end = week_end or last_full_week(datetime.now(UTC), tz)[1]
+    week_end = week_end or last_full_week(datetime.now(UTC), reporting_timezone())[1]
     out_dir = settings.output_dir / "board_pack" / week_end.isoformat()
-    with warehouse.get().connect() as conn:
-        sent = send_board_pack(
-            conn,
-            load_config(),
-            out_dir,
-            week_end=week_end,
-            currency=settings.reporting_currency,
-            timezone=tz,
-            run_id=context.run.run_id,
-            log=context.log.info,
-        )
-    if sent.note:
-        context.log.warning(sent.note)
+    wh = warehouse.get()
+    export = run_export(settings, None, week_end, channels_file.board_pack.tenant, out_dir, None)
+    if export.pdf_skipped:
+        context.log.warning(f"PDF {export.pdf_skipped}")
+    sent = email_board_pack(
+        wh.as_role("reader"),
+        channels_file,
+        export,
+        week_end=week_end,
+        run_id=context.run.run_id,
+        log=context.log.info,
+    )
     if not sent.outcome.ok:
         raise Failure(
             description=f"board pack for the week ending {week_end} not sent: {sent.outcome.detail}",
             metadata={"attempts": sent.outcome.attempts, "attachment": str(sent.attachment)},
         )
+    if sent.outcome.audit_error:
+        raise Failure(description=f"board pack sent, but not in the audit log: {sent.outcome.audit_error}")
     sent_to = f"{len(sent.recipients)} recipient(s)"
     context.log.info(f"board pack {sent.week_start}..{sent.week_end} sent to {sent_to} as {sent.attachment.name}")
 

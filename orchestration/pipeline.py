@@ -94,7 +94,7 @@ def _run_config(
     return {**config, "ops": ops} if ops else config
 
 
-def _root_message(error: Any) -> str:
+def root_message(error: Any) -> str:
     """The innermost cause's message, without its class path (Dagster wraps a step's exception in its own)."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
@@ -112,7 +112,7 @@ def _describe_failures(result: Any) -> list[str]:
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             data: Any = event.event_specific_data
-            message = _root_message(data.error) if data.error else "(no error message)"
+            message = root_message(data.error) if data.error else "(no error message)"
             failures.append(f"step {event.step_key} failed: {message}")
     return failures
 
@@ -181,10 +181,29 @@ def execute_range(
     return outcome
 
 
+def check_failure_line(key: str, description: str | None, metadata: Mapping[str, Any]) -> str:
+    """How a failed check is told: `check raw/app_tenants:ge_errors failed: <description> <the failing rows>`."""
+    return " ".join(f"check {key} failed: {description or ''} {metadata.get('failures', '')}".split())
+
+
+def failed_blocking_checks(instance: Any, run_id: str) -> list[str]:
+    """The lines of the run's failed blocking (ERROR) checks, from the instance's event log."""
+    from dagster import DagsterEventType
+
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation: Any = entry.dagster_event.event_specific_data
+        if evaluation.passed or str(getattr(evaluation.severity, "value", evaluation.severity)) != "ERROR":
+            continue
+        key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        lines.append(check_failure_line(key, evaluation.description, _plain(evaluation.metadata)))
+    return lines
+
+
 def _raise_for(outcome: Any, job_name: str, first: str, last: str, result: PipelineResult) -> None:
     failures = _describe_failures(outcome)
     blocking = [
-        " ".join(f"check {key} failed: {check.description or ''} {check.metadata.get('failures', '')}".split())
+        check_failure_line(key, check.description, check.metadata)
         for key, check in result.failed_checks.items()
         if check.severity == "ERROR"
     ]

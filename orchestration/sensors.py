@@ -10,8 +10,9 @@
 - `held_alerts_sensor`: alerts held during a channel's quiet hours are sent by a run of `alert_delivery_job` for
   their day, launched once the quiet hours are over.
 
-The state (what was notified) is in audit.pipeline_notifications; every try in audit.delivery_attempts. A
-message that cannot be sent fails the sensor's tick (visible under Automation), and the next tick tries again.
+The state (what was notified) is in audit.pipeline_notifications, written as the transformer role (as the delivery
+asset); every try is an event of the audit log (`delivery.pipeline`). A message that cannot be sent fails the
+sensor's tick (visible under Automation), and the next tick tries again.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from dagster import (
     sensor,
 )
 
+from orchestration.assets.delivery import DELIVERY_ROLE
 from orchestration.jobs import DAILY_JOB, DELIVERY_JOB
 
 DAILY_MARTS_KEY = AssetKey(["marts", "fct_daily_metrics"])
@@ -85,15 +87,16 @@ def notify_incident(incident: Incident, *, sender: Any = None, sleep: Any = None
         link_label="Open in Dagster",
         data={"incident": incident.key, "run_id": incident.run_id, **{k.lower(): v for k, v in incident.fields}},
     )
-    warehouse = Warehouse(get_settings())
+    warehouse = Warehouse(get_settings()).as_role(DELIVERY_ROLE)
     with warehouse.connect() as conn:
-        store.ensure_tables(conn)
+        store.ensure_tables(conn, warehouse.settings)
+        conn.commit()  # the tables and the audit schema visible before another connection writes the audit log
         conn.execute("select pg_advisory_xact_lock(hashtextextended(%s, 0))", (f"execmetrics:incident:{incident.key}",))
         if store.incident_status(conn, incident.key, channel) == "sent":
             return f"{incident.key}: already notified on {channel}"
         extra = {"sleep": sleep} if sleep is not None else {}
         outcome = notify(
-            conn, config, channel, notice, subject=incident.key, run_id=incident.run_id, sender=sender, **extra
+            warehouse, config, channel, notice, subject=incident.key, run_id=incident.run_id, sender=sender, **extra
         )
         store.record_incident(
             conn, incident.key, channel, "sent" if outcome.ok else "failed", outcome.attempts, outcome.detail,
@@ -102,6 +105,8 @@ def notify_incident(incident: Incident, *, sender: Any = None, sleep: Any = None
         conn.commit()
     if not outcome.ok:
         raise NotifyError(f"could not notify {channel} of {incident.key}: {outcome.detail}")
+    if outcome.audit_error:
+        raise NotifyError(f"notified {channel} of {incident.key}, but {outcome.audit_error}")
     return f"{incident.key}: notified {channel}"
 
 
@@ -117,18 +122,24 @@ def _partitions(tags: dict[str, str]) -> str:
 
 
 def failure_incident(context: RunFailureSensorContext, base_url: str) -> Incident:
+    """The failing step(s) with their root error, and the failed blocking checks (a GE or dbt check of ERROR
+    severity), told as `execmetrics backfill` tells them."""
+    from orchestration.pipeline import failed_blocking_checks, root_message
+
     run = context.dagster_run
     steps = []
     for event in context.get_step_failure_events():
         data: Any = event.event_specific_data
-        error = data.error.message.strip().splitlines()[0] if data and data.error else "no error message"
+        error = root_message(data.error) if data and data.error else "no error message"
         steps.append(f"{event.step_key}: {error[:300]}")
+    checks = failed_blocking_checks(context.instance, run.run_id)
     root = run.tags.get(ROOT_RUN_TAG, run.run_id)
     failing = "; ".join(steps) if steps else (context.failure_event.message or "the run failed")
+    blocking = f" Blocking: {'; '.join(line[:500] for line in checks)}." if checks else ""
     return Incident(
         key=f"run-failure:{root}",
         title=f"Pipeline run failed: {run.job_name} ({_partitions(dict(run.tags))})",
-        text=f"{run.job_name} run {run.run_id[:8]} failed. Failing step: {failing}",
+        text=f"{run.job_name} run {run.run_id[:8]} failed. Failing step: {failing}.{blocking}",
         fields=(
             ("Job", run.job_name),
             ("Partitions", _partitions(dict(run.tags))),
@@ -217,6 +228,7 @@ def marts_late_sensor(context: SensorEvaluationContext) -> SkipReason:
 
 def held_days(now: datetime, timezone: str) -> list[date]:
     """Days with messages held by quiet hours whose channel is now outside them."""
+    from dashboards.delivery import store
     from dashboards.delivery.config import load_config
     from extract.settings import get_settings
     from extract.warehouse import Warehouse
@@ -230,8 +242,8 @@ def held_days(now: datetime, timezone: str) -> list[date]:
     ]
     if not open_channels:
         return []
-    with Warehouse(get_settings()).connect() as conn:
-        if conn.execute("select to_regclass('audit.alert_deliveries') is null").fetchone() == (True,):
+    with Warehouse(get_settings()).as_role(DELIVERY_ROLE).connect() as conn:
+        if not store.exists(conn):
             return []
         rows = conn.execute(
             """select distinct case when kind = 'resolved' then metric_date + 1 else metric_date end

@@ -1,7 +1,8 @@
 """The weekly board pack by email: the pack for the week that ended last Sunday, PDF attached (HTML without Chromium).
 
-The pack's window ends on the week's last day (its KPI tiles compare that day with a month earlier, its charts
-cover the trailing twelve months); the mail's body lists the headline numbers and last week's alerts count.
+The pack is what `execmetrics export` writes (orchestration.cli.run_export: the reporting layer, as the reader role,
+audited), its window ending on the week's last day (its KPI tiles compare that day with a month earlier, its charts
+cover the trailing twelve months); the mail's body lists the headline numbers and the week's alerts count.
 """
 
 from __future__ import annotations
@@ -16,8 +17,11 @@ import psycopg
 
 from dashboards.delivery.config import AlertsConfig, ConfigError
 from dashboards.delivery.deliver import Log, Outcome, Sleep, send_with_retries
+from dashboards.delivery.messages import dashboards_link
 from dashboards.delivery.transports import Attachment, send_email
+from dashboards.export import ExportResult
 from dashboards.export.board_pack import BoardPack
+from extract.warehouse import Warehouse
 
 
 @dataclass
@@ -38,59 +42,50 @@ def last_full_week(now: datetime, timezone: str) -> tuple[date, date]:
     return monday_this_week - timedelta(days=7), monday_this_week - timedelta(days=1)
 
 
-def send_board_pack(
-    conn: psycopg.Connection,
+def email_board_pack(
+    recorder: Warehouse,
     config: AlertsConfig,
-    out_dir: Path,
+    export: ExportResult,
     *,
     week_end: date,
-    currency: str,
-    timezone: str,
-    now: datetime | None = None,
     run_id: str | None = None,
     log: Log = lambda message: None,
     sleep: Sleep = time.sleep,
 ) -> PackEmail:
-    from dashboards.delivery import store
-    from dashboards.export import export_all
-    from dashboards.export.pdf import find_chromium
-
+    """Email the pack `export` wrote (orchestration.cli.run_export, as the reader role) to the board_pack list: the
+    PDF, or the HTML when it was printed without Chromium. `recorder` (the reader role) reads the week's alerts and
+    writes each try to the audit log."""
     if config.board_pack is None or config.smtp is None:
         raise ConfigError("the channels file has no board_pack section (recipients): nothing to send")
     pack_cfg, smtp = config.board_pack, config.smtp
-    store.ensure_tables(conn)
-    conn.commit()
     week_start = week_end - timedelta(days=6)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with_pdf = find_chromium() is not None
-    result = export_all(
-        conn, out_dir, end=week_end, tenant=pack_cfg.tenant, pdf=with_pdf, currency=currency, timezone=timezone, now=now
-    )
-    note = "" if with_pdf else "No Chromium on the sending host: the pack is attached as HTML (print it to PDF)."
-    attachment_path = result.pdf if result.pdf is not None else result.html
-    assert attachment_path is not None
-    mime = "application/pdf" if result.pdf is not None else "text/html"
-    headline = _headlines(result.pack)
-    alerts = _alert_count(conn, week_start, week_end, pack_cfg.tenant)
+    attachment_path = export.pdf if export.pdf is not None else export.html
+    if attachment_path is None:
+        raise ConfigError(f"the export in {export.out_dir} wrote no board pack")
+    is_pdf = export.pdf is not None
+    note = "" if is_pdf else "No Chromium on the sending host to print the PDF: the pack is attached as HTML."
+    with recorder.connect() as conn:
+        alerts = _alert_count(conn, week_start, week_end, pack_cfg.tenant)
     subject = f"[execmetrics] Board pack, week {week_start:%d %b} - {week_end:%d %b %Y}"
     lines = [
-        f"The board pack for the week {week_start} to {week_end} ({pack_cfg.tenant or 'all tenants'}) is attached"
-        f" ({'PDF' if mime == 'application/pdf' else 'HTML'}).",
+        f"The board pack for the week {week_start} to {week_end} ({export.tenant or 'all tenants'}) is attached"
+        f" ({'PDF' if is_pdf else 'HTML'}).",
         "KPI tiles show the week's last day against a month earlier; charts cover the trailing twelve months.",
         "",
-        headline,
-        f"Alerts raised during the week: {alerts if alerts is not None else 'n/a (no alerts mart)'}",
+        _headlines(export.pack),
+        f"Alerts raised during the week: {alerts if alerts is not None else 'n/a (no alerts table yet)'}",
     ]
-    if config.links.dashboard:
-        lines += ["", f"Dashboards: {config.links.dashboard}"]
+    if dashboards_link(config.links.dashboard):
+        lines += ["", f"Dashboards: {dashboards_link(config.links.dashboard)}"]
     if note:
         lines += ["", note]
-    if result.unavailable:
-        lines += ["", f"{len(result.unavailable)} figure(s) shown as n/a in the pack (reasons inside)."]
-    plain = "\n".join(line for line in lines if line is not None).strip() + "\n"
+    if export.unavailable:
+        lines += ["", f"{len(export.unavailable)} figure(s) shown as n/a in the pack (reasons inside)."]
+    plain = "\n".join(lines).strip() + "\n"
+    mime = "application/pdf" if is_pdf else "text/html"
     attachment = Attachment(f"board-pack-{week_end}{attachment_path.suffix}", attachment_path.read_bytes(), mime)
     outcome = send_with_retries(
-        conn,
+        recorder,
         lambda: send_email(smtp, pack_cfg.to, subject, plain, attachments=[attachment]),
         retry=config.retry,
         channel="board_pack",
@@ -100,17 +95,20 @@ def send_board_pack(
         run_id=run_id,
         log=log,
         sleep=sleep,
+        about={"week_start": week_start, "week_end": week_end, "attachment": attachment.filename},
     )
-    return PackEmail(week_start, week_end, list(pack_cfg.to), attachment_path, outcome, mime == "application/pdf", note)
+    return PackEmail(week_start, week_end, list(pack_cfg.to), attachment_path, outcome, is_pdf, note)
 
 
 def _alert_count(conn: psycopg.Connection, first: date, last: date, tenant: str | None) -> int | None:
-    if conn.execute("select to_regclass('marts.fct_metric_alerts') is null").fetchone() == (True,):
+    """Alerts of the week (reporting.rpt_alerts), of `tenant` (an id or a name) when the pack is one tenant's."""
+    if conn.execute("select to_regclass('reporting.rpt_alerts') is null").fetchone() == (True,):
         return None
     row = conn.execute(
-        """select count(*) from marts.fct_metric_alerts
-           where metric_date between %s and %s and (%s::text is null or tenant_id = %s::text)""",
-        (first, last, tenant, tenant),
+        """select count(*) from reporting.rpt_alerts
+           where metric_date between %s and %s
+             and (%s::text is null or tenant_id = %s::text or tenant_name = %s::text)""",
+        (first, last, tenant, tenant, tenant),
     ).fetchone()
     return int(row[0]) if row else 0
 

@@ -5,8 +5,8 @@ without an `smtp` block, a health or board-pack section naming a channel that do
 in the file instead of an environment reference is an error that names the file and the key.
 
 Secrets (SMTP password, webhook signing secret, Slack webhook URL) are `${NAME}` references, resolved from the
-environment (or `.env`) only when a message is sent; their values are never logged or stored. Any other string
-value may use `${NAME}` too.
+environment (or the settings files, `.env`) only when a message is sent; their values are never logged or stored.
+Any other string value may use `${NAME}` too.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from typing import Annotated, Any, Literal
 
 import yaml  # type: ignore[import-untyped]
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from extract.settings import env_file_values
 
 SEVERITIES = ("info", "warning", "critical")
 Severity = Literal["info", "warning", "critical"]
@@ -34,15 +36,9 @@ def severity_rank(severity: str) -> int:
     return SEVERITIES.index(severity) if severity in SEVERITIES else -1
 
 
-def _dotenv() -> dict[str, str]:
-    from dotenv import dotenv_values
-
-    path = Path(".env")
-    return {k: v for k, v in dotenv_values(path).items() if v is not None} if path.is_file() else {}
-
-
 def expand(value: str, what: str) -> str:
-    """`value` with every `${NAME}` replaced from the environment (then `.env`); an unset name is a ConfigError."""
+    """`value` with every `${NAME}` replaced from the environment, then the settings files (`.env`, or
+    EXECMETRICS_ENV_FILE: extract/settings.py); an unset name is a ConfigError."""
     if "${" not in value:
         return value
     fallback: dict[str, str] | None = None
@@ -52,7 +48,7 @@ def expand(value: str, what: str) -> str:
         name = match.group(1)
         if name in os.environ:
             return os.environ[name]
-        fallback = _dotenv() if fallback is None else fallback
+        fallback = env_file_values() if fallback is None else fallback
         if name in fallback:
             return fallback[name]
         raise ConfigError(f"{what}: environment variable {name} is not set")
@@ -176,7 +172,10 @@ class PipelineHealth(_Model):
 
 
 class Links(_Model):
-    dashboard: str | None = Field(default=None, description="the alerts dashboard (Metabase) linked in messages")
+    dashboard: str | None = Field(
+        default=None,
+        description="the dashboard linked in messages; {tenant_name}, {tenant_id}, {metric}, {day} filled in",
+    )
     dagster: str | None = Field(default=None, description="the Dagster UI's base URL (run links)")
 
 

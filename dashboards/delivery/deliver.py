@@ -1,6 +1,7 @@
 """Deliver the alerts of a range of days to every channel that covers them, once each.
 
-For each enabled channel and each alert of marts.fct_metric_alerts in first..last that the channel covers
+For each enabled channel and each alert of reporting.rpt_alerts (marts.fct_metric_alerts with the tenant's name) in
+first..last that the channel covers
 (minimum severity, metrics, tenants), by the state recorded in audit.alert_deliveries:
 - `sent`: nothing (a re-run or a backfill of the same day sends nothing new);
 - none yet, and the day is older than `max_age_days` before today (reporting timezone): recorded `suppressed`,
@@ -10,7 +11,9 @@ For each enabled channel and each alert of marts.fct_metric_alerts in first..las
 Resolutions: an alert sent for day d-1 whose (tenant, metric, rule) does not fire on day d (d in first..last)
 sends one "resolved" message to the channels that got it (unless the channel sets `send_resolved: false`).
 
-Every try is a row of audit.delivery_attempts. The report lists failures; the caller fails its step on them.
+Every try of every message is an event of the audit log (`audit.events`, action `delivery.<kind>`, the channel as
+its target, the try's number and result, the receiver's answer or the error as its detail). The report lists
+failures (and any try the audit log could not take); the caller fails its step on them.
 """
 
 from __future__ import annotations
@@ -27,8 +30,10 @@ import psycopg
 
 from dashboards.delivery import store
 from dashboards.delivery.config import AlertsConfig, Retry
-from dashboards.delivery.messages import Alert, Notice, alert_notice, resolved_notice
+from dashboards.delivery.messages import Alert, Notice, alert_notice, dashboards_link, resolved_notice
 from dashboards.delivery.transports import Sender, SendError, channel_sender
+from extract import audit
+from extract.warehouse import Warehouse
 
 Log = Callable[[str], None]
 Sleep = Callable[[float], None]
@@ -39,6 +44,7 @@ class Outcome:
     ok: bool
     attempts: int
     detail: str
+    audit_error: str | None = None  # a try the audit log could not take (the message itself may have gone out)
 
 
 @dataclass
@@ -52,6 +58,7 @@ class DeliveryReport:
     suppressed: list[str] = field(default_factory=list)
     already_sent: int = 0
     not_covered: int = 0
+    audit_errors: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         return {
@@ -64,8 +71,38 @@ class DeliveryReport:
         }
 
 
+def record_attempt(
+    recorder: Warehouse,
+    *,
+    channel: str,
+    kind: str,
+    subject: str,
+    delivery_id: str | None,
+    attempt: int,
+    result: str,
+    detail: str | None,
+    run_id: str | None,
+    about: dict[str, Any] | None = None,
+) -> str | None:
+    """One try as an event of the audit log; returns why it could not be written (None when it was)."""
+    parameters = {"subject": subject, "delivery_id": delivery_id, "attempt": attempt, "result": result}
+    parameters.update({"run_id": run_id, **(about or {})})
+    try:
+        audit.record(
+            recorder,
+            f"{audit.DELIVERY}.{kind}",
+            target=channel,
+            parameters=parameters,
+            outcome="success" if result == "sent" else "failure",
+            detail=detail,
+        )
+    except audit.AuditError as exc:
+        return str(exc)
+    return None
+
+
 def send_with_retries(
-    conn: psycopg.Connection,
+    recorder: Warehouse,
     send: Callable[[], str],
     *,
     retry: Retry,
@@ -76,73 +113,51 @@ def send_with_retries(
     run_id: str | None,
     log: Log,
     sleep: Sleep = time.sleep,
+    about: dict[str, Any] | None = None,
 ) -> Outcome:
-    """Try `send` up to retry.attempts times (transient errors only), logging every try; never raises SendError."""
+    """Try `send` up to retry.attempts times (transient errors only), each try an event of the audit log (written
+    as `recorder`'s role); never raises SendError."""
     attempt = 0
+    audit_error = None
     while True:
         attempt += 1
         try:
             detail = send()
         except SendError as exc:
             last = attempt >= retry.attempts or not exc.transient
-            store.log_attempt(
-                conn,
-                channel=channel,
-                kind=kind,
-                subject=subject,
-                delivery_id=delivery_id,
-                attempt=attempt,
-                outcome="failed" if last else "retrying",
-                detail=str(exc),
-                run_id=run_id,
-            )
-            conn.commit()
+            audit_error = audit_error or record_attempt(
+                recorder, channel=channel, kind=kind, subject=subject, delivery_id=delivery_id, attempt=attempt,
+                result="failed" if last else "retrying", detail=str(exc), run_id=run_id, about=about,
+            )  # fmt: skip
             if last:
                 log(f"{channel}: {subject} failed after {attempt} tr{'y' if attempt == 1 else 'ies'}: {exc}")
-                return Outcome(False, attempt, str(exc))
+                return Outcome(False, attempt, str(exc), audit_error)
             wait = retry.wait(attempt)
             log(f"{channel}: {subject} try {attempt} failed ({exc}); retrying in {wait:g}s")
             sleep(wait)
             continue
-        store.log_attempt(
-            conn,
-            channel=channel,
-            kind=kind,
-            subject=subject,
-            delivery_id=delivery_id,
-            attempt=attempt,
-            outcome="sent",
-            detail=detail,
-            run_id=run_id,
-        )
-        conn.commit()
-        return Outcome(True, attempt, detail)
+        audit_error = audit_error or record_attempt(
+            recorder, channel=channel, kind=kind, subject=subject, delivery_id=delivery_id, attempt=attempt,
+            result="sent", detail=detail, run_id=run_id, about=about,
+        )  # fmt: skip
+        return Outcome(True, attempt, detail, audit_error)
 
 
 ALERTS_SQL = """
-select a.metric_date, a.tenant_id, a.metric, a.rule, a.rule_id, a.severity, a.metric_value, a.expected_value,
-       a.z_score, a.message, {tenant_name} as tenant_name
-from marts.fct_metric_alerts as a
-{tenant_join}
-where a.metric_date between %s and %s
-order by a.metric_date, a.tenant_id, a.metric, a.rule
+select metric_date, tenant_id, tenant_name, metric, rule, rule_id, severity, metric_value, expected_value, z_score,
+       message
+from reporting.rpt_alerts
+where metric_date between %s and %s
+order by metric_date, tenant_id, metric, rule
 """
 
 
-def _has_relation(conn: psycopg.Connection, name: str) -> bool:
-    row = conn.execute("select to_regclass(%s) is not null", (name,)).fetchone()
-    return bool(row and row[0])
-
-
 def load_alerts(conn: psycopg.Connection, first: date, last: date) -> list[Alert]:
-    if not _has_relation(conn, "marts.fct_metric_alerts"):
+    """The alerts of first..last as readers see them (reporting.rpt_alerts: tenant names); none before it is built."""
+    row = conn.execute("select to_regclass('reporting.rpt_alerts') is not null").fetchone()
+    if not (row and row[0]):
         return []
-    named = _has_relation(conn, "marts.dim_tenants")
-    query = ALERTS_SQL.format(
-        tenant_name="t.tenant_name" if named else "null::text",
-        tenant_join="left join marts.dim_tenants as t on t.tenant_id = a.tenant_id" if named else "",
-    )
-    return [Alert(*row) for row in conn.execute(query, (first, last)).fetchall()]
+    return [Alert(*found) for found in conn.execute(ALERTS_SQL, (first, last)).fetchall()]
 
 
 def _delivery_id(key: store.Key) -> str:
@@ -155,7 +170,7 @@ def _subject(alert: Alert, kind: str) -> str:
 
 
 def deliver_alerts(
-    conn: psycopg.Connection,
+    warehouse: Warehouse,
     config: AlertsConfig,
     first: date,
     last: date,
@@ -168,16 +183,53 @@ def deliver_alerts(
     log: Log = lambda message: None,
     sleep: Sleep = time.sleep,
 ) -> DeliveryReport:
-    store.ensure_tables(conn)
-    conn.commit()
-    report = DeliveryReport(first, last)
-    channels = config.enabled_channels()
-    alerts = load_alerts(conn, first - timedelta(days=1), last)
-    report.alerts = sum(1 for alert in alerts if alert.metric_date >= first)
-    if not channels:
+    """Send the alerts of first..last, connected as `warehouse` (the delivery's role: it reads reporting.rpt_alerts,
+    writes audit.alert_deliveries and appends each try to the audit log)."""
+    with warehouse.connect() as conn:
+        report = DeliveryReport(first, last)
+        channels = config.enabled_channels()
+        alerts = load_alerts(conn, first - timedelta(days=1), last)
+        report.alerts = sum(1 for alert in alerts if alert.metric_date >= first)
+        if not channels:
+            return report
+        store.ensure_tables(conn, warehouse.settings)
+        conn.commit()
+        local_now = (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone))
+        _deliver(
+            conn,
+            warehouse,
+            config,
+            channels,
+            alerts,
+            report,
+            local_now=local_now,
+            deliver_historical=deliver_historical,
+            run_id=run_id,
+            send=sender or channel_sender(config),
+            log=log,
+            sleep=sleep,
+        )
         return report
-    send = sender or channel_sender(config)
-    local_now = (now or datetime.now(ZoneInfo("UTC"))).astimezone(ZoneInfo(timezone))
+
+
+def _deliver(
+    conn: psycopg.Connection,
+    recorder: Warehouse,
+    config: AlertsConfig,
+    channels: dict[str, Any],
+    alerts: list[Alert],
+    report: DeliveryReport,
+    *,
+    local_now: datetime,
+    deliver_historical: bool,
+    run_id: str | None,
+    send: Sender,
+    log: Log,
+    sleep: Sleep,
+) -> None:
+    """The once-per-channel rules of the module's docstring, over `alerts` (first - 1 .. last: resolutions)."""
+    first, last = report.first, report.last
+    timezone = str(local_now.tzinfo)
     oldest_current = local_now.date() - timedelta(days=config.max_age_days)
     known = store.states(conn, channels, first - timedelta(days=1), last)
     by_key = {alert.key: alert for alert in alerts}
@@ -211,7 +263,7 @@ def deliver_alerts(
             report.held.append(label)
             return
         outcome = send_with_retries(
-            conn,
+            recorder,
             lambda: send(name, channel, notice, delivery_id),
             retry=config.retry,
             channel=name,
@@ -221,7 +273,11 @@ def deliver_alerts(
             run_id=run_id,
             log=log,
             sleep=sleep,
-        )
+            about={"metric_date": alert.metric_date, "tenant_id": alert.tenant_id, "tenant_name": alert.tenant_name,
+                   "metric": alert.metric, "rule": alert.rule, "severity": alert.severity},
+        )  # fmt: skip
+        if outcome.audit_error:
+            report.audit_errors.append(f"{label}: {outcome.audit_error}")
         store.record_state(
             conn, key, rule_id=alert.rule_id, severity=alert.severity, status="sent" if outcome.ok else "failed",
             attempts=outcome.attempts, delivery_id=delivery_id, run_id=run_id,
@@ -258,14 +314,13 @@ def deliver_alerts(
                 name, channel, fired, "resolved", resolved_notice(fired, cleared_on, dashboard),
                 f"{name}: {_subject(fired, 'resolved')}",
             )  # fmt: skip
-    return report
 
 
 # ------------------------------------------------------------------------------------------------ one-off notices
 
 
 def notify(
-    conn: psycopg.Connection,
+    recorder: Warehouse,
     config: AlertsConfig,
     channel_name: str,
     notice: Notice,
@@ -276,14 +331,13 @@ def notify(
     log: Log = lambda message: None,
     sleep: Sleep = time.sleep,
 ) -> Outcome:
-    """Send one notice (a test message, a pipeline incident) to one channel, with retries, logged."""
-    store.ensure_tables(conn)
-    conn.commit()
+    """Send one notice (a test message, a pipeline incident) to one channel, with retries; each try goes to the audit
+    log as `recorder`'s role."""
     channel = config.channel(channel_name)
     send = sender or channel_sender(config)
     delivery_id = str(uuid.uuid4())
     return send_with_retries(
-        conn,
+        recorder,
         lambda: send(channel_name, channel, notice, delivery_id),
         retry=config.retry,
         channel=channel_name,
@@ -302,6 +356,6 @@ def channel_test_notice(channel_name: str, dashboard: str | None) -> Notice:
         title=f"Test message for channel {channel_name}",
         text="execmetrics can reach this channel. Alerts and reports configured for it will arrive here.",
         fields=(("Channel", channel_name),),
-        link=dashboard,
+        link=dashboards_link(dashboard),
         data={"channel": channel_name},
     )

@@ -13,17 +13,19 @@ from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from urllib.parse import quote
 
-ALL_TENANTS = "__all__"
+LINK_FIELDS = ("tenant_id", "tenant_name", "metric", "day")  # placeholders of links.dashboard, URL-encoded
 SEVERITY_MARK = {"critical": "🔴", "warning": "🟠", "info": "🔵"}
 
 
 @dataclass(frozen=True)
 class Alert:
-    """One row of marts.fct_metric_alerts (plus the tenant's name when dim_tenants has it)."""
+    """One row of reporting.rpt_alerts: an alert of marts.fct_metric_alerts with its tenant's name."""
 
     metric_date: date
     tenant_id: str
+    tenant_name: str
     metric: str
     rule: str
     rule_id: str | None
@@ -32,7 +34,6 @@ class Alert:
     expected_value: Decimal | float | None
     z_score: Decimal | float | None
     message: str
-    tenant_name: str | None = None
 
     @property
     def key(self) -> tuple[date, str, str, str]:
@@ -40,9 +41,8 @@ class Alert:
 
     @property
     def tenant_label(self) -> str:
-        if self.tenant_id == ALL_TENANTS:
-            return "All tenants"
-        return f"{self.tenant_name} ({self.tenant_id})" if self.tenant_name else self.tenant_id
+        """The tenant by its name (rpt_tenants: "All tenants" for the all-tenants row)."""
+        return self.tenant_name or self.tenant_id
 
     @property
     def expected_label(self) -> str:
@@ -79,6 +79,27 @@ class Notice:
         return {"alert": "alert.fired", "resolved": "alert.resolved"}.get(self.kind, self.kind.replace("_", "."))
 
 
+def dashboard_link(template: str | None, alert: Alert) -> str | None:
+    """links.dashboard for this alert: `{tenant_name}`, `{tenant_id}`, `{metric}` and `{day}` filled in, URL-encoded
+    (a Metabase dashboard URL with its tenant filter: `.../dashboard/3?tenant={tenant_name}`)."""
+    if not template:
+        return None
+    values = {"tenant_id": alert.tenant_id, "tenant_name": alert.tenant_label, "metric": alert.metric}
+    values["day"] = alert.metric_date.isoformat()
+    link = template
+    for name in LINK_FIELDS:
+        link = link.replace("{" + name + "}", quote(values[name], safe=""))
+    return link
+
+
+def dashboards_link(template: str | None) -> str | None:
+    """links.dashboard for a message about no alert in particular: without its placeholders' query part."""
+    if not template or "{" not in template:
+        return template
+    base = template.split("?", 1)[0]
+    return None if "{" in base else base
+
+
 def alert_notice(alert: Alert, dashboard: str | None) -> Notice:
     return Notice(
         kind="alert",
@@ -93,7 +114,7 @@ def alert_notice(alert: Alert, dashboard: str | None) -> Notice:
             ("Day", alert.metric_date.isoformat()),
             ("Rule", f"{alert.rule} ({alert.rule_id})" if alert.rule_id else alert.rule),
         ),
-        link=dashboard,
+        link=dashboard_link(dashboard, alert),
         data=_alert_data(alert),
     )
 
@@ -103,8 +124,8 @@ def resolved_notice(alert: Alert, cleared_on: date, dashboard: str | None) -> No
         kind="resolved",
         title=f"RESOLVED: {alert.metric} ({alert.tenant_label}) no longer fires on {cleared_on}",
         text=(
-            f"{alert.metric} for {alert.tenant_label.lower() if alert.tenant_id == ALL_TENANTS else alert.tenant_label}"
-            f" fired on {alert.metric_date} ({alert.rule}, {alert.severity}) and is back within bounds on {cleared_on}."
+            f"{alert.metric} for {alert.tenant_label} fired on {alert.metric_date} ({alert.rule}, {alert.severity})"
+            f" and is back within bounds on {cleared_on}."
         ),
         severity="info",
         fields=(
@@ -114,7 +135,7 @@ def resolved_notice(alert: Alert, cleared_on: date, dashboard: str | None) -> No
             ("Cleared on", cleared_on.isoformat()),
             ("Rule", f"{alert.rule} ({alert.rule_id})" if alert.rule_id else alert.rule),
         ),
-        link=dashboard,
+        link=dashboard_link(dashboard, alert),
         data={**_alert_data(alert), "cleared_on": cleared_on.isoformat()},
     )
 

@@ -1,12 +1,17 @@
-"""What was delivered, in the warehouse (schema `audit`).
+"""What was delivered, in the warehouse (schema `audit`): the state that makes each message go out once.
 
 - `audit.alert_deliveries`: one row per (channel, kind, metric_date, tenant_id, metric, rule), kind `alert` or
   `resolved`, with its state: `sent`, `failed` (every try failed; the next run of that day tries again), `held`
   (quiet hours; sent by the next run outside them) or `suppressed` (an old day, not sent unless asked). The key
   is what makes a message go out once per channel whatever re-runs and backfills happen.
 - `audit.pipeline_notifications`: one row per (incident, channel) for pipeline health (failed runs, late marts).
-- `audit.delivery_attempts`: append-only, one row per try of any message (alerts, resolutions, pipeline
-  incidents, the board pack, tests): when, channel, what, try number, outcome, the transport's answer or error.
+
+Every try of any message (alerts, resolutions, pipeline incidents, the board pack, tests) is an event of the audit log
+`audit.events` (extract/audit.py, action `delivery.<kind>`), written by `deliver.send_with_retries`.
+
+Who writes: the transformer role (the delivery asset and the sensors run after dbt, as the pipeline); the tables are
+created on first use by whoever writes them, and the reader may read them (`execmetrics alerts list`).
+`execmetrics warehouse grant` hands tables created before the roles existed to the transformer (extract/access.py).
 """
 
 from __future__ import annotations
@@ -14,12 +19,17 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING
 
 import psycopg
+from psycopg import sql
+
+if TYPE_CHECKING:
+    from extract.settings import Settings
+
+TABLES = ("alert_deliveries", "pipeline_notifications")
 
 DDL = """
-create schema if not exists audit;
 create table if not exists audit.alert_deliveries (
     channel text not null,
     kind text not null,
@@ -53,29 +63,31 @@ create table if not exists audit.pipeline_notifications (
     primary key (incident, channel),
     constraint pipeline_notifications_status check (status in ('sent', 'failed'))
 );
-create table if not exists audit.delivery_attempts (
-    id bigserial primary key,
-    attempted_at timestamptz not null default clock_timestamp(),
-    channel text not null,
-    kind text not null,
-    subject text not null,
-    delivery_id text,
-    attempt integer not null,
-    outcome text not null,
-    detail text,
-    run_id text,
-    constraint delivery_attempts_outcome check (outcome in ('sent', 'retrying', 'failed'))
-);
-create index if not exists delivery_attempts_at on audit.delivery_attempts (attempted_at);
 """
 
 Key = tuple[str, str, date, str, str, str]  # channel, kind, metric_date, tenant_id, metric, rule
 
 
-def ensure_tables(conn: psycopg.Connection) -> None:
+def exists(conn: psycopg.Connection, table: str = "alert_deliveries") -> bool:
+    row = conn.execute("select to_regclass(%s) is not null", (f"audit.{table}",)).fetchone()
+    return bool(row and row[0])
+
+
+def ensure_tables(conn: psycopg.Connection, settings: Settings) -> None:
+    """Create the state tables where missing (in the caller's transaction) and let the reader role read them."""
+    from extract.access import role_name, roles_configured
+    from extract.warehouse import create_schema_sql
+
+    if all(exists(conn, table) for table in TABLES):
+        return
     # Idempotent, but `create ... if not exists` still races between sessions: serialize on a lock.
     conn.execute("select pg_advisory_xact_lock(hashtextextended('execmetrics:delivery-ddl', 0))")
-    conn.execute(DDL)
+    conn.execute(create_schema_sql("audit"))  # type: ignore[arg-type]
+    conn.execute(DDL)  # type: ignore[arg-type]
+    if roles_configured(settings):
+        reader = sql.Identifier(role_name(settings, "reader"))
+        for table in TABLES:
+            conn.execute(sql.SQL("grant select on {} to {}").format(sql.Identifier("audit", table), reader))
 
 
 @dataclass(frozen=True)
@@ -124,25 +136,6 @@ def record_state(
     )  # fmt: skip
 
 
-def log_attempt(
-    conn: psycopg.Connection,
-    *,
-    channel: str,
-    kind: str,
-    subject: str,
-    delivery_id: str | None,
-    attempt: int,
-    outcome: str,
-    detail: str | None,
-    run_id: str | None,
-) -> None:
-    conn.execute(
-        """insert into audit.delivery_attempts (channel, kind, subject, delivery_id, attempt, outcome, detail, run_id)
-           values (%s, %s, %s, %s, %s, %s, %s, %s)""",
-        (channel, kind, subject, delivery_id, attempt, outcome, (detail or "")[:1000] or None, run_id),
-    )
-
-
 def incident_status(conn: psycopg.Connection, incident: str, channel: str) -> str | None:
     row = conn.execute(
         "select status from audit.pipeline_notifications where incident = %s and channel = %s", (incident, channel)
@@ -160,15 +153,3 @@ def record_incident(
                attempts = n.attempts + excluded.attempts, detail = excluded.detail, updated_at = now()""",
         (incident, channel, status, attempts, detail[:1000], run_id),
     )
-
-
-def attempts_for(conn: psycopg.Connection, channel: str | None = None) -> list[dict[str, Any]]:
-    from psycopg.rows import dict_row
-
-    with conn.cursor(row_factory=dict_row) as cur:
-        cur.execute(
-            """select * from audit.delivery_attempts
-               where %(channel)s::text is null or channel = %(channel)s order by id""",
-            {"channel": channel},
-        )
-        return list(cur.fetchall())

@@ -1,6 +1,8 @@
 """`alerts/alert_deliveries`: the alerts of the partition's days, sent to the channels of the channels file.
 
-Daily-partitioned, downstream of `marts/fct_metric_alerts` (so part of the daily job and of every backfill).
+Daily-partitioned and tagged `daily` (the daily job selects by that tag), downstream of `reporting/rpt_alerts` (the
+alerts with tenant names, what it reads): part of the daily job and of every backfill. It connects as the transformer
+role (the pipeline after dbt: it writes audit.alert_deliveries; each try goes to the audit log).
 What goes out once, what is held or suppressed: dashboards/delivery/deliver.py. Run config `deliver_historical`
 (`execmetrics backfill --deliver-historical`) sends the alerts of old days too. A message that still fails after its
 retries fails the step, after every other message has been tried and the failure recorded.
@@ -19,12 +21,13 @@ from dagster import (
     asset,
 )
 
+from orchestration.assets.dbt import DAILY
 from orchestration.partitions import backfill_policy, daily_partitions
 from orchestration.resources import WarehouseResource, partition_locks
 
 DELIVERY_KEY = AssetKey(["alerts", "alert_deliveries"])
-ALERTS_MART_KEY = AssetKey(["marts", "fct_metric_alerts"])
-DELIVERY_OP = "alert_deliveries"
+ALERTS_KEY = AssetKey(["reporting", "rpt_alerts"])
+DELIVERY_ROLE = "transformer"
 
 
 class DeliveryConfig(Config):  # type: ignore[misc]
@@ -34,7 +37,8 @@ class DeliveryConfig(Config):  # type: ignore[misc]
 def build_delivery_asset():  # -> AssetsDefinition
     @asset(
         key=DELIVERY_KEY,
-        deps=[ALERTS_MART_KEY],
+        deps=[ALERTS_KEY],
+        tags={DAILY: ""},
         partitions_def=daily_partitions(),
         backfill_policy=backfill_policy(),
         group_name="delivery",
@@ -53,9 +57,9 @@ def build_delivery_asset():  # -> AssetsDefinition
         channels_file = load_config()
         wh = warehouse.get()
         # one delivery at a time over the warehouse: two overlapping runs never both send a message
-        with partition_locks(wh, "delivery", ["alerts"]), wh.connect() as conn:
+        with partition_locks(wh, "delivery", ["alerts"]):
             report = deliver_alerts(
-                conn,
+                wh.as_role(DELIVERY_ROLE),
                 channels_file,
                 first,
                 last,
@@ -80,6 +84,11 @@ def build_delivery_asset():  # -> AssetsDefinition
                 + "; ".join(report.failed[:5])
                 + (" ..." if len(report.failed) > 5 else ""),
                 metadata={**metadata, "failed": MetadataValue.md("\n".join(f"- {f}" for f in report.failed))},
+            )
+        if report.audit_errors:
+            raise Failure(
+                description=f"{len(report.audit_errors)} deliver(ies) not in the audit log: {report.audit_errors[0]}",
+                metadata={**metadata, "not audited": MetadataValue.md("\n".join(report.audit_errors))},
             )
         return MaterializeResult(metadata=metadata)
 

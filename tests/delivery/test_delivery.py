@@ -1,8 +1,9 @@
 """Alert delivery through real Dagster runs of `alerts/alert_deliveries` to real receivers on loopback.
 
-The mart (conftest.ALERT_ROWS): on DAY (yesterday) a critical threshold alert for t1, a warning anomaly for all
-tenants and an info alert for t2; on OLD (30 days ago) a critical alert for t1. Channels (standard_config):
-email warning+ (2 alerts on DAY), Slack critical only (1), signed webhook every severity but tenant t1 only (1).
+The alerts (conftest.ALERT_ROWS, in reporting.rpt_alerts): on DAY (yesterday) a critical threshold alert for t1
+(Acme Corp), a warning anomaly for all tenants and an info alert for t2 (Globex); on OLD (30 days ago) a critical
+alert for t1. Channels (standard_config): email warning+ (2 alerts on DAY), Slack critical only (1), signed webhook
+every severity but tenant t1 only (1). Every try is an event of the audit log (audit.events, delivery.*).
 """
 
 from __future__ import annotations
@@ -11,8 +12,19 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import pytest
-from conftest import DAY, NEXT, OLD, SECRET, SLACK_PATH, DeliveryEnv, deliveries
 from dagster import DagsterEventType, DagsterInstance, materialize
+from delivery_helpers import (
+    DASHBOARD,
+    DAY,
+    NEXT,
+    OLD,
+    SECRET,
+    SLACK_PATH,
+    DeliveryEnv,
+    attempts,
+    deliveries,
+    insert_alerts,
+)
 
 from dashboards.delivery.signing import SIGNATURE_HEADER, verify_signature
 
@@ -49,13 +61,6 @@ def metadata(result: Any) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in materialization.metadata.items()}
 
 
-def attempts(env: DeliveryEnv, channel: str) -> list[tuple[int, str]]:
-    with env.conn() as conn:
-        return conn.execute(
-            "select attempt, outcome from audit.delivery_attempts where channel = %s order by id", (channel,)
-        ).fetchall()
-
-
 def test_each_channel_gets_its_alerts_once_and_a_rerun_sends_nothing(delivery_env: DeliveryEnv) -> None:
     env = delivery_env
     env.standard_config()
@@ -73,8 +78,10 @@ def test_each_channel_gets_its_alerts_once_and_a_rerun_sends_nothing(delivery_en
     plain = critical.get_body(("plain",)).get_content()
     html = critical.get_body(("html",)).get_content()
     assert "Value: 0.75" in plain and "Threshold / expected: threshold 0.8" in plain
-    assert "Tenant: Acme Corp (t1)" in plain and "https://metabase.example.com/dashboard/7" in plain
-    assert "<td>Acme Corp (t1)</td>" in html and 'href="https://metabase.example.com/dashboard/7"' in html
+    assert "Tenant: Acme Corp" in plain and "(t1)" not in plain and "for Acme Corp" in plain
+    link = DASHBOARD + "?tenant=Acme%20Corp"  # links.dashboard with its {tenant_name}: the tenant's filter set
+    assert f"Open dashboard: {link}" in plain
+    assert "<td>Acme Corp</td>" in html and f'href="{link}"' in html
 
     # Slack (critical only): one Block Kit message with metric, value, threshold, tenant name and the link
     [slack] = env.http.accepted(SLACK_PATH)
@@ -82,9 +89,9 @@ def test_each_channel_gets_its_alerts_once_and_a_rerun_sends_nothing(delivery_en
     assert "jobs_success_rate" in payload["text"]
     fields = {f["text"].split("\n")[0].strip("*"): f["text"].split("\n")[1] for f in payload["blocks"][2]["fields"]}
     assert fields["Metric"] == "jobs_success_rate" and fields["Value"] == "0.75"
-    assert fields["Threshold / expected"] == "threshold 0.8" and fields["Tenant"] == "Acme Corp (t1)"
+    assert fields["Threshold / expected"] == "threshold 0.8" and fields["Tenant"] == "Acme Corp"
     assert payload["blocks"][0]["type"] == "header"
-    assert payload["blocks"][-1]["elements"][0]["url"] == "https://metabase.example.com/dashboard/7"
+    assert payload["blocks"][-1]["elements"][0]["url"] == DASHBOARD + "?tenant=Acme%20Corp"
 
     # signed webhook (tenant t1 only): verified by the receiver, as JSON
     [hook] = env.http.accepted("hooks/alerts")
@@ -97,10 +104,21 @@ def test_each_channel_gets_its_alerts_once_and_a_rerun_sends_nothing(delivery_en
     assert state[("product-slack", "alert", DAY, "t1", "jobs_success_rate")] == ("sent", 1)
     assert len(state) == 4  # the info alert of t2 and the OLD day were never considered for these channels
 
-    # secrets are in no log: Dagster's event log nor the attempts table
+    # every try is in the audit log (one each here), with its alert; secrets are in no log: Dagster's nor the audit log
     with env.conn() as conn:
-        details = " ".join(row[0] or "" for row in conn.execute("select detail from audit.delivery_attempts"))
-    logged = " ".join(str(event.message) for event in result.all_events) + details
+        events = conn.execute(
+            """select action, target, outcome, detail, parameters::text from audit.events
+               where action like 'delivery.%' order by event_id"""
+        ).fetchall()
+    assert sorted((action, target, outcome) for action, target, outcome, *_ in events) == [
+        ("delivery.alert", "leadership-email", "success"),
+        ("delivery.alert", "leadership-email", "success"),
+        ("delivery.alert", "ops-webhook", "success"),
+        ("delivery.alert", "product-slack", "success"),
+    ]
+    assert attempts(env, "product-slack") == [(1, "sent")]
+    assert all('"tenant_name": "Acme Corp"' in row[4] or '"tenant_id": "__all__"' in row[4] for row in events)
+    logged = " ".join(str(event.message) for event in result.all_events) + " ".join(str(row) for row in events)
     assert SLACK_PATH not in logged and SECRET not in logged
 
     # a re-run of the partition sends nothing new
@@ -179,21 +197,22 @@ def test_a_receiver_refuses_a_bad_signature_and_that_is_not_retried(delivery_env
 def test_quiet_hours_hold_messages_until_they_end(delivery_env: DeliveryEnv) -> None:
     from dashboards.delivery.config import load_config
     from dashboards.delivery.deliver import deliver_alerts
+    from extract.settings import get_settings
+    from extract.warehouse import Warehouse
     from orchestration.sensors import held_days
 
     env = delivery_env
     env.standard_config(email={"quiet_hours": {"start": "22:00", "end": "07:00"}})
     config = load_config()
+    warehouse = Warehouse(get_settings())
     night_utc = datetime.combine(DAY, time(23, 30), tzinfo=UTC)
-    with env.conn() as conn:
-        report = deliver_alerts(conn, config, DAY, DAY, timezone="UTC", now=night_utc)
+    report = deliver_alerts(warehouse, config, DAY, DAY, timezone="UTC", now=night_utc)
     assert len(report.held) == 2 and env.mail.messages == []
     assert deliveries(env)[("leadership-email", "alert", DAY, "t1", "jobs_success_rate")] == ("held", 0)
     assert held_days(night_utc, "UTC") == [], "still quiet: nothing to launch"
     morning = night_utc + timedelta(hours=8, minutes=30)
     assert held_days(morning, "UTC") == [DAY]
-    with env.conn() as conn:
-        report = deliver_alerts(conn, config, DAY, DAY, timezone="UTC", now=morning)
+    report = deliver_alerts(warehouse, config, DAY, DAY, timezone="UTC", now=morning)
     assert len(report.sent) == 2 and len(env.mail.messages) == 2
     assert held_days(morning, "UTC") == []
 
@@ -203,16 +222,14 @@ def test_an_alert_that_clears_sends_one_resolved_message(delivery_env: DeliveryE
     env.standard_config()
     assert run_delivery(DAY).success
     with env.conn() as conn:  # NEXT: t1's job success rate is fine again, the all-tenants anomaly still fires
-        conn.execute(
-            """insert into marts.fct_metric_alerts values
-               (%s, '__all__', 'api_requests', 'anomaly', 'robust_z', 'warning', 1900, 201, 48, 'still high')""",
-            (NEXT,),
+        insert_alerts(
+            conn, [(NEXT, "__all__", "api_requests", "anomaly", "robust_z", "warning", 1900, 201, 48, "high")]
         )
     result = run_delivery(NEXT)
     assert result.success
     resolved = [m for m in env.mail.messages if "RESOLVED" in m["Subject"]]
     assert [m["Subject"].strip() for m in resolved] == [
-        f"[execmetrics] RESOLVED: jobs_success_rate (Acme Corp (t1)) no longer fires on {NEXT}"
+        f"[execmetrics] RESOLVED: jobs_success_rate (Acme Corp) no longer fires on {NEXT}"
     ]
     assert any("api_requests" in m["Subject"] and "WARNING" in m["Subject"] for m in env.mail.messages[2:])
     slack = env.http.accepted(SLACK_PATH)
