@@ -4,9 +4,11 @@ The HTTP receiver answers per path, as configured by the test:
 - `ok`: 200 to everything;
 - `fail_once`: 503 to the first request of each delivery id, then 200;
 - `always_fail`: 500 to everything;
-- `signed:<secret>`: checks the X-Execmetrics-Signature header with `verify_signature`, exactly as a receiver
-  would: 401 when it does not verify (recorded as refused), 200 when it does.
-Every request is recorded; `accepted(path)` are the ones answered 2xx, i.e. the messages the receiver got.
+- `signed:<secret>`: checks the X-Execmetrics-Signature header with `verify_signature` against its own clock (moved
+  by `clock_skew_s`), exactly as a receiver would: 401 when it does not verify or is too old (recorded as refused),
+  200 when it does; a delivery id it already processed is answered 200 and dropped (recorded as a duplicate).
+Every request is recorded; `accepted(path)` are the ones answered 2xx and not dropped, i.e. the messages the
+receiver got. `replay(request)` sends a recorded request again, byte for byte, as someone who captured it would.
 """
 
 from __future__ import annotations
@@ -15,6 +17,9 @@ import email
 import email.policy
 import json
 import threading
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,6 +37,7 @@ class Request:
     body: bytes
     status: int
     refused: str | None = None
+    duplicate: bool = False
 
     @property
     def json(self) -> Any:
@@ -44,6 +50,8 @@ class HttpReceiver:
     behaviour: dict[str, str] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
     seen_ids: set[str] = field(default_factory=set)
+    processed: set[str] = field(default_factory=set)
+    clock_skew_s: float = 0.0
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -56,7 +64,7 @@ class HttpReceiver:
         return f"{self.base}/{path}"
 
     def accepted(self, path: str) -> list[Request]:
-        return [r for r in self.requests if r.path == "/" + path and 200 <= r.status < 300]
+        return [r for r in self.requests if r.path == "/" + path and 200 <= r.status < 300 and not r.duplicate]
 
     def all(self, path: str) -> list[Request]:
         return [r for r in self.requests if r.path == "/" + path]
@@ -65,6 +73,20 @@ class HttpReceiver:
         with self.lock:
             self.requests.clear()
             self.seen_ids.clear()
+            self.processed.clear()
+            self.clock_skew_s = 0.0
+
+    def replay(self, request: Request, body: bytes | None = None) -> int:
+        """POST a recorded request again (its headers, its body or `body`); the receiver's answer."""
+        skip = {"host", "content-length", "connection", "accept-encoding"}
+        headers = {key: value for key, value in request.headers.items() if key.lower() not in skip}
+        data = request.body if body is None else body
+        sent = urllib.request.Request(self.base + request.path, data=data, headers=headers, method="POST")
+        try:
+            with urllib.request.urlopen(sent, timeout=10) as answer:
+                return int(answer.status)
+        except urllib.error.HTTPError as refused:
+            return int(refused.code)
 
 
 def start_http_receiver() -> HttpReceiver:
@@ -77,7 +99,7 @@ def start_http_receiver() -> HttpReceiver:
             headers = {key: value for key, value in self.headers.items()}
             refused = None
             with receiver.lock:
-                delivery = headers.get(DELIVERY_HEADER, "")
+                delivery = self.headers.get(DELIVERY_HEADER, "")
                 if behaviour == "ok":
                     status = 200
                 elif behaviour == "fail_once":
@@ -87,13 +109,17 @@ def start_http_receiver() -> HttpReceiver:
                     status = 500
                 elif behaviour.startswith("signed:"):
                     try:
-                        verify_signature(behaviour.split(":", 1)[1], headers.get(SIGNATURE_HEADER), body)
+                        secret, now = behaviour.split(":", 1)[1], time.time() + receiver.clock_skew_s
+                        verify_signature(secret, self.headers.get(SIGNATURE_HEADER), body, now=now)
                         status = 200
                     except SignatureError as exc:
                         status, refused = 401, str(exc)
                 else:
                     status = 404
-                receiver.requests.append(Request(self.path, headers, body, status, refused))
+                duplicate = status == 200 and behaviour.startswith("signed:") and delivery in receiver.processed
+                if status == 200 and behaviour.startswith("signed:"):
+                    receiver.processed.add(delivery)
+                receiver.requests.append(Request(self.path, headers, body, status, refused, duplicate))
             self.send_response(status)
             self.send_header("Content-Type", "text/plain")
             self.end_headers()

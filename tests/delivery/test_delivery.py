@@ -99,6 +99,15 @@ def test_each_channel_gets_its_alerts_once_and_a_rerun_sends_nothing(delivery_en
     assert verify_signature(SECRET, hook.headers[SIGNATURE_HEADER], hook.body)
     assert hook.json["event"] == "alert.fired"
     assert hook.json["data"]["tenant_name"] == "Acme Corp" and hook.json["data"]["value"] == 0.75
+    # the same request sent again, byte for byte: dropped as an id already processed; a body changed under the
+    # captured signature is refused; six minutes later the captured request is refused as a replay
+    assert env.http.replay(hook) == 200 and env.http.all("hooks/alerts")[-1].duplicate
+    assert env.http.replay(hook, hook.body.replace(b"0.75", b"0.95")) == 401
+    assert env.http.all("hooks/alerts")[-1].refused == "signature does not match the body"
+    env.http.clock_skew_s = 360
+    assert env.http.replay(hook) == 401 and "refused as a replay" in (env.http.all("hooks/alerts")[-1].refused or "")
+    env.http.clock_skew_s = 0
+    assert env.http.accepted("hooks/alerts") == [hook]
 
     state = deliveries(env)
     assert state[("product-slack", "alert", DAY, "t1", "jobs_success_rate")] == ("sent", 1)
