@@ -4,9 +4,11 @@ server's password rule. docs/OPERATIONS.md ("Access control") is the admin's gui
 The roles, named `<prefix>_<part>` (WAREHOUSE_ROLE_PREFIX, default `execmetrics`):
 
 - loader (extractors, the raw-data checks): owns and writes `raw.*`; writes its checks' results in `audit`.
-- transformer (dbt): reads `raw.*`; owns `staging`, `intermediate`, `marts`, `reporting` and `seeds`.
-- reader (exporter, `execmetrics summary`, Metabase): reads `marts.*` and `reporting.*` (every row) and
-  `audit.events`.
+- transformer (dbt, and the alert delivery and pipeline-health sensors that follow it): reads `raw.*`; owns
+  `staging`, `intermediate`, `marts`, `reporting` and `seeds`, and the delivery state in `audit`
+  (`alert_deliveries`, `pipeline_notifications`).
+- reader (exporter, `execmetrics summary`, `execmetrics alerts list`, Metabase): reads `marts.*` and `reporting.*`
+  (every row), `audit.events` and the delivery state.
 - tenant (one tenant's embedded dashboard): reads the mart and reporting tables that have a `tenant_id`, and only
   the rows of the
   tenant the connection's `execmetrics.tenant_id` setting names; never an all-tenants (`__all__`) or other
@@ -54,6 +56,13 @@ TRANSFORMED_SCHEMAS = ("staging", "intermediate", "marts", "reporting", "seeds")
 READ_SCHEMAS = ("marts", "reporting")
 RAW_SCHEMA = "raw"
 AUDIT_SCHEMA = "audit"
+# Tables other parts create in `audit` on first use, as the role that writes them: (owner, whether the reader reads
+# them). `grant` hands over those created before the roles existed (or by the admin in a one-user setup).
+AUDIT_TABLES = {
+    "ge_validation_results": ("loader", False),  # the raw-data checks' results (orchestration/checks/ge.py)
+    "alert_deliveries": ("transformer", True),  # what was delivered to whom (dashboards/delivery/store.py)
+    "pipeline_notifications": ("transformer", True),
+}
 
 
 # Column names that hold personal data: kept out of every export unless INCLUDE_PERSONAL_DATA is set (the marts
@@ -431,8 +440,12 @@ def _grant(warehouse: Warehouse, rotate: bool) -> GrantReport:
             )
         )
         conn.execute(sql.SQL("grant create on schema audit to {}, {}").format(ident["loader"], ident["transformer"]))
-        if conn.execute("select to_regclass('audit.ge_validation_results')").fetchone()[0]:  # type: ignore[index]
-            conn.execute(sql.SQL("alter table audit.ge_validation_results owner to {}").format(ident["loader"]))
+        for table, (owner, readable) in AUDIT_TABLES.items():
+            if conn.execute("select to_regclass(%s)", (f"audit.{table}",)).fetchone()[0]:  # type: ignore[index]
+                relation = sql.Identifier(AUDIT_SCHEMA, table)
+                conn.execute(sql.SQL("alter table {} owner to {}").format(relation, ident[owner]))
+                if readable:
+                    conn.execute(sql.SQL("grant select on {} to {}").format(relation, ident["reader"]))
         audit.install(
             conn,
             writers=[roles["loader"], roles["transformer"], roles["reader"]],

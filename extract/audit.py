@@ -1,8 +1,9 @@
 """The audit log: `audit.events`, one append-only row per thing someone did that changes what people see.
 
 Who writes it: exports, `execmetrics dashboards apply`, `execmetrics warehouse grant`, backfills launched from the
-CLI, the demo's reset, dbt builds that find a seed (thresholds, policies, FX rates, finance inputs) changed, and
-any later feature through `record(...)` or `recorded(...)`.
+CLI, the demo's reset, dbt builds that find a seed (thresholds, policies, FX rates, finance inputs) changed, every
+try to deliver an alert, an incident, the board pack or a test message (dashboards/delivery), and any later feature
+through `record(...)` or `recorded(...)`.
 
 Each row says when, who (`actor`: EXECMETRICS_ACTOR, else the OS user; plus the database role that wrote it),
 what (`action`, `target`, `parameters`), how much (`row_counts`) and how it ended (`outcome`: success or failure,
@@ -40,6 +41,7 @@ WAREHOUSE_GRANT = "warehouse.grant"
 WAREHOUSE_RESET = "warehouse.reset"
 BACKFILL = "backfill"
 CONFIG_CHANGE = "config.change"
+DELIVERY = "delivery"  # delivery.alert, delivery.resolved, delivery.pipeline, delivery.board_pack, delivery.test
 
 
 class AuditError(RuntimeError):

@@ -63,6 +63,12 @@ class Settings(BaseSettings):
     demo_dir: Path = PROJECT_ROOT / ".demo"
     log_dir: Path = PROJECT_ROOT / "logs"  # Dagster's and dbt's logs of the long commands
 
+    # Delivery: the channels file (alerts.yml: channels, board pack recipients, pipeline health channel), the hour
+    # by which yesterday's daily marts must be built (reporting timezone), and the weekly board pack's schedule.
+    alerts_config: Path = PROJECT_ROOT / "alerts.yml"
+    marts_due_by: int = Field(default=4, ge=1, le=23, description="hour (reporting timezone) the daily marts are due")
+    board_pack_cron: str = "0 8 * * 1"
+
     app_lookback_hours: int = Field(default=48, description="re-read window for late append-only rows")
     future_tolerance_minutes: int = Field(
         default=10, description="rows dated beyond the load's clock plus this are rejected as in the future"
@@ -80,6 +86,18 @@ def env_files() -> tuple[Path, ...]:
     if chosen is not None:
         return (Path(chosen),) if chosen.strip() else ()
     return (PROJECT_ROOT / ".env", Path(".env"))
+
+
+def env_file_values() -> dict[str, str]:
+    """Every `KEY=value` of the settings files, a later file winning (for names the Settings object does not know:
+    the channels file's `${NAME}` references)."""
+    from dotenv import dotenv_values
+
+    values: dict[str, str] = {}
+    for path in env_files():
+        if path.is_file():
+            values.update({key: value for key, value in dotenv_values(path).items() if value is not None})
+    return values
 
 
 def get_settings() -> Settings:

@@ -16,6 +16,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from dashboards.delivery.cli import alerts_app
 from dashboards.metabase.cli import dashboards_app
 from extract import audit
 from extract.access import PARTS, AccessError, grant, role_name, roles_configured
@@ -33,6 +34,7 @@ app.add_typer(warehouse_app, name="warehouse")
 app.add_typer(extract_app_cli, name="extract")
 app.add_typer(load_app, name="load")
 app.add_typer(dashboards_app, name="dashboards")
+app.add_typer(alerts_app, name="alerts")
 
 console = Console(stderr=True, soft_wrap=True)
 out = Console(soft_wrap=True)
@@ -700,8 +702,16 @@ def backfill_command(
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day (inclusive).")],
     chunk_days: Annotated[int, typer.Option("--chunk-days", help="Days per run (0: the whole range in one run).")] = 0,
     full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models and reload Stripe fully.")] = False,
+    deliver_historical: Annotated[
+        bool,
+        typer.Option(
+            "--deliver-historical", help="Also send the alerts of days older than max_age_days (channels file)."
+        ),
+    ] = False,
 ) -> None:
-    """Backfill the daily partitions start..end (and their months) through Dagster, in one run or chunks."""
+    """Backfill the daily partitions start..end (and their months) through Dagster, in one run or chunks.
+
+    Alerts of old days are recorded but not sent unless --deliver-historical; recent ones are sent once."""
     from orchestration.partitions import chunk_days as split
     from orchestration.partitions import partitions_start, reporting_timezone
     from orchestration.pipeline import run_pipeline
@@ -726,6 +736,7 @@ def backfill_command(
         "end": last,
         "chunk_days": chunk_days,
         "full_refresh": full_refresh,
+        "deliver_historical": deliver_historical,
         "runs": [],
     }
     with quiet_command("backfill", settings.log_dir) as display:
@@ -744,6 +755,7 @@ def backfill_command(
                     progress=display.step,
                     log_level=_dagster_log_level(),
                     watch=display.run_watcher,
+                    deliver_historical=deliver_historical,
                 )
                 event.parameters["runs"] += result.run_ids
                 for asset, count in result.row_counts.items():

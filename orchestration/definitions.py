@@ -1,4 +1,5 @@
-"""The Dagster code location: merges the parts defined in assets/, checks/, jobs.py, schedules.py, resources.py.
+"""The Dagster code location: merges the parts defined in assets/, checks/, jobs.py, schedules.py, sensors.py and
+resources.py.
 
 Loaded lazily (`@definitions`): building it prepares the dbt manifest (`dbt parse`) when it is missing or stale.
 `dagster-webserver -m orchestration.definitions` / `execmetrics ui` load it; `orchestration.pipeline` runs it
@@ -17,6 +18,7 @@ from orchestration.checks import checks_definitions
 from orchestration.jobs import jobs_definitions
 from orchestration.resources import resources_definitions
 from orchestration.schedules import schedules_definitions
+from orchestration.sensors import sensors_definitions
 
 
 @lru_cache(maxsize=1)
@@ -31,6 +33,7 @@ def build_definitions() -> Definitions:
             checks_definitions(),
             jobs_definitions(),
             schedules_definitions(),
+            sensors_definitions(),
             resources_definitions(),
         )
 

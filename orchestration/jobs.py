@@ -1,16 +1,23 @@
-"""Jobs: `daily_job` (extracts, their GE checks, the dbt models and tests tagged daily) and `monthly_job` (the dbt
-models tagged monthly: cohorts, monthly revenue). Freshness checks are not part of the jobs: a sensor evaluates them."""
+"""Jobs: `daily_job` (extracts, their GE checks, the dbt models and tests tagged daily, then the alert delivery, also
+tagged daily), `monthly_job` (the dbt models tagged monthly: cohorts, monthly revenue), `alert_delivery_job` (the
+delivery alone: held messages after quiet hours, or a re-send after a failure) and `board_pack_job` (the weekly board
+pack by email). Freshness checks are not part of the jobs: a sensor evaluates them."""
 
-from __future__ import annotations
+from datetime import date
+from typing import Any
 
-from dagster import AssetSelection, Definitions, define_asset_job
+from dagster import AssetSelection, Config, Definitions, Failure, OpExecutionContext, define_asset_job, job, op
 
 from orchestration.assets import dbt_keys
 from orchestration.assets.dbt import DAILY, MONTHLY
+from orchestration.assets.delivery import DELIVERY_KEY
 from orchestration.assets.extract import RAW_KEYS
+from orchestration.resources import WarehouseResource
 
 DAILY_JOB = "daily_job"
 MONTHLY_JOB = "monthly_job"
+DELIVERY_JOB = "alert_delivery_job"
+BOARD_PACK_JOB = "board_pack_job"
 PIPELINE_TAG = "execmetrics/pipeline"  # dagster.yaml limits runs with this tag to one at a time
 
 
@@ -22,7 +29,8 @@ def _without_freshness(selection: AssetSelection) -> AssetSelection:
 
 
 def daily_job_selection() -> AssetSelection:
-    """The extracts and every dbt asset tagged daily (the grain tag set per folder in dbt_project.yml)."""
+    """The extracts and every asset tagged daily: the dbt models (the grain tag set per folder in dbt_project.yml)
+    and the alert delivery."""
     return _without_freshness(AssetSelection.assets(*RAW_KEYS) | AssetSelection.tag(DAILY, ""))
 
 
@@ -32,7 +40,7 @@ def monthly_job_selection() -> AssetSelection:
 
 
 def build_jobs() -> list:
-    jobs = [
+    jobs: list[Any] = [
         define_asset_job(
             DAILY_JOB,
             selection=daily_job_selection(),
@@ -49,7 +57,69 @@ def build_jobs() -> list:
                 tags={PIPELINE_TAG: "monthly"},
             )
         )
+    jobs.append(delivery_job())
+    jobs.append(board_pack_job)
     return jobs
+
+
+def delivery_job():  # -> UnresolvedAssetJobDefinition
+    """The delivery alone: held messages once quiet hours end (held_alerts_sensor), a re-send after a failure."""
+    return define_asset_job(
+        DELIVERY_JOB,
+        selection=AssetSelection.assets(DELIVERY_KEY),
+        description="Send the alerts of the day(s) not sent yet (held in quiet hours, or failed before).",
+    )
+
+
+class BoardPackConfig(Config):  # type: ignore[misc]
+    week_ending: str | None = None  # YYYY-MM-DD, a Sunday; default: the last complete week
+
+
+@op(tags={"execmetrics/stage": "delivery"})
+def send_weekly_board_pack(context: OpExecutionContext, config: BoardPackConfig, warehouse: WarehouseResource) -> None:
+    """Export the board pack for the week as `execmetrics export` does (the reporting layer, as the reader role,
+    audited; the PDF when Chromium is there, else the HTML) and email it to the channels file's board_pack list."""
+    from datetime import UTC, datetime
+
+    from dashboards.delivery.board_pack import email_board_pack, last_full_week
+    from dashboards.delivery.config import config_path, load_config
+    from extract.settings import get_settings
+    from orchestration.cli import run_export
+    from orchestration.partitions import reporting_timezone
+
+    settings = get_settings()
+    channels_file = load_config()
+    if channels_file.board_pack is None:
+        raise Failure(description=f"no board_pack recipients in {config_path()}: nothing to send")
+    week_end = date.fromisoformat(config.week_ending) if config.week_ending else None
+    week_end = week_end or last_full_week(datetime.now(UTC), reporting_timezone())[1]
+    out_dir = settings.output_dir / "board_pack" / week_end.isoformat()
+    wh = warehouse.get()
+    export = run_export(settings, None, week_end, channels_file.board_pack.tenant, out_dir, None)
+    if export.pdf_skipped:
+        context.log.warning(f"PDF {export.pdf_skipped}")
+    sent = email_board_pack(
+        wh.as_role("reader"),
+        channels_file,
+        export,
+        week_end=week_end,
+        run_id=context.run.run_id,
+        log=context.log.info,
+    )
+    if not sent.outcome.ok:
+        raise Failure(
+            description=f"board pack for the week ending {week_end} not sent: {sent.outcome.detail}",
+            metadata={"attempts": sent.outcome.attempts, "attachment": str(sent.attachment)},
+        )
+    if sent.outcome.audit_error:
+        raise Failure(description=f"board pack sent, but not in the audit log: {sent.outcome.audit_error}")
+    sent_to = f"{len(sent.recipients)} recipient(s)"
+    context.log.info(f"board pack {sent.week_start}..{sent.week_end} sent to {sent_to} as {sent.attachment.name}")
+
+
+@job(name=BOARD_PACK_JOB, description="Render the board pack for the last complete week and email it.")
+def board_pack_job() -> None:
+    send_weekly_board_pack()
 
 
 def jobs_definitions() -> Definitions:

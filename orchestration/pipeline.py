@@ -77,20 +77,24 @@ def _plain(metadata: Mapping[str, Any]) -> dict[str, Any]:
     return {key: getattr(value, "value", value) for key, value in metadata.items()}
 
 
-def _run_config(job_def: Any, full_refresh: bool, log_level: str | None = None) -> dict[str, Any]:
+def _run_config(
+    job_def: Any, full_refresh: bool, log_level: str | None = None, deliver_historical: bool = False
+) -> dict[str, Any]:
+    from orchestration.assets import delivery_asset
+
     config: dict[str, Any] = {}
     if log_level is not None:
         config["loggers"] = {"console": {"config": {"log_level": log_level}}}
-    if not full_refresh:
-        return config
     ops = {}
     for node in job_def.graph.node_defs:
-        if node.name in ("extract_app", "extract_stripe", "dbt_daily", "dbt_monthly"):
+        if full_refresh and node.name in ("extract_app", "extract_stripe", "dbt_daily", "dbt_monthly"):
             ops[node.name] = {"config": {"full_refresh": True}}
-    return {**config, "ops": ops}
+        if deliver_historical and node.name == delivery_asset().op.name:
+            ops[node.name] = {"config": {"deliver_historical": True}}
+    return {**config, "ops": ops} if ops else config
 
 
-def _root_message(error: Any) -> str:
+def root_message(error: Any) -> str:
     """The innermost cause's message, without its class path (Dagster wraps a step's exception in its own)."""
     while getattr(error, "cause", None) is not None:
         error = error.cause
@@ -108,7 +112,7 @@ def _describe_failures(result: Any) -> list[str]:
     for event in result.all_events:
         if event.event_type == DagsterEventType.STEP_FAILURE:
             data: Any = event.event_specific_data
-            message = _root_message(data.error) if data.error else "(no error message)"
+            message = root_message(data.error) if data.error else "(no error message)"
             failures.append(f"step {event.step_key} failed: {message}")
     return failures
 
@@ -125,6 +129,7 @@ def execute_range(
     asset_selection: list[Any] | None = None,
     log_level: str | None = None,
     watch: RunWatcher | None = None,
+    deliver_historical: bool = False,
 ) -> Any:
     """One in-process run of `job_name` over the partition range first..last; returns Dagster's result."""
     from dagster import DagsterEventType
@@ -148,7 +153,7 @@ def execute_range(
         instance.add_event_listener(run_id, watch(job_name, first, last))
     began = time.monotonic()
     outcome = job_def.execute_in_process(
-        run_config=_run_config(job_def, full_refresh, log_level),
+        run_config=_run_config(job_def, full_refresh, log_level, deliver_historical),
         instance=instance,
         partition_key=partition_key,
         tags=run_tags,
@@ -176,10 +181,29 @@ def execute_range(
     return outcome
 
 
+def check_failure_line(key: str, description: str | None, metadata: Mapping[str, Any]) -> str:
+    """How a failed check is told: `check raw/app_tenants:ge_errors failed: <description> <the failing rows>`."""
+    return " ".join(f"check {key} failed: {description or ''} {metadata.get('failures', '')}".split())
+
+
+def failed_blocking_checks(instance: Any, run_id: str) -> list[str]:
+    """The lines of the run's failed blocking (ERROR) checks, from the instance's event log."""
+    from dagster import DagsterEventType
+
+    lines = []
+    for entry in instance.all_logs(run_id, of_type=DagsterEventType.ASSET_CHECK_EVALUATION):
+        evaluation: Any = entry.dagster_event.event_specific_data
+        if evaluation.passed or str(getattr(evaluation.severity, "value", evaluation.severity)) != "ERROR":
+            continue
+        key = f"{evaluation.asset_key.to_user_string()}:{evaluation.check_name}"
+        lines.append(check_failure_line(key, evaluation.description, _plain(evaluation.metadata)))
+    return lines
+
+
 def _raise_for(outcome: Any, job_name: str, first: str, last: str, result: PipelineResult) -> None:
     failures = _describe_failures(outcome)
     blocking = [
-        " ".join(f"check {key} failed: {check.description or ''} {check.metadata.get('failures', '')}".split())
+        check_failure_line(key, check.description, check.metadata)
         for key, check in result.failed_checks.items()
         if check.severity == "ERROR"
     ]
@@ -203,10 +227,11 @@ def run_pipeline(
     include_monthly: bool = True,
     log_level: str | None = None,
     watch: RunWatcher | None = None,
+    deliver_historical: bool = False,
 ) -> PipelineResult:
-    """Extract app + Stripe, check them, build the daily dbt models over start..end (one run), then the monthly
-    models over the months touching it (one run; skipped with include_monthly=False). Raises PipelineError with
-    the reason on any failure."""
+    """Extract app + Stripe, check them, build the daily dbt models over start..end and deliver their alerts (one
+    run; alerts of old days only with deliver_historical), then the monthly models over the months touching it (one
+    run; skipped with include_monthly=False). Raises PipelineError with the reason on any failure."""
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_JOB, MONTHLY_JOB
     from orchestration.partitions import daily_partitions
@@ -238,6 +263,7 @@ def run_pipeline(
         result=result,
         log_level=log_level,
         watch=watch,
+        deliver_historical=deliver_historical,
     )
     _raise_for(outcome, DAILY_JOB, days[0], days[-1], result)
 

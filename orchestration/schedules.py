@@ -1,6 +1,7 @@
 """Schedules: the daily job at 01:00 in REPORTING_TIMEZONE for yesterday's partition; the monthly job on the 1st
-at 02:00 for the previous month. Both start RUNNING (the daemon must run: `execmetrics ui`) and can be toggled
-in the UI (Automation → Schedules)."""
+at 02:00 for the previous month; the weekly board pack (BOARD_PACK_CRON, default Monday 08:00) for the last complete
+week, skipped while the channels file has no board_pack recipients. All start RUNNING (the daemon must run:
+`execmetrics ui`) and can be toggled in the UI (Automation → Schedules)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from dagster import (
 )
 
 from orchestration.assets import dbt_keys
-from orchestration.jobs import DAILY_JOB, MONTHLY_JOB
+from orchestration.jobs import BOARD_PACK_JOB, DAILY_JOB, MONTHLY_JOB
 from orchestration.partitions import DAY_FORMAT, partitions_start, previous_day, previous_month, reporting_timezone
 
 
@@ -55,7 +56,37 @@ def build_schedules() -> list:
             return RunRequest(run_key=f"monthly-{key}", partition_key=key)
 
         schedules.append(monthly_schedule)
+    schedules.append(board_pack_schedule(tz))
     return schedules
+
+
+def board_pack_schedule(tz: str):  # -> ScheduleDefinition
+    from extract.settings import get_settings
+
+    cron = get_settings().board_pack_cron
+
+    @schedule(
+        name="board_pack_schedule",
+        job_name=BOARD_PACK_JOB,
+        cron_schedule=cron,
+        execution_timezone=tz,
+        default_status=DefaultScheduleStatus.RUNNING,
+        description=f"{cron} ({tz}): the board pack of the last complete week, emailed to the board_pack list",
+    )
+    def weekly_board_pack(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
+        from dashboards.delivery.board_pack import last_full_week
+        from dashboards.delivery.config import config_path, load_config
+
+        if load_config().board_pack is None:
+            return SkipReason(f"no board_pack recipients in {config_path()}")
+        week_end = last_full_week(context.scheduled_execution_time, tz)[1]
+        return RunRequest(
+            run_key=f"board-pack-{week_end:%Y-%m-%d}",
+            run_config={"ops": {"send_weekly_board_pack": {"config": {"week_ending": week_end.isoformat()}}}},
+            tags={"execmetrics/week_ending": week_end.isoformat()},
+        )
+
+    return weekly_board_pack
 
 
 def schedules_definitions() -> Definitions:

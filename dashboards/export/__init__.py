@@ -54,6 +54,7 @@ class ExportResult:
     csv_errors: dict[str, str] = field(default_factory=dict)  # mart table -> why its CSV could not be written
     pdf_skipped: str | None = None  # why no PDF was printed and how to get one (no Chromium here)
     csv_rows: dict[str, int] = field(default_factory=dict)  # mart table -> rows written
+    pack: BoardPack | None = None  # what the HTML and PDF show (the weekly email quotes its headlines)
 
     @property
     def paths(self) -> list[Path]:
@@ -122,6 +123,7 @@ def export_all(
     )
 
     pack: BoardPack = build_board_pack(conn, window, tenant=tenant_name, currency=currency, timezone=timezone, now=now)
+    result.pack = pack
     result.unavailable = pack.unavailable()
     html_path = out_dir / "board_pack.html"
     html_path.write_text(render_html(pack), encoding="utf-8")

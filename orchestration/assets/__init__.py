@@ -1,4 +1,4 @@
-"""Dagster assets: the extracts (raw.*) and the dbt models."""
+"""Dagster assets: the extracts (raw.*), the dbt models and the alert delivery."""
 
 from __future__ import annotations
 
@@ -22,6 +22,13 @@ def dbt_assets_by_name() -> dict[str, AssetsDefinition]:
     return {definition.op.name: definition for definition in build_dbt_assets()}
 
 
+@lru_cache(maxsize=1)
+def delivery_asset() -> AssetsDefinition:
+    from orchestration.assets.delivery import build_delivery_asset
+
+    return build_delivery_asset()
+
+
 def dbt_keys(name: str) -> list[AssetKey]:
     definition = dbt_assets_by_name().get(name)
     return sorted(definition.keys) if definition is not None else []
@@ -33,7 +40,8 @@ def reset_assets() -> None:
     extract_assets.cache_clear()
     dbt_assets_by_name.cache_clear()
     dbt_project.cache_clear()
+    delivery_asset.cache_clear()
 
 
 def assets_definitions() -> Definitions:
-    return Definitions(assets=[*extract_assets(), *dbt_assets_by_name().values()])
+    return Definitions(assets=[*extract_assets(), *dbt_assets_by_name().values(), delivery_asset()])

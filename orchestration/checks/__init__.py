@@ -13,15 +13,21 @@ from orchestration.assets import dbt_keys
 from orchestration.assets.extract import RAW_KEYS
 from orchestration.partitions import reporting_timezone
 
-DAILY_DEADLINE_CRON = "0 4 * * *"  # yesterday's partition is expected by 04:00 (the daily job starts at 01:00)
 MONTHLY_DEADLINE_CRON = "0 6 1 * *"  # last month's partition by 06:00 on the 1st (the monthly job starts at 02:00)
+
+
+def daily_deadline_cron() -> str:
+    """Yesterday's partition is expected by MARTS_DUE_BY o'clock (default 04:00; the daily job starts at 01:00)."""
+    from extract.settings import get_settings
+
+    return f"0 {get_settings().marts_due_by} * * *"
 
 
 @lru_cache(maxsize=1)
 def freshness_checks() -> tuple:
     tz = reporting_timezone()
     daily = [*RAW_KEYS, *(key for key in dbt_keys("dbt_daily") if key.path[0] == "marts")]
-    checks = list(build_time_partition_freshness_checks(assets=daily, deadline_cron=DAILY_DEADLINE_CRON, timezone=tz))
+    checks = list(build_time_partition_freshness_checks(assets=daily, deadline_cron=daily_deadline_cron(), timezone=tz))
     monthly = [key for key in dbt_keys("dbt_monthly") if key.path[0] == "marts"]
     if monthly:
         checks += build_time_partition_freshness_checks(

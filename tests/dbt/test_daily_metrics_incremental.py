@@ -20,11 +20,12 @@ from test_product_helpers import dbt, fresh_warehouse, one, rows  # noqa: I001
 
 from extract.warehouse import Target
 
-DAILY_PARTS = ("spine", "customers", "engagement", "activation", "jobs", "api", "revenue")
+DAILY_PARTS = ("spine", "customers", "engagement", "activation", "jobs", "api", "revenue", "revenue_changes")
 MODELS = [
     "intermediate.int_user_daily_activity",
     *(f"intermediate.int_daily_{part}" for part in DAILY_PARTS),
     "marts.fct_daily_metrics",
+    "marts.fct_metric_anomaly_scores",
     "marts.fct_metric_alerts",
 ]
 SELECT = "+fct_daily_metrics +fct_metric_alerts"

@@ -9,14 +9,20 @@ from __future__ import annotations
 
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
 from extract.settings import reset_settings
 from orchestration.cli import app
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "delivery"))
+
+from receivers import start_http_receiver  # noqa: E402
 
 runner = CliRunner()
 DAY = "2025-11-05"
@@ -135,9 +141,33 @@ def test_failed_blocking_check_names_it_and_the_log(env: pytest.MonkeyPatch, orc
     late = {**json.loads(good.splitlines()[0]), "id": "ten_cli", "stripe_customer_id": None}
     late["updated_at"] = f"{bad_day}T09:00:00+00:00"
     tenants.write_text(good + json.dumps({**late, "created_at": "2025-08-01T09:00:00+00:00"}) + "\n")
+    # the data team's channel (pipeline health): a signed webhook on loopback, told by the run-failure sensor
+    receiver = start_http_receiver()
+    hook = {"type": "webhook", "url": receiver.url("data", "signed:whsec_data"), "secret": "${DATA_HOOK_SECRET}"}
+    alerts_file = tmp_path / "alerts.yml"
+    health = {
+        "version": 1,
+        "channels": {"data-team": {**hook, "alerts": False}},
+        "pipeline_health": {"channel": "data-team"},
+    }
+    alerts_file.write_text(yaml.safe_dump(health))
+    env.setenv("ALERTS_CONFIG", str(alerts_file))
+    env.setenv("DATA_HOOK_SECRET", "whsec_data")
+    tick = failure_sensor_tick()
+    cursor = tick(None)  # its first tick starts from now
     try:
         code, lines = invoke("backfill", "--start", bad_day, "--end", bad_day)
         error = assert_one_error(code, lines, "raw/app_tenants:ge_errors", "created_at", "log: ")
+
+        # a real tick of the run-failure sensor sees that run and tells the data channel once, naming the check
+        tick(tick(cursor))
+        [told] = receiver.accepted("data")
+        assert told.json["title"] == f"Pipeline run failed: daily_job ({bad_day})"
+        assert (
+            "Blocking: check raw/app_tenants:ge_errors failed" in told.json["text"]
+            and "created_at" in told.json["text"]
+        )
+        assert told.json["link"].endswith(f"/runs/{told.json['data']['run']}")
         log = Path(error.rsplit("log: ", 1)[1].rstrip(")"))
         assert log.parent == tmp_path / "logs" and log.exists()
         assert "dagster" in log.read_text()  # Dagster's own log lines went to the file, not the terminal
@@ -148,8 +178,31 @@ def test_failed_blocking_check_names_it_and_the_log(env: pytest.MonkeyPatch, orc
         assert any("Traceback" in line for line in verbose), "-v shows the traceback"
         assert any(" DEBUG " in line for line in verbose), "-v shows the debug logs"
     finally:
+        receiver.server.shutdown()
         # the source re-exports the same version with its right created_at: the load replaces the stored row
         tenants.write_text(good + json.dumps({**late, "created_at": f"{bad_day}T09:00:00+00:00"}) + "\n")
+
+
+def failure_sensor_tick():  # noqa: ANN201
+    """One evaluation of pipeline_failure_sensor on the code location and the DAGSTER_HOME instance the CLI runs use:
+    tick(cursor) -> the next cursor."""
+    from dagster import build_sensor_context
+
+    from orchestration.definitions import build_definitions
+    from orchestration.ui import get_instance
+
+    reset_settings()
+    instance = get_instance()
+    repo = build_definitions().get_repository_def()
+    sensor = repo.get_sensor_def("pipeline_failure_sensor")
+
+    def tick(cursor: str | None) -> str | None:
+        reset_settings()
+        context = build_sensor_context(instance=instance, repository_def=repo, cursor=cursor)
+        sensor.evaluate_tick(context)
+        return context.cursor
+
+    return tick
 
 
 def test_failed_dbt_model_names_it_and_the_log(env: pytest.MonkeyPatch, orch_env) -> None:  # noqa: ANN001

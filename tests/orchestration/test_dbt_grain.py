@@ -52,6 +52,9 @@ def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN00
     assert monthly == MONTHLY_MODELS
     daily_names = {node["name"] for node in buildable.values() if grain_of(node) == {DAILY}}
     assert {"fct_daily_metrics", "fct_mrr_daily", "int_daily_spine", "stg_app__events", "fx_rates"} <= daily_names
+    # the alerts and what they read: built by every daily partition
+    alerting = {"alert_metrics", "alert_thresholds", "int_daily_revenue_changes", "fct_metric_anomaly_scores"}
+    assert alerting | {"fct_metric_alerts"} <= daily_names
     # the fresh KPIs are daily: built by every daily partition, as of its last day
     assert {"rpt_kpi_periods", "rpt_tenants", "rpt_alerts", "rpt_subscription_status_daily"} <= daily_names
     check_grains(manifest)  # and no daily model reads a monthly one
@@ -59,6 +62,7 @@ def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN00
 
 def test_daily_and_monthly_jobs_select_by_tag(orch_env) -> None:  # noqa: ANN001
     from orchestration.assets import dbt_assets_by_name
+    from orchestration.assets.delivery import DELIVERY_KEY
     from orchestration.assets.extract import RAW_KEYS
     from orchestration.definitions import build_definitions
     from orchestration.jobs import daily_job_selection, monthly_job_selection
@@ -78,7 +82,9 @@ def test_daily_and_monthly_jobs_select_by_tag(orch_env) -> None:  # noqa: ANN001
     assert set(assets["dbt_monthly"].keys) == by_tag[MONTHLY]
 
     graph = build_definitions().get_repository_def().asset_graph
-    assert daily_job_selection().resolve(graph) == {*RAW_KEYS, *by_tag[DAILY]}
+    # the alert delivery is tagged daily too: it runs after the daily models, in the same job
+    assert daily_job_selection().resolve(graph) == {*RAW_KEYS, *by_tag[DAILY], DELIVERY_KEY}
+    assert DELIVERY_KEY in {key for key in graph.get_all_asset_keys() if DAILY in graph.get(key).tags}
     assert monthly_job_selection().resolve(graph) == by_tag[MONTHLY]
     # the test that reads a daily and a monthly model is a check of the monthly build, not of the daily one
     monthly_checks = {key.name for key in assets["dbt_monthly"].check_keys}

@@ -109,6 +109,14 @@ def test_definitions_load(orch_env) -> None:  # noqa: ANN001
     assert schedules["daily_schedule"].execution_timezone == "UTC"
     assert schedules["monthly_schedule"].cron_schedule == "0 2 1 * *"
     assert "freshness_checks_sensor" in {s.name for s in repo.sensor_defs}
+    # delivery: the alerts after the daily models, the weekly board pack, pipeline health and held alerts
+    assert {"alert_delivery_job", "board_pack_job"} <= {job.name for job in repo.get_all_jobs()}
+    assert schedules["board_pack_schedule"].cron_schedule == "0 8 * * 1"
+    assert schedules["board_pack_schedule"].execution_timezone == "UTC"
+    assert {"pipeline_failure_sensor", "marts_late_sensor", "held_alerts_sensor"} <= {s.name for s in repo.sensor_defs}
+    delivery = graph.get(AssetKey(["alerts", "alert_deliveries"]))
+    assert AssetKey(["reporting", "rpt_alerts"]) in delivery.parent_keys
+    assert delivery.partitions_def == daily.partitions_def
 
     # the lazily loaded code location (what dagster-webserver loads) is the same
     assert type(defs).__name__ in ("LazyDefinitions", "Definitions")

@@ -1,4 +1,5 @@
-"""In-process runs through the Dagster definitions: one daily partition, its month, GE blocking, idempotent reruns."""
+"""In-process runs through the Dagster definitions: one daily partition, its month, GE blocking (the data channel
+hears of it), idempotent reruns."""
 
 from __future__ import annotations
 
@@ -10,6 +11,59 @@ from dagster import AssetKey, DagsterInstance
 
 DAY = date(2025, 11, 3)
 BAD_DAY = date(2025, 11, 4)
+SECRET = "whsec_data_team"
+
+
+class DataChannel:
+    """A channels file whose pipeline_health channel is a signed webhook to a receiver on loopback, and the real
+    run-failure sensor ticking over the runs of `instance` (its first tick starts from now)."""
+
+    def __init__(self, instance: DagsterInstance, root, monkeypatch) -> None:  # noqa: ANN001
+        import yaml
+
+        from extract.settings import reset_settings
+        from orchestration.definitions import build_definitions
+        from tests.delivery.receivers import start_http_receiver
+
+        self.receiver = start_http_receiver()
+        url = self.receiver.url("hooks/data", f"signed:{SECRET}")
+        monkeypatch.setenv("DATA_HOOK_SECRET", SECRET)
+        config = {
+            "version": 1,
+            "channels": {
+                "data-team": {"type": "webhook", "url": url, "secret": "${DATA_HOOK_SECRET}", "alerts": False}
+            },
+            "pipeline_health": {"channel": "data-team"},
+        }
+        path = root / "alerts-data-team.yml"
+        path.write_text(yaml.safe_dump(config))
+        monkeypatch.setenv("ALERTS_CONFIG", str(path))
+        self.monkeypatch = monkeypatch
+        reset_settings()
+        self.instance = instance
+        self.repo = build_definitions().get_repository_def()
+        self.cursor = self._tick(None)
+
+    def _tick(self, cursor: str | None) -> str | None:
+        from dagster import build_sensor_context
+
+        context = build_sensor_context(instance=self.instance, repository_def=self.repo, cursor=cursor)
+        self.repo.get_sensor_def("pipeline_failure_sensor").evaluate_tick(context)
+        return context.cursor
+
+    def messages_after_ticks(self, ticks: int) -> list[dict]:
+        """The messages the receiver accepted after `ticks` ticks from the same cursor (a tick whose cursor was
+        not saved sees the same runs again)."""
+        for _ in range(ticks):
+            self._tick(self.cursor)
+        return [request.json for request in self.receiver.accepted("hooks/data")]
+
+    def close(self) -> None:
+        from extract.settings import reset_settings
+
+        self.receiver.server.shutdown()
+        self.monkeypatch.delenv("ALERTS_CONFIG")
+        reset_settings()
 
 
 def _materialized(instance: DagsterInstance, key: list[str]) -> set[str]:
@@ -86,10 +140,11 @@ def test_dbt_runs_keep_the_saved_parse(one_day) -> None:  # noqa: ANN001
         assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
 
 
-def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_env, one_day) -> None:  # noqa: ANN001
+def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_env, one_day, monkeypatch) -> None:  # noqa: ANN001
     from orchestration.pipeline import PipelineError, run_pipeline
 
     _, instance, _ = one_day
+    data_channel = DataChannel(instance, orch_env.root, monkeypatch)
     with orch_env.warehouse.connect() as conn:
         built_day = _day_rows(conn, DAY)
     # A tenant signing up on 2025-11-04 whose created_at is before the company was founded: every value is valid
@@ -119,7 +174,14 @@ def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_e
             ).fetchone()
         assert recorded == (False, 1)
         assert (orch_env.root / "out" / "ge_data_docs" / "index.html").exists()
+        # the data team hears of it once, with the blocking check (pipeline_failure_sensor's ticks)
+        [message] = data_channel.messages_after_ticks(2)
+        assert message["title"] == f"Pipeline run failed: daily_job ({BAD_DAY})"
+        assert "Failing step: ge_raw_checks: 1 blocking asset check failed" in message["text"]
+        assert "Blocking: check raw/app_tenants:ge_errors failed" in message["text"] and "created_at" in message["text"]
+        assert message["data"]["run_id"] == failure.value.run_id
     finally:
+        data_channel.close()
         # The fix: the source exports the same version of the tenant with its right created_at; the load replaces
         # the stored row by its key (a row dropped from the source would stay in raw: loads never delete).
         tenants_file.write_text(good + json.dumps({**late, "created_at": "2025-11-04T09:00:00+00:00"}) + "\n")

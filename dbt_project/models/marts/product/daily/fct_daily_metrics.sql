@@ -4,7 +4,8 @@
     they are not staff and not deleted. Definitions: docs/METRICS.md.
 
     The rows are int_daily_spine's; each domain is one intermediate model with exactly those rows (int_daily_customers,
-    _engagement, _activation, _jobs, _api, _revenue), plus the past-due subscriptions of fct_subscription_status_daily.
+    _engagement, _activation, _jobs, _api, _revenue, _revenue_changes), plus the past-due subscriptions of
+    fct_subscription_status_daily.
     All of them are incremental by day with the same window: a run rebuilds [min_date - margin, max_date], margin =
     max(lookback_days, activation_window_days - 1) (late events, and signup cohorts whose activation window is still
     open); see daily_metrics_window_start(). Revenue comes from daily models only: a monthly mart upstream would make
@@ -72,6 +73,13 @@ revenue as (
 
 ),
 
+revenue_changes as (
+
+    select * from {{ ref('int_daily_revenue_changes') }}
+    where {{ daily_metrics_in_window('metric_date') }}
+
+),
+
 subscription_status as (
 
     -- one row per day and tenant plus its own '__all__' row
@@ -131,7 +139,9 @@ joined as (
         revenue.net_retained_mrr,
         revenue.gross_retained_mrr,
         coalesce(subscription_status.past_due, 0) as past_due_subscriptions,
-        revenue.failed_payments
+        revenue.failed_payments,
+        revenue_changes.mrr_change_pct,
+        revenue_changes.paying_customers_churned
 
     from spine
     left join customers
@@ -146,6 +156,8 @@ joined as (
         on spine.metric_date = api.metric_date and spine.tenant_id = api.tenant_id
     left join revenue
         on spine.metric_date = revenue.metric_date and spine.tenant_id = revenue.tenant_id
+    left join revenue_changes
+        on spine.metric_date = revenue_changes.metric_date and spine.tenant_id = revenue_changes.tenant_id
     left join subscription_status
         on spine.metric_date = subscription_status.metric_date and spine.tenant_id = subscription_status.tenant_id
 
@@ -212,7 +224,9 @@ final as (
         (net_retained_mrr / nullif(starting_mrr, 0))::numeric(12, 6) as nrr,
         (gross_retained_mrr / nullif(starting_mrr, 0))::numeric(12, 6) as grr,
         past_due_subscriptions::integer as past_due_subscriptions,
-        failed_payments::integer as failed_payments
+        failed_payments::integer as failed_payments,
+        mrr_change_pct::numeric(12, 6) as mrr_change_pct,
+        paying_customers_churned::integer as paying_customers_churned
 
     from joined
 

@@ -1,35 +1,35 @@
 {#-
-    Alert flags: one row per (metric_date, tenant_id, metric, rule) that fires, rule in ('threshold', 'anomaly'):
-    the seed alert_thresholds' rules (the most severe firing rule per row and metric wins), and the weekday-seasonal
-    robust z-score of docs/METRICS.md ("Alerts"), with window functions only (no self-joins). Incremental by
-    metric_date with fct_daily_metrics' window, reading 2 x anomaly_history_days before it.
+    Alert flags: one row per (metric_date, tenant_id, metric, rule) that fires, rule in ('threshold', 'anomaly'), on
+    every day of fct_daily_metrics. The metrics rules may watch are the seed alert_metrics (fct_daily_metrics columns);
+    a rule naming another fails the build (macro assert_alert_metrics_known).
+    Threshold rules: the seed alert_thresholds (the most severe firing rule per row and metric wins), each applying to
+    the days in its optional valid_from..valid_to. Anomalies: the scores of fct_metric_anomaly_scores that pass the
+    anomaly_* vars (docs/METRICS.md, "Alerts"). A table, rebuilt from both on every run: a changed, added or removed
+    rule changes the alerts of exactly the days it applies to, past ones included.
 -#}
-{{
-    config(
-        materialized='incremental',
-        incremental_strategy='delete+insert',
-        unique_key='metric_date',
-        on_schema_change='append_new_columns',
-    )
-}}
+-- depends_on: {{ ref('alert_metrics') }}
 
-{%- set history_days = var('anomaly_history_days') | int %}
 {%- set z_threshold = var('anomaly_z_threshold') %}
-{%- set lower_bound = daily_metrics_window_start() or "date '0001-01-01'" %}
+{%- set metrics = alert_metric_names() %}
+{{- assert_alert_metrics_known(metrics, var('anomaly_metrics'), ref('alert_thresholds')) }}
 
 with
 
 daily as (
 
     select * from {{ ref('fct_daily_metrics') }}
-    where metric_date >= {{ lower_bound }} - {{ 2 * history_days }}
-    {%- if window_max_date() is not none %} and metric_date <= {{ window_max_date() }}{% endif %}
 
 ),
 
 rules as (
 
     select * from {{ ref('alert_thresholds') }}
+
+),
+
+scores as (
+
+    select * from {{ ref('fct_metric_anomaly_scores') }}
 
 ),
 
@@ -41,8 +41,8 @@ threshold_hits as (
         daily.metric_date,
         daily.tenant_id,
         rules.metric,
-        {{ product_metric_value('rules.metric', 'daily') }} as value,
-        {{ product_metric_value('rules.volume_metric', 'daily') }} as volume,
+        {{ product_metric_value('rules.metric', 'daily', metrics) }} as value,
+        {{ product_metric_value('rules.volume_metric', 'daily', metrics) }} as volume,
         rules.rule_id,
         rules.comparator,
         rules.threshold,
@@ -52,8 +52,10 @@ threshold_hits as (
 
     from daily
     inner join rules
-        on rules.tenant_scope = 'all' or rules.tenant_scope = daily.tenant_id
-    where daily.metric_date >= {{ lower_bound }}
+        on
+            (rules.tenant_scope = 'all' or rules.tenant_scope = daily.tenant_id)
+            and (rules.valid_from is null or daily.metric_date >= rules.valid_from)
+            and (rules.valid_to is null or daily.metric_date <= rules.valid_to)
 
 ),
 
@@ -98,100 +100,7 @@ threshold_alerts as (
 
 ),
 
--- anomaly detection -----------------------------------------------------------------------------------------
-
-series as (
-
-    select
-        daily.metric_date,
-        daily.tenant_id,
-        metric_value.metric,
-        metric_value.value
-
-    from daily
-    cross join lateral (
-        values
-        {%- for metric in var('anomaly_metrics') %}
-            ('{{ metric }}', daily.{{ metric }}::numeric){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as metric_value (metric, value)
-
-),
-
-same_weekday as (
-
-    -- the same weekday 1..4 weeks back (null where that day has no row)
-    select
-        series.*,
-        array_remove(array[
-            {%- for weeks in range(1, (history_days // 7) + 1) %}
-            max(value) over weeks_back_{{ weeks }}{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ], null) as weekday_history
-
-    from series
-    window
-    {%- for weeks in range(1, (history_days // 7) + 1) %}
-        weeks_back_{{ weeks }} as (
-            partition by tenant_id, metric
-            order by metric_date
-            range between interval '{{ 7 * weeks }} days' preceding and interval '{{ 7 * weeks }} days' preceding
-        ){% if not loop.last %},{% endif %}
-    {%- endfor %}
-
-),
-
-expected as (
-
-    select
-        same_weekday.*,
-        {{ array_median('same_weekday.weekday_history') }} as expected_value,
-        cardinality(same_weekday.weekday_history) as weekday_points
-
-    from same_weekday
-
-),
-
-history_scale as (
-
-    -- the absolute residuals of the trailing days (a day with fewer than 2 same-weekday points has none)
-    select
-        expected.*,
-        array_remove(
-            array_agg(case when weekday_points >= 2 then abs(value - expected_value::numeric) end) over trailing_days,
-            null
-        ) as residual_history
-
-    from expected
-    window trailing_days as (
-        partition by tenant_id, metric
-        order by metric_date
-        range between interval '{{ history_days }} days' preceding and interval '1 day' preceding
-    )
-
-),
-
-scored as (
-
-    select
-        metric_date,
-        tenant_id,
-        metric,
-        value,
-        expected_value,
-        cardinality(residual_history) as history_points,
-        (value - expected_value::numeric) / greatest(
-            1.4826 * {{ array_median('residual_history') }},
-            {{ var('anomaly_min_relative_scale') }} * abs(expected_value),
-            1
-        )::numeric as z_score
-
-    from history_scale
-    where metric_date >= {{ lower_bound }}
-        and weekday_points >= 2
-        and value is not null
-
-),
+-- anomalies -------------------------------------------------------------------------------------------------
 
 anomaly_alerts as (
 
@@ -202,18 +111,20 @@ anomaly_alerts as (
         'anomaly' as rule,
         'robust_z' as rule_id,
         case when abs(z_score) >= 2 * {{ z_threshold }} then 'critical' else 'warning' end as severity,
-        value,
-        round(expected_value::numeric, 4) as expected_value,
+        metric_value as value,
+        round(expected_value, 4) as expected_value,
         round(z_score, 2) as z_score,
         format(
             'Anomaly: %s is %s on %s for %s, %s than the usual %s for that weekday (robust z = %s)',
-            metric, value, metric_date, {{ product_tenant_label('tenant_id') }},
+            metric, metric_value, metric_date, {{ product_tenant_label('tenant_id') }},
             case when z_score > 0 then 'higher' else 'lower' end,
-            round(expected_value::numeric, 2), round(z_score, 1)
+            round(expected_value, 2), round(z_score, 1)
         ) as message
 
-    from scored
-    where history_points >= {{ var('anomaly_min_history_days') | int }}
+    from scores
+    where
+        metric in ({% for metric in var('anomaly_metrics') %}'{{ metric }}'{% if not loop.last %}, {% endif %}{% endfor %})
+        and history_points >= {{ var('anomaly_min_history_days') | int }}
         and expected_value >= {{ var('anomaly_min_volume') }}
         and abs(z_score) >= {{ z_threshold }}
 

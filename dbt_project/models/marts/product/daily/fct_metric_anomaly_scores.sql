@@ -1,0 +1,130 @@
+{#-
+    Anomaly scores: one row per (metric_date, tenant_id, metric) of fct_daily_metrics for each metric of var
+    anomaly_metrics, fired or not (fct_metric_alerts keeps those that fire; the rest shows how close a day came).
+    The weekday-seasonal robust z-score of docs/METRICS.md ("Alerts"): expected = the median of the same weekday
+    1..4 weeks back (at least 2 of them); scale = 1.4826 x the median absolute residual of the trailing
+    anomaly_history_days, floored at anomaly_min_relative_scale x expected and at 1; z = (value - expected) / scale.
+    Window functions only (no self-joins). Incremental by metric_date with fct_daily_metrics' window, reading
+    2 x anomaly_history_days before it. A changed anomaly_metrics applies to the days built from then on (a full
+    refresh scores history again).
+-#}
+{{
+    config(
+        materialized='incremental',
+        incremental_strategy='delete+insert',
+        unique_key='metric_date',
+        on_schema_change='append_new_columns',
+    )
+}}
+-- depends_on: {{ ref('alert_metrics') }}
+
+{%- set history_days = var('anomaly_history_days') | int %}
+{{- assert_alert_metrics_known(alert_metric_names(), var('anomaly_metrics')) }}
+{%- set lower_bound = daily_metrics_window_start() or "date '0001-01-01'" %}
+
+with
+
+daily as (
+
+    select * from {{ ref('fct_daily_metrics') }}
+    where metric_date >= {{ lower_bound }} - {{ 2 * history_days }}
+    {%- if window_max_date() is not none %} and metric_date <= {{ window_max_date() }}{% endif %}
+
+),
+
+series as (
+
+    select
+        daily.metric_date,
+        daily.tenant_id,
+        metric_value.metric,
+        metric_value.value
+
+    from daily
+    cross join lateral (
+        values
+        {%- for metric in var('anomaly_metrics') %}
+            ('{{ metric }}', daily.{{ metric }}::numeric){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as metric_value (metric, value)
+
+),
+
+same_weekday as (
+
+    -- the same weekday 1..4 weeks back (null where that day has no row)
+    select
+        series.*,
+        array_remove(array[
+            {%- for weeks in range(1, (history_days // 7) + 1) %}
+            max(value) over weeks_back_{{ weeks }}{% if not loop.last %},{% endif %}
+            {%- endfor %}
+        ], null) as weekday_history
+
+    from series
+    window
+    {%- for weeks in range(1, (history_days // 7) + 1) %}
+        weeks_back_{{ weeks }} as (
+            partition by tenant_id, metric
+            order by metric_date
+            range between interval '{{ 7 * weeks }} days' preceding and interval '{{ 7 * weeks }} days' preceding
+        ){% if not loop.last %},{% endif %}
+    {%- endfor %}
+
+),
+
+expected as (
+
+    select
+        same_weekday.*,
+        {{ array_median('same_weekday.weekday_history') }} as expected_value,
+        cardinality(same_weekday.weekday_history) as weekday_points
+
+    from same_weekday
+
+),
+
+history_scale as (
+
+    -- the absolute residuals of the trailing days (a day with fewer than 2 same-weekday points has none)
+    select
+        expected.*,
+        array_remove(
+            array_agg(case when weekday_points >= 2 then abs(value - expected_value::numeric) end) over trailing_days,
+            null
+        ) as residual_history
+
+    from expected
+    window trailing_days as (
+        partition by tenant_id, metric
+        order by metric_date
+        range between interval '{{ history_days }} days' preceding and interval '1 day' preceding
+    )
+
+),
+
+final as (
+
+    select
+        metric_date::date as metric_date,
+        tenant_id::text as tenant_id,
+        metric::text as metric,
+        value::numeric as metric_value,
+        (case when weekday_points >= 2 then expected_value end)::numeric as expected_value,
+        weekday_points::integer as weekday_points,
+        cardinality(residual_history)::integer as history_points,
+        (case
+            when weekday_points >= 2 and value is not null
+                then (value - expected_value::numeric) / greatest(
+                    1.4826 * {{ array_median('residual_history') }},
+                    {{ var('anomaly_min_relative_scale') }} * abs(expected_value),
+                    1
+                )
+        end)::numeric as z_score
+
+    from history_scale
+    where metric_date >= {{ lower_bound }}
+
+)
+
+select * from final
