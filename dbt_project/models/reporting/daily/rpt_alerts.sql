@@ -7,20 +7,13 @@ alerts as (
 
 ),
 
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports() }}
 
 final as (
 
     select
         alerts.metric_date::date as metric_date,
-        alerts.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, alerts.tenant_id)::text as tenant_name,
-        tenants.plan::text as plan,
-        tenants.segment::text as segment,
+        {{ tenant_name_columns('alerts') }}
         alerts.metric::text as metric,
         alerts.rule::text as rule,
         alerts.rule_id::text as rule_id,
@@ -33,7 +26,7 @@ final as (
         replace(alerts.message, 'tenant ' || alerts.tenant_id, coalesce(tenants.tenant_name, alerts.tenant_id))::text
             as message
     from alerts
-    left join tenants on alerts.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('alerts') }}
 
 )
 

@@ -15,11 +15,7 @@ daily as (
 
 ),
 
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports() }}
 
 latest as (
 
@@ -193,7 +189,7 @@ final as (
         latest.latest_day::date as latest_day
     from compared
     cross join latest
-    left join tenants on compared.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('compared') }}
     left join to_date as previous
         on
             compared.tenant_id = previous.tenant_id

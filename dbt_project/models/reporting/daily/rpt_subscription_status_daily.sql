@@ -7,20 +7,13 @@ status as (
 
 ),
 
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports() }}
 
 final as (
 
     select
         status.day::date as day,
-        status.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, status.tenant_id)::text as tenant_name,
-        tenants.plan::text as plan,
-        tenants.segment::text as segment,
+        {{ tenant_name_columns('status') }}
         status.trialing::integer as trialing,
         status.active::integer as active,
         status.past_due::integer as past_due,
@@ -28,7 +21,7 @@ final as (
         status.paused::integer as paused,
         status.canceled::integer as canceled
     from status
-    left join tenants on status.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('status') }}
 
 )
 

@@ -9,24 +9,19 @@ customers as (
 
 ),
 
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports() }}
 
 final as (
 
     select
         customers.customer_id::text as customer_id,
         coalesce(customers.customer_name, tenants.tenant_name, customers.customer_id)::text as customer_name,
-        customers.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, customers.tenant_id)::text as tenant_name,
+        {{ tenant_name_columns('customers', plan_and_segment=false) }}
         customers.currency::text as currency,
         customers.first_paying_month::date as first_paying_month,
         customers.last_paying_month::date as last_paying_month
     from customers
-    left join tenants on customers.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('customers') }}
 
 )
 

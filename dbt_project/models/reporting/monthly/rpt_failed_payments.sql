@@ -7,24 +7,19 @@ failures as (
 
 ),
 
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports() }}
 
 final as (
 
     select
         failures.day::date as day,
-        failures.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, failures.tenant_id)::text as tenant_name,
+        {{ tenant_name_columns('failures', plan_and_segment=false) }}
         failures.payment_object::text as payment_object,
         failures.failure_code::text as failure_code,
         failures.failures::integer as failures,
         failures.failed_amount::numeric(20, 4) as failed_amount
     from failures
-    left join tenants on failures.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('failures') }}
 
 )
 

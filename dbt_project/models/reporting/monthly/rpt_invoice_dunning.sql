@@ -7,17 +7,7 @@ dunning as (
 
 ),
 
-customers as (
-
-    select * from {{ ref('rpt_customers') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports(customers=true) }}
 
 final as (
 
@@ -25,17 +15,14 @@ final as (
         dunning.invoice_id::text as invoice_id,
         dunning.invoice_day::date as invoice_day,
         dunning.invoice_month::date as invoice_month,
-        dunning.customer_id::text as customer_id,
-        coalesce(customers.customer_name, dunning.customer_id)::text as customer_name,
-        dunning.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, dunning.tenant_id)::text as tenant_name,
+        {{ customer_name_columns('dunning') }}
+        {{ tenant_name_columns('dunning', plan_and_segment=false) }}
         dunning.attempt_count::integer as attempt_count,
         dunning.invoice_status::text as invoice_status,
         dunning.outcome::text as outcome,
         dunning.amount_due_reporting::numeric(20, 4) as amount_due
     from dunning
-    left join customers on dunning.customer_id = customers.customer_id
-    left join tenants on dunning.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('dunning', customers=true) }}
 
 )
 

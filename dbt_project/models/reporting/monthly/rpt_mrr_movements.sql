@@ -9,29 +9,15 @@ movements as (
 
 ),
 
-customers as (
-
-    select * from {{ ref('rpt_customers') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports(customers=true) }}
 
 final as (
 
     select
         movements.customer_month_id::text as customer_month_id,
         movements.month::date as month,
-        movements.customer_id::text as customer_id,
-        coalesce(customers.customer_name, movements.customer_id)::text as customer_name,
-        movements.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, movements.tenant_id)::text as tenant_name,
-        tenants.plan::text as plan,
-        tenants.segment::text as segment,
+        {{ customer_name_columns('movements') }}
+        {{ tenant_name_columns('movements') }}
         movements.movement_type::text as movement_type,
         movements.churn_type::text as churn_type,
         movements.starting_mrr::numeric(20, 4) as starting_mrr,
@@ -44,8 +30,7 @@ final as (
         movements.ending_mrr::numeric(20, 4) as ending_mrr,
         (movements.ending_mrr - movements.starting_mrr)::numeric(20, 4) as mrr_change
     from movements
-    left join customers on movements.customer_id = customers.customer_id
-    left join tenants on movements.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('movements', customers=true) }}
 
 )
 

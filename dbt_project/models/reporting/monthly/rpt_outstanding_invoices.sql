@@ -7,17 +7,7 @@ invoices as (
 
 ),
 
-customers as (
-
-    select * from {{ ref('rpt_customers') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports(customers=true) }}
 
 final as (
 
@@ -30,14 +20,11 @@ final as (
         (case invoices.aging_bucket
             when 'current' then 0 when '1-30' then 1 when '31-60' then 2 when '61-90' then 3 else 4
         end)::integer as aging_bucket_order,
-        invoices.customer_id::text as customer_id,
-        coalesce(customers.customer_name, invoices.customer_id)::text as customer_name,
-        invoices.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, invoices.tenant_id)::text as tenant_name,
+        {{ customer_name_columns('invoices') }}
+        {{ tenant_name_columns('invoices', plan_and_segment=false) }}
         invoices.amount_remaining_reporting::numeric(20, 4) as amount_remaining
     from invoices
-    left join customers on invoices.customer_id = customers.customer_id
-    left join tenants on invoices.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('invoices', customers=true) }}
 
 )
 

@@ -28,11 +28,7 @@ finance as (
 
 ),
 
-tenants as (
-
-    select * from {{ ref('rpt_tenants') }}
-
-),
+{{ reporting_name_imports() }}
 
 bounds as (
 
@@ -147,7 +143,7 @@ final as (
         {% endfor -%}
         coalesce(joined.policy, (select min(policy) from revenue))::text as policy
     from joined
-    left join tenants on joined.tenant_id = tenants.tenant_id
+    {{ reporting_name_joins('joined') }}
     left join joined as previous
         on
             joined.tenant_id = previous.tenant_id
