@@ -31,3 +31,56 @@
     {{ date_column }} <= {{ product_last_date() }}
     {%- if lower_bound is not none %} and {{ date_column }} >= {{ lower_bound }}{% endif %}
 {%- endmacro %}
+
+{#-
+    The import CTEs of an int_daily_* model, each followed by a comma: `spine` (int_daily_spine in the run's window),
+    the counted `tenants` and `users` when asked, `days` (the window's days: the spine's '__all__' rows) and `bounds`
+    (the window's first_day and last_day) when asked.
+-#}
+{% macro daily_metrics_imports(tenants=false, users=false, days=false, bounds=false) -%}
+spine as (
+
+    select * from {{ ref('int_daily_spine') }}
+    where {{ daily_metrics_in_window('metric_date') }}
+
+),
+{%- if tenants %}
+
+tenants as (
+
+    select * from {{ ref('int_tenants_classified') }}
+    where is_counted
+
+),
+{%- endif %}
+{%- if users %}
+
+users as (
+
+    select * from {{ ref('int_users_classified') }}
+    where is_counted
+
+),
+{%- endif %}
+{%- if days %}
+
+days as (
+
+    select metric_date from spine
+    where tenant_id = '__all__'
+
+),
+{%- endif %}
+{%- if bounds %}
+
+bounds as (
+
+    select
+        min(metric_date) as first_day,
+        max(metric_date) as last_day
+
+    from spine
+
+),
+{%- endif %}
+{%- endmacro %}

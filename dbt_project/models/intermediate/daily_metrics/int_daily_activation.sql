@@ -9,19 +9,7 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
-
-users as (
-
-    select * from {{ ref('int_users_classified') }}
-    where is_counted
-
-),
+{{ daily_metrics_imports(users=true) }}
 
 daily_activity as (
 

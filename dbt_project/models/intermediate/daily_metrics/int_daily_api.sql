@@ -6,34 +6,12 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('int_tenants_classified') }}
-    where is_counted
-
-),
+{{ daily_metrics_imports(tenants=true, bounds=true) }}
 
 excluded_users as (
 
     select user_id from {{ ref('int_users_classified') }}
     where not is_counted
-
-),
-
-bounds as (
-
-    select
-        min(metric_date) as first_day,
-        max(metric_date) as last_day
-
-    from spine
 
 ),
 

@@ -8,33 +8,7 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('int_tenants_classified') }}
-    where is_counted
-
-),
-
-users as (
-
-    select * from {{ ref('int_users_classified') }}
-    where is_counted
-
-),
-
-days as (
-
-    select metric_date from spine
-    where tenant_id = '__all__'
-
-),
+{{ daily_metrics_imports(tenants=true, users=true, days=true) }}
 
 tenant_days as (
 

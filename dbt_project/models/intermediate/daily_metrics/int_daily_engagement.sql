@@ -6,26 +6,7 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
-
-users as (
-
-    select * from {{ ref('int_users_classified') }}
-    where is_counted
-
-),
-
-days as (
-
-    select metric_date from spine
-    where tenant_id = '__all__'
-
-),
+{{ daily_metrics_imports(users=true, days=true) }}
 
 activity as (
 

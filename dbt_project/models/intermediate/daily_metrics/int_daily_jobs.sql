@@ -6,29 +6,7 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
-
-tenants as (
-
-    select * from {{ ref('int_tenants_classified') }}
-    where is_counted
-
-),
-
-bounds as (
-
-    select
-        min(metric_date) as first_day,
-        max(metric_date) as last_day
-
-    from spine
-
-),
+{{ daily_metrics_imports(tenants=true, bounds=true) }}
 
 jobs as (
 

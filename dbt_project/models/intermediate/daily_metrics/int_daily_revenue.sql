@@ -10,19 +10,7 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
-
-days as (
-
-    select metric_date from spine
-    where tenant_id = '__all__'
-
-),
+{{ daily_metrics_imports(days=true) }}
 
 ledger as (
 
