@@ -49,16 +49,8 @@ def stripe_objects() -> list[dict[str, Any]]:
     b.monthly("cus_a1", "sub_a1", "m100", jan1, 3)
 
     b.customer("cus_a2", "tA")
-    b.subscription(
-        "sub_a2",
-        "cus_a2",
-        "m200",
-        date(2025, 1, 10),
-        (date(2025, 2, 10), date(2025, 3, 10)),
-        status="canceled",
-        cancel_at_period_end=True,
-        canceled_at=date(2025, 2, 20),
-        ended_at=date(2025, 3, 10),
+    b.canceled_at_period_end(
+        "sub_a2", "cus_a2", "m200", date(2025, 1, 10), (date(2025, 2, 10), date(2025, 3, 10)), date(2025, 2, 20)
     )
     b.monthly("cus_a2", "sub_a2", "m200", date(2025, 1, 10), 2)
 

@@ -36,16 +36,8 @@ def stripe_objects() -> list[dict[str, Any]]:
     b.subscription("sub_a1", "cus_a1", "m100", date(2024, 1, 1), (date(2025, 3, 1), date(2025, 4, 1)))
     b.monthly("cus_a1", "sub_a1", "m100", date(2024, 1, 1), 15)
     b.customer("cus_b1", "tB")
-    b.subscription(
-        "sub_b1",
-        "cus_b1",
-        "m50",
-        date(2024, 3, 10),
-        (date(2025, 2, 10), date(2025, 3, 10)),
-        status="canceled",
-        cancel_at_period_end=True,
-        canceled_at=date(2025, 2, 20),
-        ended_at=date(2025, 3, 10),
+    b.canceled_at_period_end(
+        "sub_b1", "cus_b1", "m50", date(2024, 3, 10), (date(2025, 2, 10), date(2025, 3, 10)), date(2025, 2, 20)
     )
     b.monthly("cus_b1", "sub_b1", "m50", date(2024, 3, 10), 12)
     for obj in b.objects:
