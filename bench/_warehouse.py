@@ -28,11 +28,13 @@ def bench_warehouse(work: Path, port: int) -> Iterator[tuple[Warehouse, Target]]
             server.stop()
 
 
-def company_warehouse(base: Warehouse, company: Any, work: Path, db: str, app_db: str) -> dict[str, int]:
+def company_warehouse(
+    base: Warehouse, company: Any, work: Path, db: str, app_db: str
+) -> tuple[dict[str, int], Settings]:
     """Point the pipeline at `company`: its app tables COPYed into database `app_db` (streamed), its Stripe history
-    as a dump under `work`, an empty warehouse database `db` (both dropped first), a temporary DAGSTER_HOME; the
-    settings are read again. Returns the app rows per table."""
-    from extract.settings import reset_settings
+    as a dump under `work`, an empty warehouse database `db` (both dropped first), a temporary DAGSTER_HOME. Returns
+    the app rows per table and the bench's Settings (the base's with these databases and sources), which the bench
+    hands to every run."""
     from extract.warehouse import ensure_raw_schema
 
     for name in (db, app_db):
@@ -40,19 +42,19 @@ def company_warehouse(base: Warehouse, company: Any, work: Path, db: str, app_db
         base.ensure_database(name)
     counts: dict[str, int] = company.write_app_database(base.target.with_db(app_db).conninfo)
     company.write_stripe_dump(work / "stripe")
-    os.environ.update(
-        {
-            "WAREHOUSE_URL": base.target.with_db(db).url.replace("+psycopg", ""),
-            "APP_DATABASE_URL": base.target.with_db(app_db).url,
-            "STRIPE_DUMP_DIR": str(work / "stripe"),
-            "DAGSTER_HOME": str(work / "dagster_home"),
-            "OUTPUT_DIR": str(work / "out"),
-            "PARTITIONS_START_DATE": company.start.isoformat(),
-            "COMPANY_FOUNDED_DATE": company.start.isoformat(),
+    settings = base.settings.model_copy(
+        update={
+            "warehouse_url": base.target.with_db(db).url.replace("+psycopg", ""),
+            "app_database_url": base.target.with_db(app_db).url,
+            "app_source_dir": None,
+            "stripe_dump_dir": work / "stripe",
+            "stripe_api_key": None,
+            "dagster_home": work / "dagster_home",
+            "output_dir": work / "out",
+            "partitions_start_date": company.start,
+            "company_founded_date": company.start,
         }
     )
-    os.environ.pop("STRIPE_API_KEY", None)
-    reset_settings()
-    with Warehouse().connect() as conn:
+    with Warehouse(settings).connect() as conn:
         ensure_raw_schema(conn)
-    return counts
+    return counts, settings

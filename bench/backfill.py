@@ -19,6 +19,7 @@ import tempfile
 import time
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
@@ -35,10 +36,10 @@ def main() -> int:
 
     from bench._warehouse import company_warehouse
     from extract.demo.generator import DemoCompany, DemoConfig
-    from extract.settings import Settings
+    from extract.settings import load_settings
     from extract.warehouse import Warehouse
 
-    base = Warehouse(Settings())
+    base = Warehouse(load_settings())
     base.ensure_running()
     work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
     months = (args.days + 30) // 31 + 1
@@ -46,7 +47,7 @@ def main() -> int:
     end = company.end
     start = end - timedelta(days=args.days - 1)
     began = time.monotonic()
-    counts = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
+    counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
     print(
         f"demo data: {args.tenants} tenants, {company.start}..{company.end}: "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
@@ -56,7 +57,7 @@ def main() -> int:
     from orchestration.definitions import build_definitions
     from orchestration.pipeline import run_pipeline
 
-    build_definitions()  # load (and dbt-parse) outside the timings
+    defs = build_definitions(settings)  # load (and dbt-parse) outside the timings
 
     from orchestration.jobs import DAILY_JOB
     from orchestration.pipeline import PipelineResult, execute_range
@@ -66,10 +67,10 @@ def main() -> int:
 
     def timed(label: str, first: date, last: date) -> float:
         t0 = time.monotonic()
-        result = run_pipeline(first, last)
+        result = run_pipeline(settings, first, last)
         seconds = time.monotonic() - t0
         runs = ", ".join(f"{r.job} {r.duration_s:.1f}s" for r in result.runs)
-        breakdowns.extend(f"  {label}: {step_breakdown(r.job, r.run_id)}" for r in result.runs)
+        breakdowns.extend(f"  {label}: {step_breakdown(settings, r.job, r.run_id)}" for r in result.runs)
         print(f"{label:<34} {seconds:8.1f}s   ({(last - first).days + 1} days; runs: {runs})")
         return seconds
 
@@ -79,13 +80,13 @@ def main() -> int:
     # The daily schedule: the daily job alone for the newest day, the day before already built.
     t0 = time.monotonic()
     scheduled = PipelineResult(end, end)
-    execute_range(DAILY_JOB, end.isoformat(), end.isoformat(), instance=get_instance(), result=scheduled)
+    execute_range(defs, DAILY_JOB, end.isoformat(), end.isoformat(), instance=get_instance(settings), result=scheduled)
     scheduled_s = time.monotonic() - t0
     run = scheduled.runs[0]
     if not run.success:
         print(f"error: the scheduled daily run of {end} failed (run {run.run_id})", file=sys.stderr)
         return 1
-    breakdowns.append(f"  scheduled day {end}: {step_breakdown(run.job, run.run_id)}")
+    breakdowns.append(f"  scheduled day {end}: {step_breakdown(settings, run.job, run.run_id)}")
     print(f"{f'scheduled daily run {end}':<34} {scheduled_s:8.1f}s   (daily job; goal <= 20 s)")
     again = timed(f"one day {middle} (rerun)", middle, middle)
     ratio = year / one_day
@@ -99,7 +100,7 @@ def main() -> int:
     return 0 if ratio <= 3 and scheduled_s <= 20 else 1
 
 
-def step_breakdown(job: str, run_id: str) -> str:
+def step_breakdown(settings: Any, job: str, run_id: str) -> str:
     """A run's steps with their times; a dbt step also with dbt's own split (from its run_results.json)."""
     import json
 
@@ -107,10 +108,10 @@ def step_breakdown(job: str, run_id: str) -> str:
     from orchestration.ui import get_instance
 
     parts = []
-    for step in get_instance().get_run_step_stats(run_id):
+    project = dbt_project(settings)
+    for step in get_instance(settings).get_run_step_stats(run_id):
         seconds = (step.end_time or 0) - (step.start_time or 0)
         text = f"{step.step_key} {seconds:.1f}s"
-        project = dbt_project()
         found = sorted(
             (project.project_dir / project.target_path).glob(f"{step.step_key}-{run_id[:7]}-*/run_results.json")
         )

@@ -22,6 +22,7 @@ from pathlib import Path
 
 import psycopg
 
+from extract.settings import load_settings
 from extract.warehouse import Warehouse, ensure_raw_schema
 from orchestration.dbt_cli import run_dbt
 
@@ -104,7 +105,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--keep", action="store_true", help="keep the bench databases")
     args = parser.parse_args()
-    wh = Warehouse()
+    wh = Warehouse(load_settings())
     wh.ensure_running()
     results = {}
     for months in (3, 24):

@@ -44,17 +44,17 @@ def main() -> int:
     from bench._warehouse import company_warehouse
     from bench.backfill import step_breakdown
     from extract.demo.generator import DemoCompany, DemoConfig
-    from extract.settings import Settings
+    from extract.settings import load_settings
     from extract.warehouse import Warehouse
 
-    base = Warehouse(Settings())
+    base = Warehouse(load_settings())
     base.ensure_running()
     work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-day-"))
     config = DemoConfig.large(scale=args.scale)
     print(f"large company at scale {args.scale}: {config.tenants:,} tenants, activity {config.activity_days} days")
     t0 = time.monotonic()
     company = DemoCompany(config)
-    counts = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
+    counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
     day = company.end
     from psycopg import connect
 
@@ -78,20 +78,20 @@ def main() -> int:
     from orchestration.pipeline import PipelineResult, execute_range, run_pipeline
     from orchestration.ui import get_instance
 
-    build_definitions()  # load (and dbt-parse) outside the timings
+    defs = build_definitions(settings)  # load (and dbt-parse) outside the timings
     first = day - timedelta(days=(config.activity_days or 31) - 1)
     t0 = time.monotonic()
-    prior = run_pipeline(first, day - timedelta(days=1), include_monthly=False)
+    prior = run_pipeline(settings, first, day - timedelta(days=1), include_monthly=False)
     print(
         f"the 30 prior days {first}..{day - timedelta(days=1)} (one backfill run, setup): "
         f"{time.monotonic() - t0:.0f}s ({load()}; peak RSS {peak_rss_mb():.0f} MB)"
     )
     for run in prior.runs:
-        print(f"  {step_breakdown(run.job, run.run_id)}")
+        print(f"  {step_breakdown(settings, run.job, run.run_id)}")
 
     t0 = time.monotonic()
     scheduled = PipelineResult(day, day)
-    execute_range(DAILY_JOB, day.isoformat(), day.isoformat(), instance=get_instance(), result=scheduled)
+    execute_range(defs, DAILY_JOB, day.isoformat(), day.isoformat(), instance=get_instance(settings), result=scheduled)
     seconds = time.monotonic() - t0
     run = scheduled.runs[0]
     if not run.success:
@@ -101,7 +101,7 @@ def main() -> int:
         f"one day {day} through the daily job: {seconds:.0f}s wall (goal <= 300 s at scale 1; {load()};"
         f" peak RSS {peak_rss_mb():.0f} MB)"
     )
-    print(f"  {step_breakdown(run.job, run.run_id)}")
+    print(f"  {step_breakdown(settings, run.job, run.run_id)}")
     return 0 if seconds <= 300 else 1
 
 

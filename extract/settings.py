@@ -1,4 +1,5 @@
-"""The one settings object. Read once from the environment and the settings files; never at import time.
+"""The one settings object. Each entry point (a CLI command, the Dagster code location, a bench script) builds it
+once with `load_settings()` and passes it down; nothing reads the environment behind its back.
 
 Settings files (`KEY=value` lines, read after the environment, which wins): EXECMETRICS_ENV_FILE when it is set
 (empty: none), else the checkout's `.env` and then the current folder's `.env`. `execmetrics demo` saves its
@@ -20,7 +21,7 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 class Settings(BaseSettings):
-    # Settings() reads the environment only; get_settings() adds the settings files.
+    # Settings() reads the environment only; load_settings() adds the settings files.
     model_config = SettingsConfigDict(env_file=None, extra="ignore")
 
     # Warehouse: WAREHOUSE_URL wins; otherwise the embedded pgserver under warehouse_dir.
@@ -54,6 +55,8 @@ class Settings(BaseSettings):
 
     # Orchestration
     partitions_start_date: date | None = None  # the first daily partition (default: orchestration/partitions.py)
+    backfill_max_partitions_per_run: int = 0  # 0: a backfill is one run; N: runs of N partitions
+    company_founded_date: date | None = None  # the raw-data checks' earliest valid timestamp (default: first partition)
     dagster_home: Path = PROJECT_ROOT / ".dagster"
     dagster_pg_url: str | None = None
     ui_port: int = 3000
@@ -77,8 +80,6 @@ class Settings(BaseSettings):
 
 ENV_FILE_VARIABLE = "EXECMETRICS_ENV_FILE"
 
-_current: Settings | None = None
-
 
 def env_files() -> tuple[Path, ...]:
     """The settings files, in reading order (a later file wins over an earlier one; the environment over both)."""
@@ -100,24 +101,16 @@ def env_file_values() -> dict[str, str]:
     return values
 
 
-def get_settings() -> Settings:
-    """The process's settings: built once by the entry point (or here, from the environment and settings files)."""
-    global _current
-    if _current is None:
-        _current = Settings(_env_file=env_files() or None)  # type: ignore[call-arg]
-    return _current
+def load_settings() -> Settings:
+    """The settings from the environment and the settings files: called once by each entry point, which passes
+    the object (or the piece a function needs) down."""
+    return Settings(_env_file=env_files() or None)  # type: ignore[call-arg]
 
 
-def use_settings(settings: Settings) -> None:
-    """Make `settings` the process's settings (an entry point that built its own: the demo's sources)."""
-    global _current
-    _current = settings
-
-
-def reset_settings() -> None:
-    """Forget the settings: the next get_settings() reads the environment and settings files again."""
-    global _current
-    _current = None
+def settings_from(values: Mapping[str, object]) -> Settings:
+    """Settings from these values and the defaults only (no environment, no settings file): what a Dagster
+    resource's fields rebuild in a run."""
+    return Settings.model_validate(dict(values))
 
 
 # ------------------------------------------------------------------------------------------------ saving

@@ -14,7 +14,7 @@ import os
 import subprocess
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
@@ -24,7 +24,7 @@ from urllib.parse import quote, unquote, urlparse
 import psycopg
 
 from extract import server_layout as layout
-from extract.settings import Settings, get_settings
+from extract.settings import Settings
 from extract.tables import APP_TABLES, BATCH_ID_DEFAULT, STRIPE_TABLES, app_table_ddl, stripe_table_ddl
 
 MIN_SERVER_VERSION = 160000  # Postgres 16: pg_input_is_valid
@@ -213,8 +213,8 @@ class EmbeddedServer:
 class Warehouse:
     """The warehouse server as the settings describe it, reached as its admin user (`as_role` for the parts)."""
 
-    def __init__(self, settings: Settings | None = None):
-        self.settings = settings or get_settings()
+    def __init__(self, settings: Settings):
+        self.settings = settings
         self.role: str | None = None  # None: the admin connection (WAREHOUSE_URL's user, the embedded superuser)
         if self.settings.warehouse_url:
             self.target = Target.from_url(self.settings.warehouse_url)
@@ -301,6 +301,13 @@ class Warehouse:
             "INCLUDE_PERSONAL_DATA": str(self.settings.include_personal_data).lower(),
             "EXECMETRICS_ACTOR": actor(self.settings),
         }
+
+
+def start_warehouse(wh: Warehouse, say: Callable[[str], None]) -> None:
+    """Start the embedded warehouse if needed (or reach WAREHOUSE_URL's), saying what its start decided."""
+    wh.ensure_running()
+    for note in wh.embedded.notes if wh.embedded is not None else []:
+        say(note)
 
 
 # ---------------------------------------------------------------------------------------------- raw DDL

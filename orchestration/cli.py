@@ -5,12 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import shlex
-import signal
-import time
-from datetime import UTC, date, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo
 
 import typer
 from rich.console import Console
@@ -20,9 +17,9 @@ from dashboards.delivery.cli import alerts_app
 from dashboards.metabase.cli import dashboards_app
 from extract import audit
 from extract.access import PARTS, AccessError, grant, role_name, roles_configured
-from extract.settings import Settings, get_settings, save_settings, use_settings
-from extract.warehouse import DEMO_APP_DB, RAW_SCHEMAS, Warehouse, WarehouseError, ensure_raw_schema
-from orchestration.terminal import CliGroup, CommandError, configure_logging, quiet_command, state
+from extract.settings import load_settings
+from extract.warehouse import Warehouse, WarehouseError, ensure_raw_schema, start_warehouse
+from orchestration.terminal import CliGroup, CommandError, configure_logging, shown_path
 
 app = typer.Typer(
     help=__doc__, no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False, cls=CliGroup
@@ -54,18 +51,19 @@ def main(
     configure_logging(verbose)
 
 
-def _start_warehouse(wh: Warehouse, say: Any = None) -> None:
-    """Start the embedded warehouse if needed (or reach WAREHOUSE_URL's), saying what its start decided."""
-    wh.ensure_running()
-    for note in wh.embedded.notes if wh.embedded is not None else []:
-        (say or (lambda text: console.print(f"note: {text}", highlight=False)))(note)
+def _note(text: str) -> None:
+    console.print(f"note: {text}", highlight=False)
+
+
+def _say(text: str) -> None:
+    console.print(text, highlight=False)
 
 
 def _start_embedded(wh: Warehouse) -> None:
     """For commands that only read: start the embedded warehouse if it is not running (an external one is used
     as it is)."""
     if wh.embedded is not None:
-        _start_warehouse(wh)
+        start_warehouse(wh, _note)
 
 
 # ------------------------------------------------------------------------------------------------ warehouse
@@ -76,13 +74,13 @@ def warehouse_start() -> None:
     """Start the embedded warehouse (does nothing when WAREHOUSE_URL is set).
 
     The first start also creates the warehouse roles (`execmetrics warehouse grant`) with generated passwords."""
-    wh = Warehouse()
+    wh = Warehouse(load_settings())
     if wh.is_external:
         out.print(f"WAREHOUSE_URL is set: using {wh.target.redacted_url()}; nothing to start.")
         return
     assert wh.embedded is not None
     started = not wh.embedded.is_running()
-    _start_warehouse(wh)
+    start_warehouse(wh, _note)
     with wh.as_role("loader").connect() as conn:
         ensure_raw_schema(conn)
     what = "started" if started else "already running"
@@ -102,7 +100,7 @@ def warehouse_grant(
     WAREHOUSE_TRANSFORMER_PASSWORD, WAREHOUSE_READER_PASSWORD and WAREHOUSE_TENANT_PASSWORD; on the embedded
     warehouse an unset one is generated and kept in WAREHOUSE_DIR. Run as the warehouse's owner (WAREHOUSE_URL).
     """
-    wh = Warehouse()
+    wh = Warehouse(load_settings())
     try:
         wh.ensure_running()
         report = grant(wh, rotate=rotate)
@@ -120,7 +118,7 @@ def warehouse_grant(
 @warehouse_app.command("stop")
 def warehouse_stop() -> None:
     """Stop the embedded warehouse (does nothing when WAREHOUSE_URL is set)."""
-    wh = Warehouse()
+    wh = Warehouse(load_settings())
     if wh.is_external:
         out.print(f"WAREHOUSE_URL is set: {wh.target.redacted_url()} is not ours to stop.")
         return
@@ -131,7 +129,7 @@ def warehouse_stop() -> None:
 @warehouse_app.command("status")
 def warehouse_status() -> None:
     """Say where the warehouse is and whether it answers."""
-    wh = Warehouse()
+    wh = Warehouse(load_settings())
     kind = "external (WAREHOUSE_URL)" if wh.embedded is None else f"embedded (data in {wh.embedded.pgdata})"
     try:
         with wh.connect(connect_timeout=5) as conn:
@@ -174,7 +172,7 @@ def warehouse_url(
     show_password: Annotated[bool, typer.Option(help="Print the password too.")] = False,
 ) -> None:
     """Print the warehouse's connection URL (password hidden unless asked)."""
-    target = _as_role(Warehouse(), role).target
+    target = _as_role(Warehouse(load_settings()), role).target
     out.print(target.url.replace("+psycopg", "") if show_password else target.redacted_url())
 
 
@@ -184,7 +182,7 @@ def warehouse_env(role: RoleOption = "transformer") -> None:
 
     Analysts running `dbt build` by hand use the transformer role (the default), so what they build stays the
     pipeline's to replace."""
-    part = _as_role(Warehouse(), role)
+    part = _as_role(Warehouse(load_settings()), role)
     for name, value in part.dbt_env().items():
         if name.startswith("WAREHOUSE_"):
             print(f"export {name}={shlex.quote(value)}")
@@ -204,32 +202,13 @@ def extract_app_command(
     full_refresh: Annotated[bool, typer.Option(help="Ignore the stored watermarks.")] = False,
 ) -> None:
     """Extract the app's tables (tenants, users, events, jobs, api_requests) into raw.app_*."""
-    from extract.app.extractor import extract_app
-    from extract.app.sources import SourceError, open_source
+    from extract.app.extractor import run_app_extract
 
-    settings = get_settings()
-    spec = source or settings.app_database_url or (str(settings.app_source_dir) if settings.app_source_dir else None)
-    if not spec:
-        raise _fail("no app source: pass --source, or set APP_DATABASE_URL or APP_SOURCE_DIR")
-    wh = Warehouse(settings)
-    _start_warehouse(wh)
-    loader = wh.as_role("loader")
-    as_utc = [None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC) for value in (start, end)]
     try:
-        result = extract_app(
-            loader,
-            open_source(spec),
-            start=as_utc[0],
-            end=as_utc[1],
-            tables=table,
-            full_refresh=full_refresh,
-            progress=lambda name, rows: (
-                console.print(f"  {name}: {rows:,} rows read", highlight=False)
-                if rows % 500_000 == 0 and rows
-                else None
-            ),
+        result = run_app_extract(
+            load_settings(), _say, source=source, start=start, end=end, tables=table, full_refresh=full_refresh
         )
-    except (SourceError, ValueError, WarehouseError) as exc:
+    except ValueError as exc:  # a bad window or table name, an unreadable source
         raise _fail(str(exc)) from None
     grid = Table(
         "table", "loaded", "unchanged", "rejected", "outside window", "window", title=f"app extract {result.batch_id}"
@@ -262,20 +241,9 @@ def extract_stripe_command(
     ] = False,
 ) -> None:
     """Extract Stripe objects through the API (STRIPE_API_KEY, optional STRIPE_API_BASE) into raw.stripe_*."""
-    from extract.stripe.api import StripeApiError, extract_stripe
+    from extract.stripe.api import run_stripe_extract
 
-    settings = get_settings()
-    if settings.stripe_api_key is None:
-        raise _fail("STRIPE_API_KEY is not set (a restricted, read-only key is enough: see docs/STRIPE.md)")
-    wh = Warehouse(settings)
-    _start_warehouse(wh)
-    try:
-        result = extract_stripe(wh.as_role("loader"), full_refresh=full_refresh)
-    except StripeApiError as exc:
-        where = settings.stripe_api_base or "https://api.stripe.com"
-        raise _fail(
-            f"the Stripe API at {where} failed: {exc}; check the network, STRIPE_API_BASE and the key"
-        ) from None
+    result = run_stripe_extract(load_settings(), _say, full_refresh=full_refresh)
     out.print(result)
     if result.failed:
         raise _fail(f"not loaded (the other object types were): {', '.join(result.failed)}; the next run retries them")
@@ -284,15 +252,9 @@ def extract_stripe_command(
 @load_app.command("stripe-dump")
 def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <type>.jsonl|json files.")]) -> None:
     """Load a Stripe JSON dump into raw.stripe_* through the same loader as the API path."""
-    from extract.stripe.dump import DumpError, load_dump
+    from extract.stripe.dump import load_dump_into
 
-    wh = Warehouse()
-    _start_warehouse(wh)
-    try:
-        with wh.as_role("loader").connect() as conn:
-            result = load_dump(conn, directory)
-    except (DumpError, WarehouseError) as exc:
-        raise _fail(str(exc)) from None
+    result = load_dump_into(Warehouse(load_settings()), directory, _note)
     grid = Table("table", "new versions", "unchanged", title=f"Stripe dump {directory}")
     for name in sorted(set(result.loaded) | set(result.unchanged)):
         grid.add_row(f"raw.stripe_{name}", f"{result.loaded.get(name, 0):,}", f"{result.unchanged.get(name, 0):,}")
@@ -308,22 +270,6 @@ def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <
 # ------------------------------------------------------------------------------------------------ summary
 
 
-def collect_summary(start: date, end: date, tenant: str | None, settings: Settings | None = None) -> dict[str, Any]:
-    from psycopg.errors import UndefinedTable
-
-    from orchestration.summary import UnknownTenant, summary
-
-    wh = Warehouse(settings or get_settings())
-    with wh.as_role("reader").connect() as conn:
-        try:
-            return summary(conn, start, end, tenant)
-        except UnknownTenant as exc:
-            raise _fail(str(exc)) from None
-        except UndefinedTable as exc:
-            missing = exc.diag.message_primary or str(exc)
-            raise _fail(f"the reporting layer is not built ({missing}): run the pipeline or dbt build first") from None
-
-
 @app.command("summary")
 def summary_command(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (inclusive).")],
@@ -332,89 +278,20 @@ def summary_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """The headline numbers for a window, read from the reporting layer (the dashboards' tables)."""
+    from orchestration.summary import collect_summary, render_summary
+
     if end < start:
         raise _fail("--end is before --start")
-    settings = get_settings()
+    settings = load_settings()
     _start_embedded(Warehouse(settings))
-    data = collect_summary(start.date(), end.date(), tenant, settings)
+    data = collect_summary(settings, start.date(), end.date(), tenant)
     if as_json:
         out.print_json(json.dumps(data, default=str))
         return
     out.print(render_summary(data))
 
 
-def _fmt(value: Any) -> str:
-    if value is None:
-        return "n/a"
-    if isinstance(value, float):
-        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
-    if isinstance(value, int):
-        return f"{value:,}"
-    return str(value)
-
-
-def render_summary(data: dict[str, Any]) -> Table:
-    window = data.get("window", {})
-    title = f"execmetrics summary {window.get('start')} → {window.get('end')} ({window.get('tenant') or 'all tenants'})"
-    grid = Table("section", "metric", "value", title=title)
-    for section in ("financial", "customers", "engagement", "jobs"):
-        for key, value in (data.get(section) or {}).items():
-            grid.add_row(section, key, _fmt(value))
-    return grid
-
-
 # ------------------------------------------------------------------------------------------------ export
-
-
-def _shown(path: Path) -> str:
-    """A path as the user would type it from the checkout."""
-    try:
-        return str(path.resolve().relative_to(Path.cwd().resolve()))
-    except ValueError:
-        return str(path)
-
-
-def pdf_missing_note() -> str | None:
-    """None when a Chromium is there to print the PDF; else why the PDF is skipped and how to get it."""
-    import os
-
-    from dashboards.export.pdf import find_chromium
-
-    if find_chromium() is not None:
-        return None
-    chosen = os.environ.get("CHROMIUM_PATH")
-    why = f"CHROMIUM_PATH={chosen} does not exist" if chosen else "no Chromium on PATH"
-    return (
-        f"skipped ({why}): install the Debian package `chromium` (as root: `make system-deps`) or set"
-        " CHROMIUM_PATH, then run `execmetrics export`"
-    )
-
-
-def run_export(
-    settings: Settings, start: date | None, end: date | None, tenant: str | None, target: Path, pdf: bool | None
-) -> Any:
-    """Export as the reader role: CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None: else
-    `pdf_skipped` says why); written to the audit log (what, where, rows per mart, how it ended)."""
-    from dashboards.export import export_all
-
-    note = pdf_missing_note() if pdf is None else None
-    reader = Warehouse(settings).as_role("reader")
-    parameters = {
-        "start": start,
-        "end": end,
-        "tenant": tenant,
-        "pdf": bool(pdf or note is None),
-        "personal_data": reader.settings.include_personal_data,
-    }
-    with audit.recorded(reader, audit.EXPORT, target=str(target), parameters=parameters) as event:
-        with reader.connect() as conn:
-            result = export_all(conn, target, start=start, end=end, tenant=tenant, pdf=bool(pdf or note is None))
-        event.row_counts = dict(result.csv_rows)
-        event.parameters.update(window=f"{result.window.start}..{result.window.end}", files=len(result.paths))
-        if result.csv_errors:
-            event.parameters["csv_errors"] = result.csv_errors
-    result.pdf_skipped = note
-    return result
 
 
 @app.command("export")
@@ -435,9 +312,10 @@ def export_command(
     """Export the marts as the reader role: CSV per mart, the HTML board pack and (when Chromium is there) its PDF.
 
     Written to the audit log. Personal data (an email column) is left out unless INCLUDE_PERSONAL_DATA is true."""
+    from dashboards.export import run_export
     from dashboards.export.pdf import PdfError
 
-    settings = get_settings()
+    settings = load_settings()
     target = out_dir or settings.output_dir
     if start and end and end < start:
         raise _fail("--end is before --start")
@@ -452,36 +330,6 @@ def export_command(
 
 
 # ------------------------------------------------------------------------------------------------ demo
-
-
-def _reset_warehouse(wh: Warehouse) -> None:
-    """Empty the data schemas; the audit log (schema audit) is kept, and the reset is written to it."""
-    parameters = {"by": "demo"}
-    with (
-        audit.recorded(wh, audit.WAREHOUSE_RESET, target=wh.target.dbname, parameters=parameters),
-        wh.connect(autocommit=True) as conn,
-    ):
-        for schema in RAW_SCHEMAS:
-            if schema != audit.AUDIT_SCHEMA:
-                conn.execute(f"drop schema if exists {schema} cascade")
-        ensure_raw_schema(conn)
-
-
-def _dagster_log_level() -> str:
-    return "DEBUG" if state.verbose else "INFO"
-
-
-def _grant_for_demo(wh: Warehouse, step: Any) -> None:
-    """The demo sets up the roles like an operator would; an external warehouse without role passwords keeps its
-    one-user setup (said in one line)."""
-    try:
-        report = grant(wh)
-    except AccessError as exc:
-        if not wh.is_external:
-            raise
-        step(f"roles not set up ({exc}); every part connects as {wh.target.user}")
-        return
-    step(f"roles: {', '.join(report.roles.values())} (dbt secures each mart as it builds it)")
 
 
 @app.command("demo")
@@ -504,128 +352,20 @@ def demo(
     demo's sources in .env (never over a value you set) so the next commands use them. The Dagster runs use an
     in-memory instance unless --record-runs is given.
     """
-    from extract.demo.generator import DemoCompany, DemoConfig
-    from orchestration.definitions import reset_definitions
-    from orchestration.pipeline import run_pipeline
+    from orchestration.demo import run_demo
+    from orchestration.summary import render_summary
 
     if tenants < 1 or months < 1:
         raise _fail("--tenants and --months must be at least 1")
-    settings = get_settings()
-    wh = Warehouse(settings)
-    if wh.is_external and not yes:
-        raise _fail(f"WAREHOUSE_URL is set ({wh.target.redacted_url()}): the demo replaces its contents; pass --yes")
-    with quiet_command("demo", settings.log_dir) as display:
-        where = "" if wh.embedded is None else f" (embedded, data in {_shown(wh.embedded.pgdata)})"
-        display.step("warehouse: starting" + where)
-        _start_warehouse(wh, display.step)
-        _reset_warehouse(wh)
-        _grant_for_demo(wh, display.step)
-
-        company = DemoCompany(DemoConfig(tenants=tenants, months=months, seed=seed))
-        display.step(f"demo company: {tenants} tenants, {company.start} → {company.end}, seed {seed}")
-        wh.drop_database(DEMO_APP_DB)
-        wh.ensure_database(DEMO_APP_DB)
-        counts = company.write_app_database(wh.target.with_db(DEMO_APP_DB).conninfo)
-        display.step("app database written: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
-        dump_dir = settings.demo_dir / "stripe"
-        dump_dir.mkdir(parents=True, exist_ok=True)
-        for old in dump_dir.glob("*.json*"):
-            old.unlink()
-        stripe_counts = company.write_stripe_dump(dump_dir)
-        display.step(f"Stripe dump written to {_shown(dump_dir)}: {sum(stripe_counts.values()):,} objects")
-
-        # The runs read the demo's sources from the settings this command built (a scheduled run reads the same
-        # keys from the environment or .env, where they are saved next).
-        first_partition = settings.partitions_start_date
-        if first_partition is None or first_partition > company.start:
-            first_partition = company.start
-        sources = {
-            "APP_DATABASE_URL": wh.target.with_db(DEMO_APP_DB).url,
-            "STRIPE_DUMP_DIR": str(dump_dir.resolve()),
-            "PARTITIONS_START_DATE": first_partition.isoformat(),
-        }
-        saved_in, saved, kept = save_settings(sources, "execmetrics demo")
-        use_settings(
-            settings.model_copy(
-                update={
-                    "app_database_url": sources["APP_DATABASE_URL"],
-                    "app_source_dir": None,
-                    "stripe_dump_dir": dump_dir.resolve(),
-                    "stripe_api_key": None,
-                    "partitions_start_date": first_partition,
-                }
-            )
-        )
-        reset_definitions()
-        from dagster import DagsterInstance
-
-        instance = None if record_runs else DagsterInstance.ephemeral()
-        days = (company.end - company.start).days + 1
-        display.step(f"pipeline: Dagster runs over {days} daily partitions, then the monthly ones")
-        display.bar("days", "daily partitions", days)
-        run_pipeline(
-            company.start,
-            company.end,
-            full_refresh=True,
-            progress=display.step,
-            instance=instance,
-            log_level=_dagster_log_level(),
-            watch=display.run_watcher,
-        )
-        display.advance("days", days)
-        display.done("days")
-
-        out_dir = settings.output_dir
-        exported = run_export(get_settings(), company.start, company.end, None, out_dir, None)
-        display.step(
-            f"exports written to {_shown(out_dir)}: CSV of {len(exported.csv_files)} reporting tables, the HTML"
-            " board pack" + ("" if exported.pdf_skipped else " and its PDF")
-        )
-        if exported.pdf_skipped:
-            display.step(f"PDF {exported.pdf_skipped}")
-        summary_data = collect_summary(company.start, company.end, None, get_settings())
-
-    out.print(render_summary(summary_data))
-    elapsed = time.monotonic() - display.began
-    board = _shown(exported.html) + ("" if exported.pdf_skipped else f" and {_shown(out_dir / 'board_pack.pdf')}")
-    lines = [
-        f"\nDemo finished in {elapsed:,.0f}s. Where to look next:",
-        f"  • board pack:  {board}; CSV in {_shown(out_dir / 'csv')}",
-    ]
-    if saved_in is None:
-        lines.append(f"  • settings:    not saved (EXECMETRICS_ENV_FILE is empty): set {', '.join(sources)} yourself")
-    elif saved:
-        lines.append(
-            f"  • settings:    the demo's sources are saved in {_shown(saved_in)} ({', '.join(saved)}), so the"
-            " commands below use them"
-        )
-    if kept:
-        lines.append(f"  • kept yours:  {', '.join(kept)} (set by you: the commands below read yours, not the demo's)")
-    if settings.stripe_api_key is not None:
-        lines.append("  • note:        STRIPE_API_KEY is set: later runs read the Stripe API, not the demo's dump")
-    lines += [
-        f"  • Dagster UI:  .venv/bin/execmetrics ui   (then open http://127.0.0.1:{settings.ui_port})",
-        f"  • backfill:    .venv/bin/execmetrics backfill --start {company.end} --end {company.end}",
-        f"  • summary:     .venv/bin/execmetrics summary --start {company.start} --end {company.end}",
-        f"  • export:      .venv/bin/execmetrics export --start {company.start} --end {company.end}",
-        "  • dbt:         source .venv/bin/activate && dbt build   (profiles.yml at the repo root reaches this"
-        " warehouse)",
-        f"  • marts:       psql \"{wh.target.redacted_url()}\" -c 'select * from marts.fct_daily_metrics limit 5'",
-    ]
-    if display.log_file is not None:
-        lines.append(f"  • logs:        {_shown(display.log_file)} (Dagster's and dbt's)")
-    out.print("\n".join(lines), highlight=False)
+    settings = load_settings()
+    outcome = run_demo(
+        settings, tenants=tenants, months=months, seed=seed, replace_external=yes, record_runs=record_runs
+    )
+    out.print(render_summary(outcome.summary))
+    out.print(outcome.next_steps(stripe_key_set=settings.stripe_api_key is not None), highlight=False)
 
 
 # ------------------------------------------------------------------------------------------------ orchestration
-
-
-class _Stop(Exception):
-    """SIGTERM or SIGHUP: stop like Ctrl-C."""
-
-
-def _stop_on_signal(signum: int, frame: Any) -> None:
-    raise _Stop(signal.Signals(signum).name)
 
 
 @app.command("ui")
@@ -633,67 +373,9 @@ def ui_command(
     port: Annotated[int | None, typer.Option(help="Port on 127.0.0.1 (default: UI_PORT or 3000).")] = None,
 ) -> None:
     """Start the Dagster UI (dagster-webserver) and the daemon (schedules, backfills) on 127.0.0.1."""
-    from orchestration.ui import daemon_healthy, start_ui
+    from orchestration.ui import serve_ui
 
-    settings = get_settings()
-    _start_warehouse(Warehouse(settings))
-    # A supervisor (or `kill`) stops it as Ctrl-C does: the webserver and the daemon stop with it.
-    for signum in (signal.SIGTERM, signal.SIGHUP):
-        signal.signal(signum, _stop_on_signal)
-    procs = None
-    try:
-        procs = start_ui(port=port, settings=settings)
-        storage = "Postgres (DAGSTER_PG_URL)" if settings.dagster_pg_url else "SQLite"
-        logs = procs.home / "logs"
-        out.print(f"Dagster UI: {procs.url}   (DAGSTER_HOME={procs.home}, {storage} storage; logs in {logs})")
-        out.print("Ctrl-C (or SIGTERM) stops the webserver and the daemon.")
-        deadline = time.monotonic() + 90
-        healthy, detail = False, "no heartbeat yet"
-        while time.monotonic() < deadline and procs.alive()["daemon"]:
-            try:
-                healthy, detail = daemon_healthy(procs.url)
-            except OSError as exc:
-                detail = f"webserver not answering: {exc}"
-            if healthy:
-                break
-            time.sleep(3)
-        if healthy:
-            out.print("Dagster daemon: running (schedules and backfills will run).")
-        else:
-            console.print(
-                f"[bold yellow]warning:[/] the Dagster daemon is not healthy ({detail}): schedules and backfills"
-                f" will not run; see {procs.logs[1]}"
-            )
-        while True:
-            time.sleep(5)
-            alive = procs.alive()
-            if not alive["webserver"]:
-                raise _fail(f"dagster-webserver stopped; see {procs.logs[0]}")
-            if not alive["daemon"]:
-                raise _fail(f"the Dagster daemon stopped (schedules and backfills need it); see {procs.logs[1]}")
-    except (KeyboardInterrupt, _Stop):
-        pass
-    finally:
-        for signum in (signal.SIGTERM, signal.SIGHUP):
-            signal.signal(signum, signal.SIG_IGN)  # stopping is not interrupted by a second signal
-        if procs is not None:
-            procs.stop()
-            out.print("Stopped the Dagster webserver and daemon.")
-
-
-def check_sources(settings: Settings) -> None:
-    """Fail before any run when the pipeline has no app or Stripe source, or a source cannot be read."""
-    from extract.stripe.dump import dump_files
-
-    hint = "(in the environment or .env; `make demo` sets up the demo's)"
-    if not (settings.app_database_url or settings.app_source_dir):
-        raise _fail(f"no app source configured: set APP_DATABASE_URL (a SQLAlchemy URL) or APP_SOURCE_DIR {hint}")
-    if not settings.app_database_url and settings.app_source_dir and not settings.app_source_dir.is_dir():
-        raise _fail(f"APP_SOURCE_DIR {settings.app_source_dir} is not a folder")
-    if settings.stripe_api_key is None:
-        if settings.stripe_dump_dir is None:
-            raise _fail(f"no Stripe source configured: set STRIPE_API_KEY (live API) or STRIPE_DUMP_DIR {hint}")
-        dump_files(settings.stripe_dump_dir)  # DumpError: missing folder, unknown or no files
+    serve_ui(load_settings(), port, out.print, console.print)
 
 
 @app.command("backfill")
@@ -712,59 +394,23 @@ def backfill_command(
     """Backfill the daily partitions start..end (and their months) through Dagster, in one run or chunks.
 
     Alerts of old days are recorded but not sent unless --deliver-historical; recent ones are sent once."""
-    from orchestration.partitions import chunk_days as split
-    from orchestration.partitions import partitions_start, reporting_timezone
-    from orchestration.pipeline import run_pipeline
+    from orchestration.pipeline import run_backfill
 
     first, last = start.date(), end.date()
     if last < first:
         raise _fail("--end is before --start")
     if chunk_days < 0:
         raise _fail("--chunk-days must be 0 (one run) or more")
-    settings = get_settings()
-    if first < partitions_start():
-        raise _fail(
-            f"{first} is before the first daily partition {partitions_start()}: set PARTITIONS_START_DATE earlier"
-        )
-    today = datetime.now(ZoneInfo(reporting_timezone())).date()
-    if last > today:
-        raise _fail(f"{last} is in the future: the last daily partition is today, {today}")
-    check_sources(settings)
-    wh = Warehouse(settings)
-    parameters: dict[str, Any] = {
-        "start": first,
-        "end": last,
-        "chunk_days": chunk_days,
-        "full_refresh": full_refresh,
-        "deliver_historical": deliver_historical,
-        "runs": [],
-    }
-    with quiet_command("backfill", settings.log_dir) as display:
-        _start_warehouse(wh, display.step)
-        chunks = split(first, last, chunk_days)
-        display.step(f"backfill {first}..{last}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
-        display.bar("days", "daily partitions", (last - first).days + 1)
-        with audit.recorded(wh, audit.BACKFILL, target="daily_job+monthly_job", parameters=parameters) as event:
-            rows: dict[str, int] = {}
-            event.row_counts = rows
-            for chunk_first, chunk_last in chunks:
-                result = run_pipeline(
-                    chunk_first,
-                    chunk_last,
-                    full_refresh=full_refresh,
-                    progress=display.step,
-                    log_level=_dagster_log_level(),
-                    watch=display.run_watcher,
-                    deliver_historical=deliver_historical,
-                )
-                event.parameters["runs"] += result.run_ids
-                for asset, count in result.row_counts.items():
-                    rows[asset] = rows.get(asset, 0) + count
-                display.advance("days", (chunk_last - chunk_first).days + 1)
-                display.step(f"{chunk_first}..{chunk_last} done: runs {', '.join(result.run_ids)}")
-    finished = f"Backfill {first}..{last} finished in {time.monotonic() - display.began:,.0f}s"
-    log = f"; Dagster's and dbt's logs: {_shown(display.log_file)}" if display.log_file else ""
-    out.print(finished + log, highlight=False)
+    elapsed, log_file = run_backfill(
+        load_settings(),
+        first,
+        last,
+        chunk_days=chunk_days,
+        full_refresh=full_refresh,
+        deliver_historical=deliver_historical,
+    )
+    log = f"; Dagster's and dbt's logs: {shown_path(log_file)}" if log_file else ""
+    out.print(f"Backfill {first}..{last} finished in {elapsed:,.0f}s" + log, highlight=False)
 
 
 # ------------------------------------------------------------------------------------------------ audit
@@ -789,7 +435,7 @@ def audit_command(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON lines.")] = False,
 ) -> None:
     """Print the audit log (audit.events): who exported, applied dashboards, granted, backfilled, changed a seed."""
-    wh = Warehouse()
+    wh = Warehouse(load_settings())
     try:
         with wh.as_role("reader").connect() as conn:
             found = audit.events(conn, since=since, action=action, limit=limit or None)

@@ -1,55 +1,64 @@
 """The Dagster code location: merges the parts defined in assets/, checks/, jobs.py, schedules.py, sensors.py and
 resources.py.
 
-Loaded lazily (`@definitions`): building it prepares the dbt manifest (`dbt parse`) when it is missing or stale.
-`dagster-webserver -m orchestration.definitions` / `execmetrics ui` load it; `orchestration.pipeline` runs it
-in-process.
+`build_definitions(settings)` builds every part from one Settings object, handed down: the partitions (first day,
+timezone), the dbt project and its manifest (`dbt parse` when missing or stale), the resources' fields. The code
+location (`@definitions`, loaded lazily by `dagster-webserver -m orchestration.definitions` / `execmetrics ui`)
+builds it from the environment and settings files; `orchestration.pipeline` builds it from the settings its caller
+hands over (the demo's sources, a test's warehouse).
 """
 
 from __future__ import annotations
 
 import warnings
-from functools import lru_cache
 
 from dagster import Definitions, PreviewWarning, SupersessionWarning, definitions
 
-from orchestration.assets import assets_definitions
-from orchestration.checks import checks_definitions
-from orchestration.jobs import jobs_definitions
-from orchestration.resources import resources_definitions
-from orchestration.schedules import schedules_definitions
-from orchestration.sensors import sensors_definitions
+from extract.settings import Settings, load_settings
 
 
-@lru_cache(maxsize=1)
-def build_definitions() -> Definitions:
+def build_definitions(settings: Settings) -> Definitions:
+    from orchestration.assets import assets_definitions, dbt_keys
+    from orchestration.assets.dbt import DAILY, MONTHLY, build_dbt_assets, dbt_project, load_manifest
+    from orchestration.assets.delivery import build_delivery_asset
+    from orchestration.assets.extract import build_extract_assets
+    from orchestration.checks import checks_definitions, freshness_check_keys, freshness_checks
+    from orchestration.jobs import jobs_definitions
+    from orchestration.partitions import (
+        backfill_policy,
+        daily_partitions,
+        monthly_partitions,
+        reporting_timezone,
+    )
+    from orchestration.resources import resources_definitions
+    from orchestration.schedules import schedules_definitions
+    from orchestration.sensors import sensors_definitions
+
+    timezone = reporting_timezone(settings)
+    daily, monthly = daily_partitions(settings), monthly_partitions(settings)
+    backfill = backfill_policy(settings.backfill_max_partitions_per_run)
+    project = dbt_project(settings)
+    manifest = load_manifest(settings, project)
+    extract = build_extract_assets(daily, backfill)
+    delivery = build_delivery_asset(daily, backfill)
+    dbt = {d.op.name: d for d in build_dbt_assets(project, manifest, {DAILY: daily, MONTHLY: monthly}, backfill)}
+    has_monthly = bool(dbt_keys(dbt, "dbt_monthly"))
     with warnings.catch_warnings():
         # Partitioned asset checks are "preview"; time-partition freshness checks are "superseded" by
         # FreshnessPolicy (not yet able to express a per-partition deadline): both are used on purpose.
         warnings.simplefilter("ignore", PreviewWarning)
         warnings.simplefilter("ignore", SupersessionWarning)
+        freshness = freshness_checks(timezone, settings.marts_due_by, dbt)
         return Definitions.merge(
-            assets_definitions(),
-            checks_definitions(),
-            jobs_definitions(),
-            schedules_definitions(),
-            sensors_definitions(),
-            resources_definitions(),
+            assets_definitions(extract, dbt, delivery),
+            checks_definitions(freshness, daily),
+            jobs_definitions(freshness_check_keys(freshness), has_monthly),
+            schedules_definitions(settings, has_monthly),
+            sensors_definitions(settings),
+            resources_definitions(settings, project),
         )
-
-
-def reset_definitions() -> None:
-    """Forget every cached part (tests change the environment the definitions are built from)."""
-    from orchestration.assets import reset_assets
-    from orchestration.checks import reset_checks
-    from orchestration.partitions import reset_partitions
-
-    build_definitions.cache_clear()
-    reset_assets()
-    reset_checks()
-    reset_partitions()
 
 
 @definitions
 def defs() -> Definitions:
-    return build_definitions()
+    return build_definitions(load_settings())

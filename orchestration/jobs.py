@@ -6,13 +6,22 @@ pack by email). Freshness checks are not part of the jobs: a sensor evaluates th
 from datetime import date
 from typing import Any
 
-from dagster import AssetSelection, Config, Definitions, Failure, OpExecutionContext, define_asset_job, job, op
+from dagster import (
+    AssetCheckKey,
+    AssetSelection,
+    Config,
+    Definitions,
+    Failure,
+    OpExecutionContext,
+    define_asset_job,
+    job,
+    op,
+)
 
-from orchestration.assets import dbt_keys
 from orchestration.assets.dbt import DAILY, MONTHLY
 from orchestration.assets.delivery import DELIVERY_KEY
 from orchestration.assets.extract import RAW_KEYS
-from orchestration.resources import WarehouseResource
+from orchestration.resources import DeliveryResource, WarehouseResource
 
 DAILY_JOB = "daily_job"
 MONTHLY_JOB = "monthly_job"
@@ -21,38 +30,35 @@ BOARD_PACK_JOB = "board_pack_job"
 PIPELINE_TAG = "execmetrics/pipeline"  # dagster.yaml limits runs with this tag to one at a time
 
 
-def _without_freshness(selection: AssetSelection) -> AssetSelection:
-    from orchestration.checks import freshness_check_keys
-
-    keys = freshness_check_keys()
-    return selection - AssetSelection.checks(*keys) if keys else selection
+def _without(selection: AssetSelection, freshness: list[AssetCheckKey]) -> AssetSelection:
+    return selection - AssetSelection.checks(*freshness) if freshness else selection
 
 
-def daily_job_selection() -> AssetSelection:
+def daily_job_selection(freshness: list[AssetCheckKey]) -> AssetSelection:
     """The extracts and every asset tagged daily: the dbt models (the grain tag set per folder in dbt_project.yml)
-    and the alert delivery."""
-    return _without_freshness(AssetSelection.assets(*RAW_KEYS) | AssetSelection.tag(DAILY, ""))
+    and the alert delivery; without the freshness checks (a sensor evaluates those)."""
+    return _without(AssetSelection.assets(*RAW_KEYS) | AssetSelection.tag(DAILY, ""), freshness)
 
 
-def monthly_job_selection() -> AssetSelection:
+def monthly_job_selection(freshness: list[AssetCheckKey]) -> AssetSelection:
     """Every dbt asset tagged monthly."""
-    return _without_freshness(AssetSelection.tag(MONTHLY, ""))
+    return _without(AssetSelection.tag(MONTHLY, ""), freshness)
 
 
-def build_jobs() -> list:
+def build_jobs(freshness: list[AssetCheckKey], has_monthly: bool) -> list:
     jobs: list[Any] = [
         define_asset_job(
             DAILY_JOB,
-            selection=daily_job_selection(),
+            selection=daily_job_selection(freshness),
             description="Extract app + Stripe for the day(s), GE checks on the raw rows, then the daily dbt models.",
             tags={PIPELINE_TAG: "daily"},
         )
     ]
-    if dbt_keys("dbt_monthly"):
+    if has_monthly:
         jobs.append(
             define_asset_job(
                 MONTHLY_JOB,
-                selection=monthly_job_selection(),
+                selection=monthly_job_selection(freshness),
                 description="The monthly dbt models (cohorts, monthly revenue) for the month(s).",
                 tags={PIPELINE_TAG: "monthly"},
             )
@@ -76,25 +82,24 @@ class BoardPackConfig(Config):  # type: ignore[misc]
 
 
 @op(tags={"execmetrics/stage": "delivery"})
-def send_weekly_board_pack(context: OpExecutionContext, config: BoardPackConfig, warehouse: WarehouseResource) -> None:
+def send_weekly_board_pack(
+    context: OpExecutionContext, config: BoardPackConfig, warehouse: WarehouseResource, delivery: DeliveryResource
+) -> None:
     """Export the board pack for the week as `execmetrics export` does (the reporting layer, as the reader role,
     audited; the PDF when Chromium is there, else the HTML) and email it to the channels file's board_pack list."""
     from datetime import UTC, datetime
 
     from dashboards.delivery.board_pack import email_board_pack, last_full_week
-    from dashboards.delivery.config import config_path, load_config
-    from extract.settings import get_settings
-    from orchestration.cli import run_export
-    from orchestration.partitions import reporting_timezone
+    from dashboards.export import run_export
 
-    settings = get_settings()
-    channels_file = load_config()
+    channels_file = delivery.channels()
     if channels_file.board_pack is None:
-        raise Failure(description=f"no board_pack recipients in {config_path()}: nothing to send")
+        raise Failure(description=f"no board_pack recipients in {delivery.alerts_config}: nothing to send")
     week_end = date.fromisoformat(config.week_ending) if config.week_ending else None
-    week_end = week_end or last_full_week(datetime.now(UTC), reporting_timezone())[1]
+    week_end = week_end or last_full_week(datetime.now(UTC), delivery.reporting_timezone)[1]
+    wh = warehouse.get(delivery)  # its settings: the warehouse's and delivery's fields (currency, timezone, output)
+    settings = wh.settings
     out_dir = settings.output_dir / "board_pack" / week_end.isoformat()
-    wh = warehouse.get()
     export = run_export(settings, None, week_end, channels_file.board_pack.tenant, out_dir, None)
     if export.pdf_skipped:
         context.log.warning(f"PDF {export.pdf_skipped}")
@@ -122,5 +127,5 @@ def board_pack_job() -> None:
     send_weekly_board_pack()
 
 
-def jobs_definitions() -> Definitions:
-    return Definitions(jobs=build_jobs())
+def jobs_definitions(freshness: list[AssetCheckKey], has_monthly: bool) -> Definitions:
+    return Definitions(jobs=build_jobs(freshness, has_monthly))

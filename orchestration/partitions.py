@@ -10,50 +10,38 @@ Everything here is pure (no I/O); the helpers that turn a partition window into 
 
 from __future__ import annotations
 
-import os
 from datetime import date, datetime, timedelta
-from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from dagster import DailyPartitionsDefinition, MonthlyPartitionsDefinition
+
+from extract.settings import Settings
 
 DEFAULT_PARTITIONS_START = date(2025, 11, 1)
 DAY_FORMAT = "%Y-%m-%d"
 
 
-def partitions_start() -> date:
-    from extract.settings import get_settings
-
-    return get_settings().partitions_start_date or DEFAULT_PARTITIONS_START
+def partitions_start(settings: Settings) -> date:
+    return settings.partitions_start_date or DEFAULT_PARTITIONS_START
 
 
-def reporting_timezone() -> str:
-    from extract.settings import get_settings
-
-    tz = get_settings().reporting_timezone or "UTC"
+def reporting_timezone(settings: Settings) -> str:
+    tz = settings.reporting_timezone or "UTC"
     ZoneInfo(tz)  # fail early on a bad name
     return tz
 
 
-@lru_cache(maxsize=1)
-def daily_partitions() -> DailyPartitionsDefinition:
+def daily_partitions(settings: Settings) -> DailyPartitionsDefinition:
     return DailyPartitionsDefinition(
-        start_date=partitions_start().strftime(DAY_FORMAT), timezone=reporting_timezone(), end_offset=1
+        start_date=partitions_start(settings).strftime(DAY_FORMAT), timezone=reporting_timezone(settings), end_offset=1
     )
 
 
-@lru_cache(maxsize=1)
-def monthly_partitions() -> MonthlyPartitionsDefinition:
-    start = partitions_start().replace(day=1)
+def monthly_partitions(settings: Settings) -> MonthlyPartitionsDefinition:
+    start = partitions_start(settings).replace(day=1)
     return MonthlyPartitionsDefinition(
-        start_date=start.strftime(DAY_FORMAT), timezone=reporting_timezone(), end_offset=1
+        start_date=start.strftime(DAY_FORMAT), timezone=reporting_timezone(settings), end_offset=1
     )
-
-
-def reset_partitions() -> None:
-    """Forget the cached definitions (tests change PARTITIONS_START_DATE / REPORTING_TIMEZONE)."""
-    daily_partitions.cache_clear()
-    monthly_partitions.cache_clear()
 
 
 # ------------------------------------------------------------------------------------------------ pure helpers
@@ -124,13 +112,10 @@ def previous_month(now: datetime, timezone: str) -> date:
     return (first_of_this_month - timedelta(days=1)).replace(day=1)
 
 
-BACKFILL_CHUNK_ENV = "BACKFILL_MAX_PARTITIONS_PER_RUN"
-
-
-def backfill_policy():  # -> BackfillPolicy
-    """Single run per backfill by default; `BACKFILL_MAX_PARTITIONS_PER_RUN=N` chunks it into runs of N partitions."""
+def backfill_policy(max_partitions_per_run: int):  # -> BackfillPolicy
+    """Single run per backfill by default; BACKFILL_MAX_PARTITIONS_PER_RUN=N (a setting) chunks it into runs of N
+    partitions."""
     from dagster import BackfillPolicy
 
-    raw = os.environ.get(BACKFILL_CHUNK_ENV, "").strip()
-    chunk = int(raw) if raw else 0
+    chunk = max_partitions_per_run
     return BackfillPolicy.multi_run(chunk) if chunk > 0 else BackfillPolicy.single_run()

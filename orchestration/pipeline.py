@@ -1,8 +1,8 @@
 """Run the pipeline in-process through the Dagster definitions (the same assets the UI and the schedules run).
 
-`run_pipeline(start, end)` runs the daily job once over the whole partition range start..end (one run: the extract
-assets and the daily dbt models take the window at once, BackfillPolicy.single_run()), then the monthly job once
-over the months touching that range. Both runs are recorded in DAGSTER_HOME, so the UI shows them.
+`run_pipeline(settings, start, end)` runs the daily job once over the whole partition range start..end (one run: the
+extract assets and the daily dbt models take the window at once, BackfillPolicy.single_run()), then the monthly job
+once over the months touching that range. Both runs are recorded in DAGSTER_HOME, so the UI shows them.
 """
 
 from __future__ import annotations
@@ -11,8 +11,10 @@ import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any, cast
 
+from extract.settings import Settings
 from orchestration.partitions import day_keys, month_keys
 
 Progress = Callable[[str], None]
@@ -80,7 +82,7 @@ def _plain(metadata: Mapping[str, Any]) -> dict[str, Any]:
 def _run_config(
     job_def: Any, full_refresh: bool, log_level: str | None = None, deliver_historical: bool = False
 ) -> dict[str, Any]:
-    from orchestration.assets import delivery_asset
+    from orchestration.assets.delivery import DELIVERY_KEY
 
     config: dict[str, Any] = {}
     if log_level is not None:
@@ -89,7 +91,7 @@ def _run_config(
     for node in job_def.graph.node_defs:
         if full_refresh and node.name in ("extract_app", "extract_stripe", "dbt_daily", "dbt_monthly"):
             ops[node.name] = {"config": {"full_refresh": True}}
-        if deliver_historical and node.name == delivery_asset().op.name:
+        if deliver_historical and node.name == DELIVERY_KEY.to_python_identifier():
             ops[node.name] = {"config": {"deliver_historical": True}}
     return {**config, "ops": ops} if ops else config
 
@@ -118,12 +120,13 @@ def _describe_failures(result: Any) -> list[str]:
 
 
 def execute_range(
+    defs: Any,
     job_name: str,
     first: str,
     last: str,
     *,
     full_refresh: bool = False,
-    instance: Any = None,
+    instance: Any,
     result: PipelineResult | None = None,
     tags: Mapping[str, str] | None = None,
     asset_selection: list[Any] | None = None,
@@ -131,16 +134,15 @@ def execute_range(
     watch: RunWatcher | None = None,
     deliver_historical: bool = False,
 ) -> Any:
-    """One in-process run of `job_name` over the partition range first..last; returns Dagster's result."""
+    """One in-process run of `job_name` of the definitions `defs` over the partition range first..last on `instance`;
+    returns Dagster's result."""
     from dagster import DagsterEventType
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
     from dagster._core.utils import make_new_run_id
 
-    from orchestration.definitions import build_definitions
-    from orchestration.ui import get_instance, plan_ranges_in_one_event
+    from orchestration.ui import plan_ranges_in_one_event
 
-    job_def = build_definitions().resolve_job_def(job_name)
-    instance = instance or get_instance()
+    job_def = defs.resolve_job_def(job_name)
     plan_ranges_in_one_event()  # also for an instance handed in (the demo's in-memory one)
     run_tags = {"execmetrics/launched_by": "pipeline", **(tags or {})}
     partition_key = None
@@ -218,6 +220,7 @@ def _raise_for(outcome: Any, job_name: str, first: str, last: str, result: Pipel
 
 
 def run_pipeline(
+    settings: Settings,
     start: date,
     end: date,
     *,
@@ -231,7 +234,9 @@ def run_pipeline(
 ) -> PipelineResult:
     """Extract app + Stripe, check them, build the daily dbt models over start..end and deliver their alerts (one
     run; alerts of old days only with deliver_historical), then the monthly models over the months touching it (one
-    run; skipped with include_monthly=False). Raises PipelineError with the reason on any failure."""
+    run; skipped with include_monthly=False), with the definitions built from `settings` (its sources, warehouse,
+    channels file and partitions). Runs are recorded in the settings' DAGSTER_HOME unless an `instance` is handed in.
+    Raises PipelineError with the reason on any failure."""
     from orchestration.definitions import build_definitions
     from orchestration.jobs import DAILY_JOB, MONTHLY_JOB
     from orchestration.partitions import daily_partitions
@@ -239,10 +244,10 @@ def run_pipeline(
 
     say = progress or (lambda message: None)
     began = time.monotonic()
-    defs = build_definitions()
-    instance = instance or get_instance()
+    defs = build_definitions(settings)
+    instance = instance or get_instance(settings)
     days = day_keys(start, end)
-    available = daily_partitions()
+    available = daily_partitions(settings)
     first_available = available.get_first_partition_key()
     if first_available is None or days[0] < first_available:
         raise PipelineError(
@@ -253,34 +258,109 @@ def run_pipeline(
         raise PipelineError(f"{days[-1]} is after the last daily partition {last_available} (today)")
     result = PipelineResult(start, end)
 
-    say(f"daily job: {len(days)} partition(s) {days[0]}..{days[-1]} in one run")
-    outcome = execute_range(
-        DAILY_JOB,
-        days[0],
-        days[-1],
-        full_refresh=full_refresh,
-        instance=instance,
-        result=result,
-        log_level=log_level,
-        watch=watch,
-        deliver_historical=deliver_historical,
-    )
-    _raise_for(outcome, DAILY_JOB, days[0], days[-1], result)
-
+    runs = [(DAILY_JOB, days, f"daily job: {len(days)} partition(s) {days[0]}..{days[-1]} in one run")]
     if include_monthly and any(job.name == MONTHLY_JOB for job in defs.resolve_all_job_defs()):
         months = month_keys(start, end)
-        say(f"monthly job: {len(months)} partition(s) {months[0][:7]}..{months[-1][:7]} in one run")
+        span = f"{months[0][:7]}..{months[-1][:7]}"
+        runs.append((MONTHLY_JOB, months, f"monthly job: {len(months)} partition(s) {span} in one run"))
+    for job, keys, announcement in runs:  # the monthly run only once the daily one succeeded
+        say(announcement)
         outcome = execute_range(
-            MONTHLY_JOB,
-            months[0],
-            months[-1],
+            defs,
+            job,
+            keys[0],
+            keys[-1],
             full_refresh=full_refresh,
             instance=instance,
             result=result,
             log_level=log_level,
             watch=watch,
+            deliver_historical=deliver_historical,
         )
-        _raise_for(outcome, MONTHLY_JOB, months[0], months[-1], result)
+        _raise_for(outcome, job, keys[0], keys[-1], result)
     result.duration_s = round(time.monotonic() - began, 3)
     say(f"pipeline done in {result.duration_s:.1f}s ({len(result.runs)} runs)")
     return result
+
+
+def check_sources(settings: Settings) -> None:
+    """Fail before any run when the pipeline has no app or Stripe source, or a source cannot be read."""
+    from extract.stripe.dump import dump_files
+
+    hint = "(in the environment or .env; `make demo` sets up the demo's)"
+    if not (settings.app_database_url or settings.app_source_dir):
+        raise PipelineError(
+            f"no app source configured: set APP_DATABASE_URL (a SQLAlchemy URL) or APP_SOURCE_DIR {hint}"
+        )
+    if not settings.app_database_url and settings.app_source_dir and not settings.app_source_dir.is_dir():
+        raise PipelineError(f"APP_SOURCE_DIR {settings.app_source_dir} is not a folder")
+    if settings.stripe_api_key is None:
+        if settings.stripe_dump_dir is None:
+            raise PipelineError(f"no Stripe source configured: set STRIPE_API_KEY (live API) or STRIPE_DUMP_DIR {hint}")
+        dump_files(settings.stripe_dump_dir)  # DumpError: missing folder, unknown or no files
+
+
+def run_backfill(
+    settings: Settings,
+    first: date,
+    last: date,
+    *,
+    chunk_days: int,
+    full_refresh: bool,
+    deliver_historical: bool = False,
+) -> tuple[float, Path | None]:
+    """Backfill the daily partitions first..last (and their months) in runs of `chunk_days` days (0: one run),
+    showing steps and progress on the terminal (Dagster's and dbt's logs go to a file); written to the audit log.
+    Alerts of old days are sent only with `deliver_historical`. Returns the seconds it took and the log file."""
+    from datetime import datetime
+    from zoneinfo import ZoneInfo
+
+    from extract import audit
+    from extract.warehouse import Warehouse, start_warehouse
+    from orchestration.partitions import chunk_days as split
+    from orchestration.partitions import partitions_start, reporting_timezone
+    from orchestration.terminal import dagster_log_level, quiet_command
+
+    if first < partitions_start(settings):
+        raise PipelineError(
+            f"{first} is before the first daily partition {partitions_start(settings)}: set PARTITIONS_START_DATE"
+            " earlier"
+        )
+    today = datetime.now(ZoneInfo(reporting_timezone(settings))).date()
+    if last > today:
+        raise PipelineError(f"{last} is in the future: the last daily partition is today, {today}")
+    check_sources(settings)
+    wh = Warehouse(settings)
+    parameters: dict[str, Any] = {
+        "start": first,
+        "end": last,
+        "chunk_days": chunk_days,
+        "full_refresh": full_refresh,
+        "deliver_historical": deliver_historical,
+        "runs": [],
+    }
+    with quiet_command("backfill", settings.log_dir) as display:
+        start_warehouse(wh, display.step)
+        chunks = split(first, last, chunk_days)
+        display.step(f"backfill {first}..{last}: {len(chunks)} run(s) of the daily job (+ the monthly job)")
+        display.bar("days", "daily partitions", (last - first).days + 1)
+        with audit.recorded(wh, audit.BACKFILL, target="daily_job+monthly_job", parameters=parameters) as event:
+            rows: dict[str, int] = {}
+            event.row_counts = rows
+            for chunk_first, chunk_last in chunks:
+                result = run_pipeline(
+                    settings,
+                    chunk_first,
+                    chunk_last,
+                    full_refresh=full_refresh,
+                    progress=display.step,
+                    log_level=dagster_log_level(),
+                    watch=display.run_watcher,
+                    deliver_historical=deliver_historical,
+                )
+                event.parameters["runs"] += result.run_ids
+                for asset, count in result.row_counts.items():
+                    rows[asset] = rows.get(asset, 0) + count
+                display.advance("days", (chunk_last - chunk_first).days + 1)
+                display.step(f"{chunk_first}..{chunk_last} done: runs {', '.join(result.run_ids)}")
+    return time.monotonic() - display.began, display.log_file

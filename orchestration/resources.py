@@ -1,20 +1,31 @@
-"""Dagster resources: the warehouse (from the one settings object), dbt, and the per-partition locks."""
+"""Dagster resources: the warehouse, the app and Stripe sources, the raw-data checks, delivery and dbt, each carrying
+its configuration as fields (the launchpad and the Resources page show them), and the per-partition locks.
+
+`resources_from(settings)` builds them from the code location's one Settings object: a field whose value comes from
+the environment is an `EnvVar` (the UI shows the variable's name, a run reads its value), any other value (a settings
+file's, a default, what the demo hands over) is given as it is. A resource rebuilds the Settings its library code
+takes from its own fields only (`settings_from`), never from the environment.
+"""
 
 from __future__ import annotations
 
 import fcntl
+import os
 import sys
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
+from datetime import date
 from functools import cached_property
 from pathlib import Path
+from typing import Any
 
 import psycopg
-from dagster import ConfigurableResource, RetryRequested
-from dagster_dbt import DbtCliResource
+from dagster import ConfigurableResource, EnvVar, RetryRequested
+from dagster_dbt import DbtCliResource, DbtProject
 from packaging.version import Version
+from pydantic import SecretStr
 
-from extract.settings import get_settings
+from extract.settings import Settings, settings_from
 from extract.warehouse import Warehouse
 
 # Transient failures (a dropped connection, a server restart) are retried a bounded number of times.
@@ -23,13 +34,103 @@ MAX_RETRIES = 3
 RETRY_WAIT_SECONDS = 2.0
 
 
-class WarehouseResource(ConfigurableResource):  # type: ignore[misc]
-    """The warehouse the settings describe (WAREHOUSE_URL or the embedded server, started on demand)."""
+class SettingsResource(ConfigurableResource):  # type: ignore[misc]
+    """A resource whose fields are Settings fields of the same names."""
 
-    def get(self) -> Warehouse:
-        warehouse = Warehouse(get_settings())
+    def values(self) -> dict[str, Any]:
+        fields = {name: getattr(self, name) for name in type(self).model_fields}
+        return {name: value for name, value in fields.items() if value is not None}
+
+    def settings(self) -> Settings:
+        return settings_from(self.values())
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Any:
+        return cls(**{name: _field_value(name, getattr(settings, name)) for name in cls.model_fields})
+
+
+def _field_value(name: str, value: Any) -> Any:
+    """`EnvVar(NAME)` when the environment gave this text value (so the UI shows its name), else the value."""
+    plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+    if isinstance(plain, Path):
+        plain = str(plain)
+    elif isinstance(plain, date):
+        plain = plain.isoformat()
+    raw = os.environ.get(name.upper())
+    if isinstance(plain, str) and raw is not None and (raw == plain or str(Path(raw)) == plain):
+        return EnvVar(name.upper())
+    return plain
+
+
+class WarehouseResource(SettingsResource):
+    """The warehouse: WAREHOUSE_URL, or the embedded server under WAREHOUSE_DIR (started on demand); the roles."""
+
+    warehouse_url: str | None = None
+    warehouse_dir: str
+    warehouse_port: int
+    warehouse_db: str
+    warehouse_role_prefix: str
+    warehouse_loader_password: str | None = None
+    warehouse_transformer_password: str | None = None
+    warehouse_reader_password: str | None = None
+    warehouse_tenant_password: str | None = None
+    include_personal_data: bool = False
+    execmetrics_actor: str | None = None
+
+    def get(self, *others: SettingsResource) -> Warehouse:
+        """The warehouse, started when embedded; its settings carry the fields of `others` too (a source's)."""
+        values = self.values()
+        for other in others:
+            values.update(other.values())
+        warehouse = Warehouse(settings_from(values))
         warehouse.ensure_running()
         return warehouse
+
+
+class AppSourceResource(SettingsResource):
+    """The app's tables: a SQLAlchemy URL (APP_DATABASE_URL) or a folder of exports (APP_SOURCE_DIR)."""
+
+    app_database_url: str | None = None
+    app_source_dir: str | None = None
+    app_lookback_hours: int
+    future_tolerance_minutes: int
+
+    def spec(self) -> str | None:
+        return self.app_database_url or self.app_source_dir
+
+
+class StripeSourceResource(SettingsResource):
+    """Stripe: the API (STRIPE_API_KEY, STRIPE_API_BASE) when a key is set, else a JSON dump (STRIPE_DUMP_DIR)."""
+
+    stripe_api_key: str | None = None
+    stripe_api_base: str | None = None
+    stripe_dump_dir: str | None = None
+    stripe_max_requests_per_second: float
+    future_tolerance_minutes: int
+
+
+class RawChecksResource(SettingsResource):
+    """The Great Expectations checks: where their project and Data Docs go, the earliest valid timestamp."""
+
+    output_dir: str
+    company_founded_date: str | None = None
+    partitions_start_date: str | None = None
+
+
+class DeliveryResource(SettingsResource):
+    """Alert and board pack delivery: the channels file (ALERTS_CONFIG), the reporting timezone and currency the
+    messages and the board pack use, where the board pack is written, and the Dagster UI's port (for links)."""
+
+    alerts_config: str
+    reporting_timezone: str
+    reporting_currency: str
+    output_dir: str
+    ui_port: int
+
+    def channels(self) -> Any:  # -> dashboards.delivery.config.AlertsConfig
+        from dashboards.delivery.config import load_config
+
+        return load_config(Path(self.alerts_config))
 
 
 def dbt_executable() -> str:
@@ -47,17 +148,21 @@ class ExecmetricsDbtCliResource(DbtCliResource):  # type: ignore[misc]
         return Version(__version__)
 
 
-def dbt_resource() -> DbtCliResource:
-    from orchestration.assets.dbt import dbt_project
-
-    project = dbt_project()
+def dbt_resource(project: DbtProject) -> DbtCliResource:
     return ExecmetricsDbtCliResource(
         project_dir=str(project.project_dir), profiles_dir=str(project.profiles_dir), dbt_executable=dbt_executable()
     )
 
 
-def default_resources() -> dict[str, object]:
-    return {"warehouse": WarehouseResource(), "dbt": dbt_resource()}
+def resources_from(settings: Settings, project: DbtProject) -> dict[str, object]:
+    return {
+        "warehouse": WarehouseResource.from_settings(settings),
+        "app_source": AppSourceResource.from_settings(settings),
+        "stripe_source": StripeSourceResource.from_settings(settings),
+        "raw_checks": RawChecksResource.from_settings(settings),
+        "delivery": DeliveryResource.from_settings(settings),
+        "dbt": dbt_resource(project),
+    }
 
 
 @contextmanager
@@ -102,7 +207,7 @@ def partition_locks(warehouse: Warehouse, scope: str, keys: Iterable[str]) -> It
                 conn.execute("select pg_advisory_unlock_all()")
 
 
-def resources_definitions():  # -> Definitions
+def resources_definitions(settings: Settings, project: DbtProject):  # -> Definitions
     from dagster import Definitions
 
-    return Definitions(resources=default_resources())
+    return Definitions(resources=resources_from(settings, project))

@@ -5,6 +5,8 @@ week, skipped while the channels file has no board_pack recipients. All start RU
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from dagster import (
     DefaultScheduleStatus,
     Definitions,
@@ -14,13 +16,16 @@ from dagster import (
     schedule,
 )
 
-from orchestration.assets import dbt_keys
+from extract.settings import Settings
 from orchestration.jobs import BOARD_PACK_JOB, DAILY_JOB, MONTHLY_JOB
 from orchestration.partitions import DAY_FORMAT, partitions_start, previous_day, previous_month, reporting_timezone
 
 
-def build_schedules() -> list:
-    tz = reporting_timezone()
+def build_schedules(settings: Settings, has_monthly: bool) -> list:
+    """The daily schedule (and the monthly one when the project has monthly models) in the reporting timezone, days
+    before the first partition skipped; the weekly board pack on BOARD_PACK_CRON."""
+    timezone, first_day = reporting_timezone(settings), partitions_start(settings)
+    tz = timezone
 
     @schedule(
         name="daily_schedule",
@@ -32,13 +37,13 @@ def build_schedules() -> list:
     )
     def daily_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         day = previous_day(context.scheduled_execution_time, tz)
-        if day < partitions_start():
-            return SkipReason(f"{day} is before the first partition {partitions_start()}")
+        if day < first_day:
+            return SkipReason(f"{day} is before the first partition {first_day}")
         key = day.strftime(DAY_FORMAT)
         return RunRequest(run_key=f"daily-{key}", partition_key=key)
 
     schedules = [daily_schedule]
-    if dbt_keys("dbt_monthly"):
+    if has_monthly:
 
         @schedule(
             name="monthly_schedule",
@@ -50,20 +55,17 @@ def build_schedules() -> list:
         )
         def monthly_schedule(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
             month = previous_month(context.scheduled_execution_time, tz)
-            if month < partitions_start().replace(day=1):
-                return SkipReason(f"{month:%Y-%m} is before the first partition {partitions_start()}")
+            if month < first_day.replace(day=1):
+                return SkipReason(f"{month:%Y-%m} is before the first partition {first_day}")
             key = month.strftime(DAY_FORMAT)
             return RunRequest(run_key=f"monthly-{key}", partition_key=key)
 
         schedules.append(monthly_schedule)
-    schedules.append(board_pack_schedule(tz))
+    schedules.append(board_pack_schedule(tz, settings.board_pack_cron, settings.alerts_config))
     return schedules
 
 
-def board_pack_schedule(tz: str):  # -> ScheduleDefinition
-    from extract.settings import get_settings
-
-    cron = get_settings().board_pack_cron
+def board_pack_schedule(tz: str, cron: str, channels_file: Path):  # -> ScheduleDefinition
 
     @schedule(
         name="board_pack_schedule",
@@ -75,10 +77,10 @@ def board_pack_schedule(tz: str):  # -> ScheduleDefinition
     )
     def weekly_board_pack(context: ScheduleEvaluationContext) -> RunRequest | SkipReason:
         from dashboards.delivery.board_pack import last_full_week
-        from dashboards.delivery.config import config_path, load_config
+        from dashboards.delivery.config import load_config
 
-        if load_config().board_pack is None:
-            return SkipReason(f"no board_pack recipients in {config_path()}")
+        if load_config(channels_file).board_pack is None:
+            return SkipReason(f"no board_pack recipients in {channels_file}")
         week_end = last_full_week(context.scheduled_execution_time, tz)[1]
         return RunRequest(
             run_key=f"board-pack-{week_end:%Y-%m-%d}",
@@ -89,5 +91,5 @@ def board_pack_schedule(tz: str):  # -> ScheduleDefinition
     return weekly_board_pack
 
 
-def schedules_definitions() -> Definitions:
-    return Definitions(schedules=build_schedules())
+def schedules_definitions(settings: Settings, has_monthly: bool) -> Definitions:
+    return Definitions(schedules=build_schedules(settings, has_monthly))

@@ -35,6 +35,7 @@ from dagster import (
     sensor,
 )
 
+from extract.settings import Settings
 from orchestration.assets.delivery import DELIVERY_ROLE
 from orchestration.jobs import DAILY_JOB, DELIVERY_JOB
 
@@ -48,10 +49,8 @@ class NotifyError(RuntimeError):
     pass
 
 
-def dagster_url(config: Any) -> str:
-    from extract.settings import get_settings
-
-    return (config.links.dagster or f"http://127.0.0.1:{get_settings().ui_port}").rstrip("/")
+def dagster_url(config: Any, ui_port: int) -> str:
+    return (config.links.dagster or f"http://127.0.0.1:{ui_port}").rstrip("/")
 
 
 @dataclass
@@ -64,16 +63,16 @@ class Incident:
     run_id: str | None = None
 
 
-def notify_incident(incident: Incident, *, sender: Any = None, sleep: Any = None) -> str:
-    """Send `incident` to the pipeline health channel once; returns what happened. Raises NotifyError on failure."""
+def notify_incident(settings: Settings, incident: Incident, *, sender: Any = None, sleep: Any = None) -> str:
+    """Send `incident` to the pipeline health channel of the settings' channels file once; returns what happened.
+    Raises NotifyError on failure."""
     from dashboards.delivery import store
     from dashboards.delivery.config import load_config
     from dashboards.delivery.deliver import notify
     from dashboards.delivery.messages import Notice
-    from extract.settings import get_settings
     from extract.warehouse import Warehouse
 
-    config = load_config()
+    config = load_config(settings.alerts_config)
     if config.pipeline_health is None:
         return "no pipeline_health channel in the channels file"
     channel = config.pipeline_health.channel
@@ -87,7 +86,7 @@ def notify_incident(incident: Incident, *, sender: Any = None, sleep: Any = None
         link_label="Open in Dagster",
         data={"incident": incident.key, "run_id": incident.run_id, **{k.lower(): v for k, v in incident.fields}},
     )
-    warehouse = Warehouse(get_settings()).as_role(DELIVERY_ROLE)
+    warehouse = Warehouse(settings).as_role(DELIVERY_ROLE)
     with warehouse.connect() as conn:
         store.ensure_tables(conn, warehouse.settings)
         conn.commit()  # the tables and the audit schema visible before another connection writes the audit log
@@ -151,28 +150,19 @@ def failure_incident(context: RunFailureSensorContext, base_url: str) -> Inciden
     )
 
 
-@run_failure_sensor(
-    name="pipeline_failure_sensor",
-    default_status=DefaultSensorStatus.RUNNING,
-    description="A failed run notifies the pipeline_health channel of the channels file, once per incident.",
-)
-def pipeline_failure_sensor(context: RunFailureSensorContext) -> None:
-    from dashboards.delivery.config import load_config
-
-    incident = failure_incident(context, dagster_url(load_config()))
-    context.log.info(notify_incident(incident))
-
-
 # ------------------------------------------------------------------------------------------------ late marts
 
 
-def late_marts_incident(instance: Any, now: datetime, timezone: str, due_hour: int, base_url: str) -> Incident | None:
-    """An incident when yesterday's daily marts are not built by `due_hour` today (reporting timezone)."""
-    from orchestration.partitions import DAY_FORMAT, partitions_start
+def late_marts_incident(
+    instance: Any, now: datetime, timezone: str, due_hour: int, base_url: str, first_day: date
+) -> Incident | None:
+    """An incident when yesterday's daily marts are not built by `due_hour` today (reporting timezone); none for a
+    day before the first partition `first_day`."""
+    from orchestration.partitions import DAY_FORMAT
 
     local = now.astimezone(ZoneInfo(timezone))
     day = local.date() - timedelta(days=1)
-    if local.hour < due_hour or day < partitions_start():
+    if local.hour < due_hour or day < first_day:
         return None
     key = day.strftime(DAY_FORMAT)
     if key in instance.get_materialized_partitions(DAILY_MARTS_KEY):
@@ -197,43 +187,16 @@ def late_marts_incident(instance: Any, now: datetime, timezone: str, due_hour: i
     )
 
 
-@sensor(
-    name="marts_late_sensor",
-    minimum_interval_seconds=300,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Yesterday's daily marts not built by MARTS_DUE_BY: one message to the pipeline_health channel.",
-)
-def marts_late_sensor(context: SensorEvaluationContext) -> SkipReason:
-    from dashboards.delivery.config import load_config
-    from extract.settings import get_settings
-    from orchestration.partitions import reporting_timezone
-
-    config = load_config()
-    if config.pipeline_health is None:
-        return SkipReason("no pipeline_health channel in the channels file")
-    incident = late_marts_incident(
-        context.instance,
-        datetime.now(ZoneInfo("UTC")),
-        reporting_timezone(),
-        get_settings().marts_due_by,
-        dagster_url(config),
-    )
-    if incident is None:
-        return SkipReason("yesterday's daily marts are built, or not due yet")
-    return SkipReason(notify_incident(incident))
-
-
 # ------------------------------------------------------------------------------------------------ held alerts
 
 
-def held_days(now: datetime, timezone: str) -> list[date]:
-    """Days with messages held by quiet hours whose channel is now outside them."""
+def held_days(settings: Settings, now: datetime, timezone: str) -> list[date]:
+    """Days with messages held by quiet hours whose channel (of the settings' channels file) is now outside them."""
     from dashboards.delivery import store
     from dashboards.delivery.config import load_config
-    from extract.settings import get_settings
     from extract.warehouse import Warehouse
 
-    config = load_config()
+    config = load_config(settings.alerts_config)
     local = now.astimezone(ZoneInfo(timezone)).time()
     open_channels = [
         name
@@ -242,7 +205,7 @@ def held_days(now: datetime, timezone: str) -> list[date]:
     ]
     if not open_channels:
         return []
-    with Warehouse(get_settings()).as_role(DELIVERY_ROLE).connect() as conn:
+    with Warehouse(settings).as_role(DELIVERY_ROLE).connect() as conn:
         if not store.exists(conn):
             return []
         rows = conn.execute(
@@ -253,25 +216,64 @@ def held_days(now: datetime, timezone: str) -> list[date]:
     return [row[0] for row in rows]
 
 
-@sensor(
-    name="held_alerts_sensor",
-    job_name=DELIVERY_JOB,
-    minimum_interval_seconds=900,
-    default_status=DefaultSensorStatus.RUNNING,
-    description="Sends the alerts held during a channel's quiet hours once they are over (alert_delivery_job).",
-)
-def held_alerts_sensor(context: SensorEvaluationContext) -> list[RunRequest] | SkipReason:
-    from orchestration.partitions import DAY_FORMAT, reporting_timezone
+def build_sensors(settings: Settings) -> list:
+    """The three sensors, reading the channels file, the warehouse, the timezone and MARTS_DUE_BY of `settings` (the
+    code location's)."""
+    from dashboards.delivery.config import load_config
+    from orchestration.partitions import DAY_FORMAT, partitions_start, reporting_timezone
 
-    now = datetime.now(ZoneInfo("UTC"))
-    days = held_days(now, reporting_timezone())
-    if not days:
-        return SkipReason("no held alert whose channel is out of quiet hours")
-    return [
-        RunRequest(run_key=f"held-{day:%Y-%m-%d}-{now:%Y%m%d%H%M}", partition_key=day.strftime(DAY_FORMAT))
-        for day in days
-    ]
+    timezone = reporting_timezone(settings)
+
+    @run_failure_sensor(
+        name="pipeline_failure_sensor",
+        default_status=DefaultSensorStatus.RUNNING,
+        description="A failed run notifies the pipeline_health channel of the channels file, once per incident.",
+    )
+    def pipeline_failure_sensor(context: RunFailureSensorContext) -> None:
+        base_url = dagster_url(load_config(settings.alerts_config), settings.ui_port)
+        context.log.info(notify_incident(settings, failure_incident(context, base_url)))
+
+    @sensor(
+        name="marts_late_sensor",
+        minimum_interval_seconds=300,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Yesterday's daily marts not built by MARTS_DUE_BY: one message to the pipeline_health channel.",
+    )
+    def marts_late_sensor(context: SensorEvaluationContext) -> SkipReason:
+        config = load_config(settings.alerts_config)
+        if config.pipeline_health is None:
+            return SkipReason("no pipeline_health channel in the channels file")
+        incident = late_marts_incident(
+            context.instance,
+            datetime.now(ZoneInfo("UTC")),
+            timezone,
+            settings.marts_due_by,
+            dagster_url(config, settings.ui_port),
+            partitions_start(settings),
+        )
+        if incident is None:
+            return SkipReason("yesterday's daily marts are built, or not due yet")
+        return SkipReason(notify_incident(settings, incident))
+
+    @sensor(
+        name="held_alerts_sensor",
+        job_name=DELIVERY_JOB,
+        minimum_interval_seconds=900,
+        default_status=DefaultSensorStatus.RUNNING,
+        description="Sends the alerts held during a channel's quiet hours once they are over (alert_delivery_job).",
+    )
+    def held_alerts_sensor(context: SensorEvaluationContext) -> list[RunRequest] | SkipReason:
+        now = datetime.now(ZoneInfo("UTC"))
+        days = held_days(settings, now, timezone)
+        if not days:
+            return SkipReason("no held alert whose channel is out of quiet hours")
+        return [
+            RunRequest(run_key=f"held-{day:%Y-%m-%d}-{now:%Y%m%d%H%M}", partition_key=day.strftime(DAY_FORMAT))
+            for day in days
+        ]
+
+    return [pipeline_failure_sensor, marts_late_sensor, held_alerts_sensor]
 
 
-def sensors_definitions() -> Definitions:
-    return Definitions(sensors=[pipeline_failure_sensor, marts_late_sensor, held_alerts_sensor])
+def sensors_definitions(settings: Settings) -> Definitions:
+    return Definitions(sensors=build_sensors(settings))

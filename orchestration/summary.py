@@ -19,10 +19,18 @@ from typing import Any
 
 import psycopg
 from psycopg.rows import dict_row
+from rich.table import Table
 
 from dashboards.reporting import UnknownTenant, resolve_tenant
+from extract.settings import Settings
+from extract.warehouse import Warehouse
 
-__all__ = ["UnknownTenant", "summary"]
+__all__ = ["SummaryError", "UnknownTenant", "collect_summary", "render_summary", "summary"]
+
+
+class SummaryError(RuntimeError):
+    """The summary cannot be read (an unknown tenant, no reporting layer yet): the message says what to do."""
+
 
 _DAYS_SQL = """
 with days as (
@@ -123,3 +131,40 @@ def summary(conn: psycopg.Connection, start: date, end: date, tenant: str | None
             "success_rate": round(succeeded / run, 4) if run and succeeded is not None else None,
         },
     }
+
+
+def collect_summary(settings: Settings, start: date, end: date, tenant: str | None) -> dict[str, Any]:
+    """The summary read as the reader role; SummaryError for an unknown tenant or a warehouse without the reporting
+    layer."""
+    from psycopg.errors import UndefinedTable
+
+    with Warehouse(settings).as_role("reader").connect() as conn:
+        try:
+            return summary(conn, start, end, tenant)
+        except UnknownTenant as exc:
+            raise SummaryError(str(exc)) from None
+        except UndefinedTable as exc:
+            missing = exc.diag.message_primary or str(exc)
+            raise SummaryError(
+                f"the reporting layer is not built ({missing}): run the pipeline or dbt build first"
+            ) from None
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float):
+        return f"{value:,.4f}" if abs(value) < 10 else f"{value:,.2f}"
+    if isinstance(value, int):
+        return f"{value:,}"
+    return str(value)
+
+
+def render_summary(data: dict[str, Any]) -> Table:
+    window = data.get("window", {})
+    title = f"execmetrics summary {window.get('start')} → {window.get('end')} ({window.get('tenant') or 'all tenants'})"
+    grid = Table("section", "metric", "value", title=title)
+    for section in ("financial", "customers", "engagement", "jobs"):
+        for key, value in (data.get(section) or {}).items():
+            grid.add_row(section, key, _fmt(value))
+    return grid

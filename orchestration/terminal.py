@@ -39,6 +39,19 @@ class CommandError(Exception):
     """An expected failure: its message is the whole `error:` line (what happened, what to do)."""
 
 
+def dagster_log_level() -> str:
+    """The level of Dagster's console logger in a long command: everything with -v."""
+    return "DEBUG" if state.verbose else "INFO"
+
+
+def shown_path(path: Path) -> str:
+    """A path as the user would type it from the current folder."""
+    try:
+        return str(path.resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def error_line(message: str, file: TextIO | None = None) -> None:
     """Print `error: <message>` as one line (newlines folded, no wrapping) on stderr."""
     text = "; ".join(part.strip() for part in str(message).splitlines() if part.strip()) or "failed"
@@ -57,6 +70,9 @@ EXPECTED = (
     ("orchestration.terminal", "CommandError"),
     ("extract.warehouse", "WarehouseError"),
     ("orchestration.pipeline", "PipelineError"),
+    ("orchestration.demo", "DemoError"),
+    ("orchestration.summary", "SummaryError"),
+    ("dashboards.delivery.config", "ConfigError"),
     ("orchestration.dbt_cli", "DbtError"),
     ("orchestration.assets.dbt", "DbtManifestError"),
     ("orchestration.ui", "UiError"),
@@ -79,10 +95,10 @@ def describe(exc: BaseException) -> str:
             " `execmetrics backfill --start D --end D`"
         )
     if _module_error(exc, "psycopg", "OperationalError"):
-        from extract.settings import get_settings
+        from extract.settings import load_settings
         from extract.warehouse import Warehouse
 
-        warehouse = Warehouse(get_settings())
+        warehouse = Warehouse(load_settings())  # the command's own settings: the same files and environment
         what = (
             "check WAREHOUSE_URL and that the server is up"
             if warehouse.is_external

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import yaml  # type: ignore[import-untyped]
 
-from extract.settings import PROJECT_ROOT, Settings, get_settings
+from extract.settings import PROJECT_ROOT, Settings
 
 # One "materialization planned" event per asset for a ranged (single-run backfill) run instead of one per asset and
 # partition: with SQLite storage a 365-day run otherwise spends minutes writing ~30k planned events before its first
@@ -72,9 +72,8 @@ def dagster_yaml(settings: Settings) -> dict[str, object]:
     return config
 
 
-def write_dagster_yaml(settings: Settings | None = None) -> Path:
+def write_dagster_yaml(settings: Settings) -> Path:
     """Create DAGSTER_HOME and (re)write its dagster.yaml + workspace.yaml; returns DAGSTER_HOME."""
-    settings = settings or get_settings()
     home = Path(settings.dagster_home).resolve()
     home.mkdir(parents=True, exist_ok=True)
     text = MARKER + "\n" + yaml.safe_dump(dagster_yaml(settings), sort_keys=False)
@@ -103,7 +102,7 @@ def write_dagster_yaml(settings: Settings | None = None) -> Path:
     return home
 
 
-def get_instance(settings: Settings | None = None):  # -> DagsterInstance
+def get_instance(settings: Settings):  # -> DagsterInstance
     """The persistent instance in DAGSTER_HOME (what the UI shows)."""
     from dagster import DagsterInstance
 
@@ -158,15 +157,14 @@ def process_env(settings: Settings, home: Path, extra: dict[str, str] | None = N
 
 
 def start_ui(
+    settings: Settings,
     port: int | None = None,
-    settings: Settings | None = None,
     log_dir: Path | None = None,
     env: dict[str, str] | None = None,
     wait_seconds: float = 180,
     progress: Callable[[str], None] | None = None,
 ) -> UiProcesses:
     """Start dagster-webserver and dagster-daemon (own process groups) and wait until the webserver answers."""
-    settings = settings or get_settings()
     port = port or settings.ui_port
     home = write_dagster_yaml(settings)
     # Create the instance's storage here, once: the webserver and the daemon starting together on a fresh
@@ -176,9 +174,9 @@ def start_ui(
     instance.event_log_storage.get_asset_records()
     instance.schedule_storage.all_instigator_state()  # type: ignore[union-attr]
     # Build the manifest once up front, so the webserver, daemon and run workers find it fresh.
-    from orchestration.assets.dbt import prepare_manifest
+    from orchestration.assets.dbt import dbt_project, prepare_manifest
 
-    prepare_manifest()
+    prepare_manifest(settings, dbt_project(settings))
     log_dir = log_dir or home / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     full_env = process_env(settings, home, env)
@@ -246,3 +244,61 @@ def daemon_healthy(url: str, timeout: float = 5) -> tuple[bool, str]:
     statuses = body["data"]["instance"]["daemonHealth"]["allDaemonStatuses"]
     unhealthy = [s["daemonType"] for s in statuses if s["required"] and not s["healthy"]]
     return (not unhealthy, ", ".join(unhealthy) or "all daemons healthy")
+
+
+class _Stop(Exception):
+    """SIGTERM or SIGHUP: stop like Ctrl-C."""
+
+
+def _stop_on_signal(signum: int, frame: object) -> None:
+    raise _Stop(signal.Signals(signum).name)
+
+
+def serve_ui(settings: Settings, port: int | None, say: Callable[[str], None], warn: Callable[[str], None]) -> None:
+    """`execmetrics ui`: start the webserver and the daemon, say where, warn when the daemon is not healthy, and
+    keep them running until Ctrl-C, SIGTERM or SIGHUP (then stop both); UiError when either stops on its own."""
+    from extract.warehouse import Warehouse, start_warehouse
+
+    start_warehouse(Warehouse(settings), lambda text: warn(f"note: {text}"))
+    # A supervisor (or `kill`) stops it as Ctrl-C does: the webserver and the daemon stop with it.
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _stop_on_signal)
+    procs = None
+    try:
+        procs = start_ui(settings, port=port)
+        storage = "Postgres (DAGSTER_PG_URL)" if settings.dagster_pg_url else "SQLite"
+        logs = procs.home / "logs"
+        say(f"Dagster UI: {procs.url}   (DAGSTER_HOME={procs.home}, {storage} storage; logs in {logs})")
+        say("Ctrl-C (or SIGTERM) stops the webserver and the daemon.")
+        deadline = time.monotonic() + 90
+        healthy, detail = False, "no heartbeat yet"
+        while time.monotonic() < deadline and procs.alive()["daemon"]:
+            try:
+                healthy, detail = daemon_healthy(procs.url)
+            except OSError as exc:
+                detail = f"webserver not answering: {exc}"
+            if healthy:
+                break
+            time.sleep(3)
+        if healthy:
+            say("Dagster daemon: running (schedules and backfills will run).")
+        else:
+            warn(
+                f"[bold yellow]warning:[/] the Dagster daemon is not healthy ({detail}): schedules and backfills"
+                f" will not run; see {procs.logs[1]}"
+            )
+        while True:
+            time.sleep(5)
+            alive = procs.alive()
+            if not alive["webserver"]:
+                raise UiError(f"dagster-webserver stopped; see {procs.logs[0]}")
+            if not alive["daemon"]:
+                raise UiError(f"the Dagster daemon stopped (schedules and backfills need it); see {procs.logs[1]}")
+    except (KeyboardInterrupt, _Stop):
+        pass
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # stopping is not interrupted by a second signal
+        if procs is not None:
+            procs.stop()
+            say("Stopped the Dagster webserver and daemon.")

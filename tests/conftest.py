@@ -13,7 +13,7 @@ import psycopg
 import pytest
 
 from extract.access import require_passwords
-from extract.settings import ENV_FILE_VARIABLE, PROJECT_ROOT, Settings, reset_settings
+from extract.settings import ENV_FILE_VARIABLE, PROJECT_ROOT, Settings
 from extract.warehouse import EmbeddedServer, Target, Warehouse, ensure_raw_schema
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
@@ -81,12 +81,10 @@ def warehouse(pg_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     monkeypatch.setenv("WAREHOUSE_URL", pg_target.url.replace("+psycopg", ""))
     monkeypatch.setenv("DAGSTER_HOME", str(tmp_path / "dagster_home"))
     monkeypatch.setenv("OUTPUT_DIR", str(tmp_path / "out"))
-    reset_settings()
     wh = Warehouse(Settings())
     with wh.connect() as conn:
         ensure_raw_schema(conn)
     yield wh
-    reset_settings()
 
 
 @pytest.fixture
@@ -105,7 +103,6 @@ def granted_warehouse(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("WAREHOUSE_DIR", str(tmp_path / "warehouse"))
     for part in PARTS:
         monkeypatch.setenv(password_variable(part), uuid.uuid4().hex)
-    reset_settings()
     admin = Warehouse(Settings())
     grant(admin)
     try:
@@ -115,7 +112,6 @@ def granted_warehouse(warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.
             conn.execute(f'drop database if exists "{admin.target.dbname}" with (force)')
             for part in PARTS:
                 conn.execute(f'drop role if exists "{prefix}_{part}"')
-        reset_settings()
 
 
 @pytest.fixture(scope="session")
@@ -124,18 +120,10 @@ def demo_warehouse(pg_server: Target, tmp_path_factory: pytest.TempPathFactory):
     card, export, summary and semantic-layer tests read (tests/reporting/demo_warehouse.py)."""
     import sys
 
-    sys.path.insert(0, str(Path(__file__).resolve().parent / "reporting"))
+    here = Path(__file__).resolve().parent
+    sys.path[:0] = [str(here / "reporting"), str(here / "dbt")]
     from demo_warehouse import build_demo_warehouse
+    from test_product_helpers import fresh_warehouse
 
-    name = "demo_" + uuid.uuid4().hex[:8]
-    admin = pg_server.with_db("postgres").conninfo
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
-    try:
-        with psycopg.connect(target.conninfo, autocommit=True) as conn:
-            ensure_raw_schema(conn)
+    with fresh_warehouse(pg_server) as target:
         yield build_demo_warehouse(target, tmp_path_factory.mktemp("demo_warehouse"))
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')

@@ -246,15 +246,15 @@ def parse_config(text: str, source: str = "alerts.yml") -> AlertsConfig:
     return config
 
 
-def config_path() -> Path:
-    from extract.settings import get_settings
+def load_channels(path: Path) -> AlertsConfig:
+    """The channels file a command needs: ConfigError when it is missing or invalid."""
+    if not path.exists():
+        raise ConfigError(f"no channels file at {path}: set ALERTS_CONFIG, or write alerts.yml (docs/OPERATIONS.md)")
+    return load_config(path)
 
-    return Path(get_settings().alerts_config)
 
-
-def load_config(path: Path | None = None) -> AlertsConfig:
-    """The channels file at `path` (default: the ALERTS_CONFIG setting); a missing file means no channels."""
-    path = path or config_path()
+def load_config(path: Path) -> AlertsConfig:
+    """The channels file at `path` (the ALERTS_CONFIG setting); a missing file means no channels."""
     if not path.exists():
         return EMPTY
     return parse_config(path.read_text(encoding="utf-8"), str(path))

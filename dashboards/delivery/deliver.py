@@ -29,10 +29,11 @@ from zoneinfo import ZoneInfo
 import psycopg
 
 from dashboards.delivery import store
-from dashboards.delivery.config import AlertsConfig, Retry
+from dashboards.delivery.config import AlertsConfig, ConfigError, Retry
 from dashboards.delivery.messages import Alert, Notice, alert_notice, dashboards_link, resolved_notice
 from dashboards.delivery.transports import Sender, SendError, channel_sender
 from extract import audit
+from extract.settings import Settings
 from extract.warehouse import Warehouse
 
 Log = Callable[[str], None]
@@ -358,4 +359,79 @@ def channel_test_notice(channel_name: str, dashboard: str | None) -> Notice:
         fields=(("Channel", channel_name),),
         link=dashboards_link(dashboard),
         data={"channel": channel_name},
+    )
+
+
+LIST_SQL = """
+with alerts as (
+    select metric_date, tenant_id, tenant_name, metric, rule, severity, metric_value, expected_value
+    from reporting.rpt_alerts
+    where metric_date >= %(since)s
+),
+deliveries as (
+    select metric_date, tenant_id, metric, rule,
+           string_agg(channel || ': ' || case when kind = 'resolved' then 'resolved ' else '' end || status
+                      || case when attempts > 1 then ' (' || attempts || ' tries)' else '' end,
+                      ', ' order by channel, kind) as delivered
+    from {deliveries}
+    where metric_date >= %(since)s
+    group by 1, 2, 3, 4
+)
+select coalesce(a.metric_date, d.metric_date), coalesce(a.tenant_name, d.tenant_id), coalesce(a.metric, d.metric),
+       coalesce(a.rule, d.rule), a.severity, a.metric_value, a.expected_value,
+       coalesce(d.delivered, '') || case when a.metric is null then ' (no longer fires)' else '' end
+from alerts a
+full join deliveries d using (metric_date, tenant_id, metric, rule)
+order by 1 desc, 2, 3, 4
+"""
+
+NO_DELIVERIES = (
+    "(select null::date as metric_date, null::text as tenant_id, null::text as metric, null::text as rule,"
+    " null::text as channel, null::text as kind, null::text as status, null::integer as attempts where false)"
+)
+
+
+def list_rows(conn: psycopg.Connection, since: date) -> list[tuple[Any, ...]]:
+    """The alerts of reporting.rpt_alerts since `since` with their deliveries (audit.alert_deliveries, when any
+    delivery ran), newest first; a delivery whose alert no longer fires is listed too."""
+    from dashboards.delivery import store
+
+    if conn.execute("select to_regclass('reporting.rpt_alerts') is null").fetchone() == (True,):
+        raise ConfigError(
+            "reporting.rpt_alerts does not exist yet: build the marts first (execmetrics backfill --start D --end D)"
+        )
+    deliveries = "audit.alert_deliveries" if store.exists(conn) else NO_DELIVERIES
+    return list(conn.execute(LIST_SQL.format(deliveries=deliveries), {"since": since}).fetchall())  # type: ignore[arg-type]
+
+
+def list_alerts(settings: Settings, since: date) -> list[tuple[Any, ...]]:
+    """`execmetrics alerts list`: list_rows read as the reader role, the embedded warehouse started when needed."""
+    from extract.warehouse import Warehouse
+
+    warehouse = Warehouse(settings)
+    if warehouse.embedded is not None:
+        warehouse.ensure_running()
+    with warehouse.as_role("reader").connect() as conn:
+        return list_rows(conn, since)
+
+
+def send_test_message(settings: Settings, channel: str, log: Callable[[str], None]) -> Any:
+    """`execmetrics alerts test`: one test message to `channel` of the channels file, with its retries, recorded as
+    the reader role (as `execmetrics dashboards apply` records); ConfigError for an unknown channel. Returns the
+    outcome."""
+    from dashboards.delivery.config import load_channels
+    from extract.warehouse import Warehouse
+
+    config = load_channels(settings.alerts_config)
+    config.channel(channel)
+    warehouse = Warehouse(settings)
+    if warehouse.embedded is not None:
+        warehouse.ensure_running()
+    return notify(
+        warehouse.as_role("reader"),
+        config,
+        channel,
+        channel_test_notice(channel, config.links.dashboard),
+        subject=f"test message to {channel}",
+        log=log,
     )

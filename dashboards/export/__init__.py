@@ -22,8 +22,18 @@ from dashboards.export.catalog import MartCatalog
 from dashboards.export.csv_export import export_marts_csv
 from dashboards.export.pdf import PdfError, print_pdf
 from dashboards.reporting import UnknownTenant, resolve_tenant
+from extract.settings import Settings
 
-__all__ = ["PAGE_COUNT", "ExportResult", "PdfError", "UnknownTenant", "export_all", "resolve_window"]
+__all__ = [
+    "PAGE_COUNT",
+    "ExportResult",
+    "PdfError",
+    "UnknownTenant",
+    "export_all",
+    "pdf_missing_note",
+    "resolve_window",
+    "run_export",
+]
 
 
 def add_months(d: date, months: int) -> date:
@@ -87,21 +97,15 @@ def export_all(
     end: date | None = None,
     tenant: str | None = None,
     pdf: bool = True,
-    currency: str | None = None,
-    timezone: str | None = None,
+    currency: str = "USD",
+    timezone: str = "UTC",
     now: datetime | None = None,
-    personal_data: bool | None = None,
+    personal_data: bool = False,
 ) -> ExportResult:
     """Write CSVs, the HTML board pack and (unless pdf=False) its PDF. Raises PdfError when no PDF can be made
-    (after the CSVs and the HTML are written). Currency, timezone and whether personal data (columns such as an
-    email) may leave the warehouse default to the settings (INCLUDE_PERSONAL_DATA: off)."""
-    if currency is None or timezone is None or personal_data is None:
-        from extract.settings import get_settings
-
-        settings = get_settings()
-        currency = currency or settings.reporting_currency
-        timezone = timezone or settings.reporting_timezone
-        personal_data = settings.include_personal_data if personal_data is None else personal_data
+    (after the CSVs and the HTML are written). The caller hands over the reporting currency and timezone and
+    whether personal data (columns such as an email) may leave the warehouse (`run_export` takes them from the
+    settings: REPORTING_CURRENCY, REPORTING_TIMEZONE, INCLUDE_PERSONAL_DATA)."""
     if start is not None and end is not None and start > end:
         raise ValueError(f"start {start} is after end {end}")
     out_dir = Path(out_dir)
@@ -131,4 +135,58 @@ def export_all(
 
     if pdf:
         result.pdf = print_pdf(html_path, out_dir / "board_pack.pdf")
+    return result
+
+
+def pdf_missing_note() -> str | None:
+    """None when a Chromium is there to print the PDF; else why the PDF is skipped and how to get it."""
+    import os
+
+    from dashboards.export.pdf import find_chromium
+
+    if find_chromium() is not None:
+        return None
+    chosen = os.environ.get("CHROMIUM_PATH")
+    why = f"CHROMIUM_PATH={chosen} does not exist" if chosen else "no Chromium on PATH"
+    return (
+        f"skipped ({why}): install the Debian package `chromium` (as root: `make system-deps`) or set"
+        " CHROMIUM_PATH, then run `execmetrics export`"
+    )
+
+
+def run_export(
+    settings: Settings, start: date | None, end: date | None, tenant: str | None, target: Path, pdf: bool | None
+) -> ExportResult:
+    """Export as the reader role: CSV + HTML, and the PDF when asked (pdf=True: required) or possible (pdf=None: else
+    `pdf_skipped` says why); written to the audit log (what, where, rows per mart, how it ended)."""
+    from extract import audit
+    from extract.warehouse import Warehouse
+
+    note = pdf_missing_note() if pdf is None else None
+    reader = Warehouse(settings).as_role("reader")
+    parameters = {
+        "start": start,
+        "end": end,
+        "tenant": tenant,
+        "pdf": bool(pdf or note is None),
+        "personal_data": settings.include_personal_data,
+    }
+    with audit.recorded(reader, audit.EXPORT, target=str(target), parameters=parameters) as event:
+        with reader.connect() as conn:
+            result = export_all(
+                conn,
+                target,
+                start=start,
+                end=end,
+                tenant=tenant,
+                pdf=bool(pdf or note is None),
+                currency=settings.reporting_currency,
+                timezone=settings.reporting_timezone,
+                personal_data=settings.include_personal_data,
+            )
+        event.row_counts = dict(result.csv_rows)
+        event.parameters.update(window=f"{result.window.start}..{result.window.end}", files=len(result.paths))
+        if result.csv_errors:
+            event.parameters["csv_errors"] = result.csv_errors
+    result.pdf_skipped = note
     return result

@@ -85,9 +85,10 @@ def apply_cmd(
     """
     from extract import audit
     from extract.access import role_name
-    from extract.settings import get_settings
+    from extract.settings import load_settings
     from extract.warehouse import Warehouse
 
+    warehouse_settings = load_settings()
     settings = MetabaseSettings()
     collection = settings.collection
     try:
@@ -100,10 +101,10 @@ def apply_cmd(
             all_specs = [t for t in (for_tenant(spec, tenant) for spec in all_specs) if t is not None]
             access = access.admins_only()
             collection = f"{settings.collection} (tenant {tenant})"
-        connection = settings.warehouse_connection(tenant=tenant)
+        connection = settings.warehouse_connection(warehouse_settings, tenant=tenant)
     except (SpecError, AccessSpecError, ValueError) as exc:
         raise _fail(str(exc)) from None
-    reader = role_name(get_settings(), "reader")
+    reader = role_name(warehouse_settings, "reader")
     if tenant is None and connection.user != reader:
         console.print(
             f"[bold yellow]warning:[/] Metabase connects as {connection.user}, not the read-only role {reader}:"
@@ -142,7 +143,7 @@ def apply_cmd(
             "database": connection.redacted(),
             "update_password": update_password,
         }
-        recorder = Warehouse(get_settings()).as_role("reader")
+        recorder = Warehouse(warehouse_settings).as_role("reader")
         try:
             with (
                 audit.recorded(recorder, audit.DASHBOARDS_APPLY, target=settings.url, parameters=parameters) as event,

@@ -12,7 +12,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from dashboards.metabase.apply import WarehouseConnection
 from dashboards.metabase.client import MetabaseClient, Transport
-from extract.settings import Settings, get_settings
+from extract.settings import Settings
 
 
 class MetabaseSettings(BaseSettings):
@@ -42,7 +42,7 @@ class MetabaseSettings(BaseSettings):
             transport=transport,
         )
 
-    def warehouse_connection(self, settings: Settings | None = None, tenant: str | None = None) -> WarehouseConnection:
+    def warehouse_connection(self, settings: Settings, tenant: str | None = None) -> WarehouseConnection:
         """The connection Metabase gets: METABASE_WAREHOUSE_URL as given, else the warehouse as its reader role
         (marts only), which must have been granted (`execmetrics warehouse grant`).
 
@@ -51,7 +51,7 @@ class MetabaseSettings(BaseSettings):
         from extract.warehouse import Target, Warehouse  # psycopg import only when a command needs it
 
         part = "tenant" if tenant is not None else "reader"
-        warehouse = Warehouse(settings or get_settings())
+        warehouse = Warehouse(settings)
         role = warehouse.as_role(part)
         if (tenant is not None or not self.warehouse_url) and role is warehouse:
             variable = f"WAREHOUSE_{part.upper()}_PASSWORD"

@@ -29,15 +29,16 @@ import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import psycopg
 from psycopg import errors
 from psycopg.copy import QueuedLibpqWriter
 
-from extract.app.sources import AppSource, NotPlain, PlainCsv, SourceError, TableRows
+from extract.app.sources import AppSource, NotPlain, PlainCsv, SourceError, TableRows, open_source
 from extract.checks import app_check_sql, app_copy_where, app_fast_sql, app_record_sql, ident, literal
+from extract.settings import Settings
 from extract.tables import APP_TABLES, BATCH_ID_SETTING, AppTable
 from extract.warehouse import (
     REJECT_STAGE_COLUMNS,
@@ -49,6 +50,7 @@ from extract.warehouse import (
     new_batch_id,
     record_batch,
     set_watermark,
+    start_warehouse,
     store_staged_rejects,
 )
 
@@ -538,3 +540,36 @@ def extract_app(
                 window[1],
             )
     return result
+
+
+def run_app_extract(
+    settings: Settings,
+    say: Callable[[str], None],
+    *,
+    source: str | None = None,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    tables: Sequence[str] | None = None,
+    full_refresh: bool = False,
+) -> AppExtractResult:
+    """`execmetrics extract app`: the app source given (else the settings' APP_DATABASE_URL or APP_SOURCE_DIR) into
+    the raw tables as the loader role, the warehouse started when needed; a window bound without an offset is UTC.
+    `say` gets the warehouse's notes and a line per 500,000 rows read."""
+
+    spec = source or settings.app_database_url or (str(settings.app_source_dir) if settings.app_source_dir else None)
+    if not spec:
+        raise SourceError("no app source: pass --source, or set APP_DATABASE_URL or APP_SOURCE_DIR")
+    wh = Warehouse(settings)
+    start_warehouse(wh, lambda text: say(f"note: {text}"))
+    first, last = (
+        None if value is None else value if value.tzinfo else value.replace(tzinfo=UTC) for value in (start, end)
+    )
+    return extract_app(
+        wh.as_role("loader"),
+        open_source(spec),
+        start=first,
+        end=last,
+        tables=tables,
+        full_refresh=full_refresh,
+        progress=lambda name, rows: say(f"  {name}: {rows:,} rows read") if rows % 500_000 == 0 and rows else None,
+    )

@@ -31,6 +31,7 @@ from typing import Any
 
 import psycopg
 
+from extract.settings import Settings
 from extract.stripe.client import (
     AuthError,
     NotFoundError,
@@ -549,3 +550,21 @@ class _Run:
                 set_watermark(self.conn, SOURCE, WM_EVENTS, datetime.fromtimestamp(newest, UTC))
             self.commit_batch("events", total, batch_id, extracted_at)
         self.result.events_processed += len(events)
+
+
+def run_stripe_extract(settings: Settings, say: Callable[[str], None], *, full_refresh: bool) -> StripeExtractResult:
+    """`execmetrics extract stripe`: the Stripe API (the settings' STRIPE_API_KEY, STRIPE_API_BASE) into the raw
+    tables as the loader role, the warehouse started when needed (`say` gets its notes)."""
+    from extract.warehouse import start_warehouse
+
+    if settings.stripe_api_key is None:
+        raise StripeApiError("STRIPE_API_KEY is not set (a restricted, read-only key is enough: see docs/STRIPE.md)")
+    wh = Warehouse(settings)
+    start_warehouse(wh, lambda text: say(f"note: {text}"))
+    try:
+        return extract_stripe(wh.as_role("loader"), full_refresh=full_refresh)
+    except StripeApiError as exc:
+        where = settings.stripe_api_base or "https://api.stripe.com"
+        raise StripeApiError(
+            f"the Stripe API at {where} failed: {exc}; check the network, STRIPE_API_BASE and the key"
+        ) from None

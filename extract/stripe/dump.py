@@ -5,7 +5,7 @@ loads in a transaction of its own."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +19,7 @@ from extract.stripe.loader import (
     load_objects,
     parse_json_lines,
 )
-from extract.warehouse import Reject, ensure_raw_schema, new_batch_id, record_batch
+from extract.warehouse import Reject, Warehouse, ensure_raw_schema, new_batch_id, record_batch, start_warehouse
 
 TABLE_OBJECTS = {table: kind for kind, table in OBJECT_TABLES.items()}
 
@@ -113,3 +113,11 @@ def load_dump(
             result = LoadResult(failed={kind: f"{path.name}: {message}"})
         total.merge(result)
     return total
+
+
+def load_dump_into(warehouse: Warehouse, directory: Path, note: Callable[[str], None]) -> LoadResult:
+    """`execmetrics load stripe-dump`: the dump into the raw tables as the loader role, the warehouse started when
+    needed (`note` gets what its start decided)."""
+    start_warehouse(warehouse, note)
+    with warehouse.as_role("loader").connect() as conn:
+        return load_dump(conn, directory)

@@ -24,16 +24,16 @@ import os
 import sys
 import time
 from collections.abc import Iterator, Mapping
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 from dagster import AssetExecutionContext, AssetKey, AssetMaterialization, Config, Output
 from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtCliResource, DbtProject, dbt_assets
 
-from extract.settings import PROJECT_ROOT
+from extract.settings import PROJECT_ROOT, Settings
+from extract.warehouse import Warehouse
 from orchestration.dbt_cli import dbt_base_env, environ
-from orchestration.partitions import backfill_policy, daily_partitions, dbt_window_env, monthly_partitions
+from orchestration.partitions import dbt_window_env
 from orchestration.resources import WarehouseResource, partition_locks
 
 DAILY = "daily"
@@ -75,15 +75,11 @@ def _failed_nodes(invocation: Any) -> str:
 # ------------------------------------------------------------------------------------------------ project
 
 
-@lru_cache(maxsize=1)
-def dbt_project() -> DbtProject:
+def dbt_project(settings: Settings) -> DbtProject:
     """The dbt project, with one manifest per warehouse database (relation names in it carry the database)."""
-    from extract.settings import get_settings
-    from extract.warehouse import Warehouse
-
-    warehouse = Warehouse(get_settings())
+    warehouse = Warehouse(settings)
     # personal-data models exist only when included (INCLUDE_PERSONAL_DATA): one manifest for each choice
-    folder = warehouse.target.dbname + ("-personal" if warehouse.settings.include_personal_data else "")
+    folder = warehouse.target.dbname + ("-personal" if settings.include_personal_data else "")
     return DbtProject(
         project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=Path("target", "dagster", folder)
     )
@@ -101,17 +97,13 @@ def _newest_project_mtime() -> float:
     return newest
 
 
-def prepare_manifest(force: bool = False) -> Path:
+def prepare_manifest(settings: Settings, project: DbtProject, force: bool = False) -> Path:
     """The project's manifest.json, parsed (`dbt parse`, by dagster-dbt's preparer) when needed.
 
     dagster-dbt's preparer guards the parse with a lock file, so the webserver, the daemon and run workers starting
     together parse once. dbt runs with the warehouse's connection settings and finds the `dbt` next to this Python.
     """
-    from extract.settings import get_settings
-    from extract.warehouse import Warehouse
-
-    warehouse = Warehouse(get_settings())
-    project = dbt_project()
+    warehouse = Warehouse(settings)
     manifest = project.manifest_path
     env = {
         **dbt_base_env(warehouse.target, warehouse.dbt_env()),
@@ -161,8 +153,8 @@ def _reparse_seeds(project: DbtProject) -> None:
     DbtCliResource(project_dir=project).cli(["parse", "--quiet"], target_path=project.target_path).wait()
 
 
-def load_manifest() -> dict[str, Any]:
-    return json.loads(prepare_manifest().read_text())
+def load_manifest(settings: Settings, project: DbtProject) -> dict[str, Any]:
+    return json.loads(prepare_manifest(settings, project).read_text())
 
 
 # ------------------------------------------------------------------------------------------------ grain
@@ -234,7 +226,12 @@ class DbtRunConfig(Config):  # type: ignore[misc]
 
 
 def run_dbt_build(
-    context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig, grain: str
+    context: AssetExecutionContext,
+    dbt: DbtCliResource,
+    warehouse: WarehouseResource,
+    config: DbtRunConfig,
+    grain: str,
+    project: DbtProject,
 ) -> Iterator[Any]:
     """One `dbt build` for the run's whole partition window; every materialization gets window + row count."""
     window = context.partition_time_window
@@ -258,7 +255,7 @@ def run_dbt_build(
         **window_env,
         "DBT_INDIRECT_SELECTION": "buildable",
         "DBT_EXCLUDE_RESOURCE_TYPES": "unit_test",
-        "DBT_TARGET_PATH": str(dbt_project().target_path),
+        "DBT_TARGET_PATH": str(project.target_path),
     }
     with environ(env), partition_locks(wh, "dbt", ["build"]):
         context.log.info(f"dbt {' '.join(args)}")
@@ -273,7 +270,9 @@ def run_dbt_build(
     context.log.info(f"dbt {grain} build over {extra['partition_window']} took {time.monotonic() - began:.1f}s")
 
 
-def _dbt_assets_for(project: DbtProject, manifest: Mapping[str, Any], grain: str, partitions_def: Any) -> Any:
+def _dbt_assets_for(
+    project: DbtProject, manifest: Mapping[str, Any], grain: str, partitions_def: Any, backfill: Any
+) -> Any:
     """One `@dbt_assets` definition, `dbt_<grain>`: the nodes tagged `grain` (daily leaves out monthly tests)."""
 
     @dbt_assets(
@@ -283,25 +282,26 @@ def _dbt_assets_for(project: DbtProject, manifest: Mapping[str, Any], grain: str
         exclude=f"tag:{MONTHLY}" if grain == DAILY else None,
         name=f"dbt_{grain}",
         partitions_def=partitions_def,
-        backfill_policy=backfill_policy(),
+        backfill_policy=backfill,
         dagster_dbt_translator=translator(),
         op_tags={"execmetrics/stage": "dbt"},
     )
     def build(
         context: AssetExecutionContext, dbt: DbtCliResource, warehouse: WarehouseResource, config: DbtRunConfig
     ) -> Iterator[Any]:
-        yield from run_dbt_build(context, dbt, warehouse, config, grain)
+        yield from run_dbt_build(context, dbt, warehouse, config, grain, project)
 
     return build
 
 
-def build_dbt_assets(manifest: Mapping[str, Any] | None = None) -> list:
-    manifest = manifest if manifest is not None else load_manifest()
+def build_dbt_assets(
+    project: DbtProject, manifest: Mapping[str, Any], partitions: Mapping[str, Any], backfill: Any
+) -> list:
+    """`dbt_daily` and `dbt_monthly` over the manifest's nodes, on `partitions[grain]` (a set is left out when no
+    node has its grain)."""
     check_grains(manifest)
-    project = dbt_project()
-    partitions = {DAILY: daily_partitions(), MONTHLY: monthly_partitions()}
     return [
-        _dbt_assets_for(project, manifest, grain, partitions[grain])
+        _dbt_assets_for(project, manifest, grain, partitions[grain], backfill)
         for grain in GRAINS
         if any(grain in grain_of(node) for node in manifest.get("nodes", {}).values())
     ]

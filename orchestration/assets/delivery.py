@@ -22,8 +22,7 @@ from dagster import (
 )
 
 from orchestration.assets.dbt import DAILY
-from orchestration.partitions import backfill_policy, daily_partitions
-from orchestration.resources import WarehouseResource, partition_locks
+from orchestration.resources import DeliveryResource, WarehouseResource, partition_locks
 
 DELIVERY_KEY = AssetKey(["alerts", "alert_deliveries"])
 ALERTS_KEY = AssetKey(["reporting", "rpt_alerts"])
@@ -34,27 +33,27 @@ class DeliveryConfig(Config):  # type: ignore[misc]
     deliver_historical: bool = False
 
 
-def build_delivery_asset():  # -> AssetsDefinition
+def build_delivery_asset(daily: Any, backfill: Any):  # -> AssetsDefinition
+    """The delivery asset on the daily partitions `daily`, with the backfill policy `backfill`."""
+
     @asset(
         key=DELIVERY_KEY,
         deps=[ALERTS_KEY],
         tags={DAILY: ""},
-        partitions_def=daily_partitions(),
-        backfill_policy=backfill_policy(),
+        partitions_def=daily,
+        backfill_policy=backfill,
         group_name="delivery",
         op_tags={"execmetrics/stage": "delivery"},
         description="Alerts of the partition's days sent to the channels of the channels file, once per channel.",
     )
     def alert_deliveries(
-        context: AssetExecutionContext, warehouse: WarehouseResource, config: DeliveryConfig
+        context: AssetExecutionContext, warehouse: WarehouseResource, delivery: DeliveryResource, config: DeliveryConfig
     ) -> MaterializeResult:
-        from dashboards.delivery.config import load_config
         from dashboards.delivery.deliver import deliver_alerts
-        from orchestration.partitions import reporting_timezone
 
         window = context.partition_time_window
         first, last = window.start.date(), window.end.date() - timedelta(days=1)
-        channels_file = load_config()
+        channels_file = delivery.channels()
         wh = warehouse.get()
         # one delivery at a time over the warehouse: two overlapping runs never both send a message
         with partition_locks(wh, "delivery", ["alerts"]):
@@ -63,7 +62,7 @@ def build_delivery_asset():  # -> AssetsDefinition
                 channels_file,
                 first,
                 last,
-                timezone=reporting_timezone(),
+                timezone=delivery.reporting_timezone,
                 deliver_historical=config.deliver_historical,
                 run_id=context.run.run_id,
                 log=context.log.info,

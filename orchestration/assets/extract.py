@@ -8,6 +8,7 @@ extracts the whole window at once.
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from dagster import (
@@ -20,10 +21,14 @@ from dagster import (
     multi_asset,
 )
 
-from extract.settings import get_settings
 from extract.warehouse import STRIPE_OBJECT_TABLES
-from orchestration.partitions import backfill_policy, daily_partitions
-from orchestration.resources import WarehouseResource, partition_locks, retry_transient
+from orchestration.resources import (
+    AppSourceResource,
+    StripeSourceResource,
+    WarehouseResource,
+    partition_locks,
+    retry_transient,
+)
 
 APP_TABLES = ("tenants", "users", "jobs", "events", "api_requests")  # extract/tables.py APP_TABLES, load order
 RAW_APP_GROUP = "raw_app"
@@ -60,8 +65,8 @@ def _window(context: AssetExecutionContext) -> tuple[datetime, datetime]:
     return window.start, window.end
 
 
-def build_extract_assets() -> list:
-    daily = daily_partitions()
+def build_extract_assets(daily: Any, backfill: Any) -> list:
+    """The two extract multi-assets on the daily partitions `daily`, with the backfill policy `backfill`."""
 
     @multi_asset(
         name="extract_app",
@@ -76,23 +81,25 @@ def build_extract_assets() -> list:
             for table, key in APP_KEYS.items()
         ],
         partitions_def=daily,
-        backfill_policy=backfill_policy(),
+        backfill_policy=backfill,
         can_subset=True,
         op_tags={"execmetrics/stage": "extract"},
     )
     def extract_app_assets(
-        context: AssetExecutionContext, config: ExtractConfig, warehouse: WarehouseResource
+        context: AssetExecutionContext,
+        config: ExtractConfig,
+        warehouse: WarehouseResource,
+        app_source: AppSourceResource,
     ) -> Iterator[MaterializeResult]:
         from extract.app.extractor import extract_app
         from extract.app.sources import open_source
 
-        settings = get_settings()
-        spec = settings.app_database_url or settings.app_source_dir
+        spec = app_source.spec()
         if not spec:
             raise ExtractError("no app source configured: set APP_DATABASE_URL (SQLAlchemy URL) or APP_SOURCE_DIR")
         tables = [table for table, key in APP_KEYS.items() if key in context.selected_asset_keys]
         start, end = _window(context)
-        wh = warehouse.get().as_role("loader")
+        wh = warehouse.get(app_source).as_role("loader")
         began = time.monotonic()
         with retry_transient(context), partition_locks(wh, "extract_app", context.partition_keys):
             result = extract_app(
@@ -136,36 +143,39 @@ def build_extract_assets() -> list:
             for kind, key in STRIPE_KEYS.items()
         ],
         partitions_def=daily,
-        backfill_policy=backfill_policy(),
+        backfill_policy=backfill,
         can_subset=False,
         op_tags={"execmetrics/stage": "extract"},
     )
     def extract_stripe_assets(
-        context: AssetExecutionContext, config: ExtractConfig, warehouse: WarehouseResource
+        context: AssetExecutionContext,
+        config: ExtractConfig,
+        warehouse: WarehouseResource,
+        stripe_source: StripeSourceResource,
     ) -> Iterator[MaterializeResult]:
         """The Stripe API when STRIPE_API_KEY is set (incremental), else the Stripe JSON dump in STRIPE_DUMP_DIR.
 
         Both loads are idempotent (a version is added only when an object's payload changed), so re-running any
         partition is safe; the partition window is recorded, the objects are not filtered by it.
         """
-        settings = get_settings()
         start, end = _window(context)
-        wh = warehouse.get().as_role("loader")
+        wh = warehouse.get(stripe_source).as_role("loader")
         began = time.monotonic()
         result: Any
         with retry_transient(context), partition_locks(wh, "extract_stripe", ["all"]):
-            if settings.stripe_api_key is not None:
+            if stripe_source.stripe_api_key:
                 from extract.stripe.api import extract_stripe
 
                 result = extract_stripe(wh, full_refresh=config.full_refresh)
                 origin = "stripe api"
-            elif settings.stripe_dump_dir is not None:
+            elif stripe_source.stripe_dump_dir:
                 from extract.stripe.dump import load_dump
 
+                dump_dir = Path(stripe_source.stripe_dump_dir)
                 with wh.connect() as conn:
-                    result = load_dump(conn, settings.stripe_dump_dir)
+                    result = load_dump(conn, dump_dir)
                     conn.commit()
-                origin = f"dump {settings.stripe_dump_dir}"
+                origin = f"dump {dump_dir}"
             else:
                 raise ExtractError("no Stripe source configured: set STRIPE_API_KEY (live API) or STRIPE_DUMP_DIR")
         duration = round(time.monotonic() - began, 3)

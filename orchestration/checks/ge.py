@@ -12,7 +12,6 @@ in `audit.ge_validation_results`.
 """
 
 import json
-import os
 import time
 import warnings
 from collections.abc import Iterator
@@ -32,16 +31,15 @@ from dagster import (
     multi_asset_check,
 )
 
-from extract.settings import get_settings
+from extract.settings import Settings
 from extract.warehouse import STRIPE_OBJECT_TABLES, Warehouse, create_schema_sql
 from orchestration.assets.extract import RAW_KEYS
 from orchestration.checks.suites import Rule, TableSuite, app_suites, stripe_suites
-from orchestration.partitions import daily_partitions, partitions_start
-from orchestration.resources import WarehouseResource, file_lock, retry_transient
+from orchestration.partitions import partitions_start
+from orchestration.resources import RawChecksResource, WarehouseResource, file_lock, retry_transient
 
 ERRORS_CHECK = "ge_errors"
 WARNINGS_CHECK = "ge_warnings"
-FOUNDED_ENV = "COMPANY_FOUNDED_DATE"
 BAND_TRAILING_DAYS = 7
 BAND_LOW, BAND_HIGH = 0.2, 5.0  # a window's rows per day vs the trailing days' average
 DATA_DOCS_SITE = "execmetrics"
@@ -67,21 +65,21 @@ create table if not exists audit.ge_validation_results (
 )"""
 
 
-def founded() -> date:
-    raw = os.environ.get(FOUNDED_ENV, "").strip()
-    return date.fromisoformat(raw) if raw else partitions_start()
+def founded(settings: Settings) -> date:
+    """The earliest valid timestamp's day: COMPANY_FOUNDED_DATE, else the first partition."""
+    return settings.company_founded_date or partitions_start(settings)
 
 
-def data_docs_dir() -> Path:
-    return Path(get_settings().output_dir).resolve() / "ge_data_docs"
+def data_docs_dir(output_dir: Path) -> Path:
+    return Path(output_dir).resolve() / "ge_data_docs"
 
 
-def gx_project_dir() -> Path:
-    return Path(get_settings().output_dir).resolve() / "gx_project"
+def gx_project_dir(output_dir: Path) -> Path:
+    return Path(output_dir).resolve() / "gx_project"
 
 
-def all_suites(now: datetime) -> dict[str, TableSuite]:
-    founded_iso = datetime.combine(founded(), datetime.min.time(), tzinfo=UTC).isoformat()
+def all_suites(now: datetime, founded_day: date) -> dict[str, TableSuite]:
+    founded_iso = datetime.combine(founded_day, datetime.min.time(), tzinfo=UTC).isoformat()
     now_iso = now.isoformat()
     suites = app_suites(founded_iso, now_iso) + stripe_suites(STRIPE_OBJECT_TABLES, founded_iso, now_iso)
     return {suite.table: suite for suite in suites}
@@ -151,15 +149,20 @@ def validate_raw(
     end: datetime,
     run_id: str | None = None,
     now: datetime | None = None,
+    *,
+    output_dir: Path,
+    founded_day: date,
 ) -> list[SuiteOutcome]:
-    """Validate the window's batch of each table against its error and warning suites; record the results."""
+    """Validate the window's batch of each table against its error and warning suites; record the results.
+
+    The GX project and its Data Docs live under `output_dir`; timestamps before `founded_day` are errors."""
     import great_expectations as gx
     from great_expectations.checkpoint import UpdateDataDocsAction
 
     now = now or datetime.now(UTC)
-    suites = all_suites(now)
+    suites = all_suites(now, founded_day)
     outcomes: list[SuiteOutcome] = []
-    project = gx_project_dir()
+    project = gx_project_dir(output_dir)
     with file_lock(project / ".lock"), warnings.catch_warnings():
         # GE suggests its Postgres datasource when its engine starts; that one refuses the embedded server's
         # unix-socket URL, so the generic SQL datasource is the deliberate choice here.
@@ -169,7 +172,11 @@ def validate_raw(
         for folder in ("checkpoints", "validation_definitions"):
             for stale in (project / "gx" / folder).glob("*.json"):
                 stale.unlink()
-        context = gx.get_context(mode="file", project_root_dir=str(project))
+        # The project on disk names the variable, not the URL: the loader's password stays out of its files; the
+        # context substitutes it from its runtime environment.
+        context = gx.get_context(
+            mode="file", project_root_dir=str(project), runtime_environment={GX_URL_VARIABLE: warehouse.target.url}
+        )
         config: Any = context.get_config()
         if DATA_DOCS_SITE not in (config.data_docs_sites or {}):
             context.add_data_docs_site(
@@ -178,7 +185,7 @@ def validate_raw(
                     "class_name": "SiteBuilder",
                     "store_backend": {
                         "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(data_docs_dir()),
+                        "base_directory": str(data_docs_dir(output_dir)),
                     },
                     "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
                 },
@@ -186,8 +193,6 @@ def validate_raw(
         if context.variables.progress_bars is None or context.variables.progress_bars.get("globally") is not False:
             context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
             context.variables.save()
-        # The project on disk names the variable, not the URL: the loader's password stays out of its files.
-        os.environ[GX_URL_VARIABLE] = warehouse.target.url
         datasource = context.data_sources.add_or_update_sql("warehouse", connection_string="${" + GX_URL_VARIABLE + "}")
         definitions = []
         checked: dict[str, int] = {}
@@ -232,14 +237,19 @@ def validate_raw(
                     results = [r for r in validation.results if _meta(r).get("level") == level]
                     failures = [_failure_text(r) for r in results if not r.success]
                     outcomes.append(SuiteOutcome(table, level, not failures, len(results), failures, checked[table]))
-    record_results(warehouse, outcomes, start, end, run_id)
+    record_results(warehouse, outcomes, start, end, run_id, data_docs_dir(output_dir) / "index.html")
     return outcomes
 
 
 def record_results(
-    warehouse: Warehouse, outcomes: list[SuiteOutcome], start: datetime, end: datetime, run_id: str | None
+    warehouse: Warehouse,
+    outcomes: list[SuiteOutcome],
+    start: datetime,
+    end: datetime,
+    run_id: str | None,
+    data_docs: Path,
 ) -> None:
-    docs = str(data_docs_dir() / "index.html")
+    docs = str(data_docs)
     with warehouse.connect() as conn:
         conn.execute(RESULTS_DDL)
         with conn.cursor() as cur:
@@ -271,7 +281,7 @@ def record_results(
 # ------------------------------------------------------------------------------------------------ Dagster
 
 
-def run_window(context: AssetCheckExecutionContext) -> tuple[datetime, datetime]:
+def run_window(context: AssetCheckExecutionContext, daily: Any) -> tuple[datetime, datetime]:
     """The run's daily partition window, from its tags (a single partition or a range); the last complete day when
     the checks are executed on their own, outside a partitioned run.
 
@@ -280,7 +290,6 @@ def run_window(context: AssetCheckExecutionContext) -> tuple[datetime, datetime]
     """
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
 
-    daily = daily_partitions()
     tags = context.op_execution_context.run.tags
     if ASSET_PARTITION_RANGE_START_TAG in tags:
         first, last = tags[ASSET_PARTITION_RANGE_START_TAG], tags[ASSET_PARTITION_RANGE_END_TAG]
@@ -313,23 +322,32 @@ def ge_check_specs() -> list[AssetCheckSpec]:
     return specs
 
 
-def build_ge_checks() -> list:
+def build_ge_checks(daily: Any) -> list:
+    """The one check op over every raw table; `daily` is the daily partitions definition its window comes from."""
+
     @multi_asset_check(
         name="ge_raw_checks",
         specs=ge_check_specs(),
         can_subset=True,
         op_tags={"execmetrics/stage": "checks"},
     )
-    def ge_raw_checks(context: AssetCheckExecutionContext, warehouse: WarehouseResource) -> Iterator[AssetCheckResult]:
+    def ge_raw_checks(
+        context: AssetCheckExecutionContext, warehouse: WarehouseResource, raw_checks: RawChecksResource
+    ) -> Iterator[AssetCheckResult]:
         selected: set[AssetCheckKey] = set(context.selected_asset_check_keys)
         tables = sorted({key.asset_key.path[-1] for key in selected})
-        start, end = run_window(context)
+        start, end = run_window(context, daily)
+        settings = raw_checks.settings()
+        output_dir = settings.output_dir
         began = time.monotonic()
         with retry_transient(context):
             run_id = context.op_execution_context.run_id
-            outcomes = validate_raw(warehouse.get().as_role("loader"), tables, start, end, run_id)
+            loader = warehouse.get().as_role("loader")
+            outcomes = validate_raw(
+                loader, tables, start, end, run_id, output_dir=output_dir, founded_day=founded(settings)
+            )
         duration = round(time.monotonic() - began, 3)
-        docs = data_docs_dir() / "index.html"
+        docs = data_docs_dir(output_dir) / "index.html"
         for outcome in outcomes:
             check = ERRORS_CHECK if outcome.level == "error" else WARNINGS_CHECK
             key = AssetCheckKey(AssetKey(["raw", outcome.table]), check)

@@ -20,15 +20,8 @@ from access_helpers import FIRST_DAY, LAST_DAY, TENANTS, Granted  # noqa: E402
 from orch_helpers import write_app_source, write_stripe_dump  # noqa: E402
 
 from extract.access import PARTS, password_variable  # noqa: E402
-from extract.settings import Settings, reset_settings  # noqa: E402
+from extract.settings import Settings  # noqa: E402
 from extract.warehouse import Target, Warehouse  # noqa: E402
-
-
-def _reset() -> None:
-    from orchestration.definitions import reset_definitions
-
-    reset_settings()
-    reset_definitions()
 
 
 def _drop_roles(admin: Target, prefix: str) -> None:
@@ -66,9 +59,7 @@ def granted_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> 
                 mp.setenv(key, value)
             for key in ("STRIPE_API_KEY", "APP_DATABASE_URL", "DAGSTER_PG_URL", "INCLUDE_PERSONAL_DATA"):
                 mp.delenv(key, raising=False)
-            _reset()
             yield Granted(Warehouse(Settings()), target, root, env, prefix)
-            _reset()
     finally:
         with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
             conn.execute(f'drop database if exists "{name}" with (force)')

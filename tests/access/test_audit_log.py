@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 
 from extract import audit
 from extract.access import PARTS, credentials_path, role_name
-from extract.settings import Settings, reset_settings
+from extract.settings import Settings
 from extract.warehouse import Warehouse
 from orchestration.cli import app
 
@@ -23,7 +23,6 @@ runner = CliRunner()
 
 def test_record_and_recorded(granted_warehouse: Warehouse, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("EXECMETRICS_ACTOR", "alice@example.com")
-    reset_settings()
     loader = Warehouse(Settings()).as_role("loader")
     first = audit.record(loader, "alert.delivery", target="slack #exec", parameters={"rule": "mrr_drop"})
     with audit.recorded(loader, "export", target="/tmp/x", parameters={"tenant": "t1"}) as event:
@@ -110,7 +109,6 @@ def test_grant_on_an_external_warehouse_needs_the_passwords(warehouse: Warehouse
     for part in PARTS:
         monkeypatch.delenv(f"WAREHOUSE_{part.upper()}_PASSWORD", raising=False)
     monkeypatch.setenv("WAREHOUSE_READER_PASSWORD", "only-this-one")
-    reset_settings()
     result = runner.invoke(app, ["warehouse", "grant"])
     assert result.exit_code == 1
     assert result.output.startswith("error:") and "WAREHOUSE_LOADER_PASSWORD" in result.output
@@ -137,7 +135,6 @@ def test_the_embedded_warehouse_has_its_roles_from_the_first_start(tmp_path, mon
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WAREHOUSE_DIR", str(base))
     monkeypatch.setenv("WAREHOUSE_PORT", str(_free_port()))
-    reset_settings()
     settings = Settings()
     wh = Warehouse(settings)
     try:
@@ -166,7 +163,6 @@ def test_the_embedded_warehouse_has_its_roles_from_the_first_start(tmp_path, mon
         assert rotated.exit_code == 0, rotated.output
         renewed = json.loads(path.read_text())["passwords"]
         assert all(renewed[part] != stored[part] for part in PARTS)
-        reset_settings()
         with pytest.raises(psycopg.OperationalError):
             psycopg.connect(
                 psycopg.conninfo.make_conninfo(wh.as_role("reader").target.conninfo, password=stored["reader"])
@@ -177,7 +173,6 @@ def test_the_embedded_warehouse_has_its_roles_from_the_first_start(tmp_path, mon
     finally:
         if wh.embedded is not None:
             wh.embedded.stop()
-        reset_settings()
 
 
 def test_grant_by_a_database_owner_that_is_not_a_superuser(pg_server, tmp_path) -> None:  # noqa: ANN001

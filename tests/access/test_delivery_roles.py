@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "delivery"))
 from receivers import start_http_receiver  # noqa: E402
 
 from extract.access import grant, role_name  # noqa: E402
-from extract.settings import get_settings, reset_settings  # noqa: E402
+from extract.settings import load_settings  # noqa: E402
 from extract.warehouse import Warehouse  # noqa: E402
 
 DAY = datetime.now(UTC).date() - timedelta(days=1)
@@ -29,10 +29,7 @@ def test_the_delivery_runs_as_the_transformer_and_the_reader_lists_it(
     granted_warehouse: Warehouse, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from dagster import DagsterInstance, materialize
-
-    from orchestration.assets import delivery_asset
-    from orchestration.definitions import reset_definitions
-    from orchestration.resources import WarehouseResource
+    from delivery_helpers import delivery_asset, delivery_resources
 
     receiver = start_http_receiver()
     try:
@@ -42,9 +39,7 @@ def test_the_delivery_runs_as_the_transformer_and_the_reader_lists_it(
         monkeypatch.setenv("ALERTS_CONFIG", str(config))
         monkeypatch.setenv("S", SECRET)
         monkeypatch.setenv("PARTITIONS_START_DATE", (DAY - timedelta(days=5)).isoformat())
-        reset_settings()
-        reset_definitions()
-        settings = get_settings()
+        settings = load_settings()
         transformer, reader = (role_name(settings, part) for part in ("transformer", "reader"))
 
         # the alerts as dbt builds them: owned by the transformer, secured by the post-hook every model runs
@@ -62,7 +57,7 @@ def test_the_delivery_runs_as_the_transformer_and_the_reader_lists_it(
         run = materialize(
             [delivery_asset()],
             partition_key=DAY.isoformat(),
-            resources={"warehouse": WarehouseResource()},
+            resources=delivery_resources(),
             instance=DagsterInstance.ephemeral(),
         )
         assert run.success
@@ -108,4 +103,3 @@ def test_the_delivery_runs_as_the_transformer_and_the_reader_lists_it(
             assert owner.fetchone() == (transformer,)
     finally:
         receiver.server.shutdown()
-        reset_definitions()

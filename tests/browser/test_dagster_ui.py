@@ -54,7 +54,7 @@ def test_asset_graph_and_backfill_pages(dagster_ui) -> None:  # noqa: ANN001
     from ui_harness import daily_asset_keys, launch_backfill
 
     ui = dagster_ui
-    backfill_id = ui.backfill_id or launch_backfill(ui, "2025-11-05", "2025-11-05", daily_asset_keys())
+    backfill_id = ui.backfill_id or launch_backfill(ui, "2025-11-05", "2025-11-05", daily_asset_keys(ui))
     errors: list[str] = []
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)

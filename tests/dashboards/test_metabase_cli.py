@@ -19,11 +19,8 @@ def _env(monkeypatch):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("WAREHOUSE_URL", "postgresql://owner:owner-secret@db.internal:5433/execmetrics")
     monkeypatch.setenv("WAREHOUSE_READER_PASSWORD", "wh-secret")
-    from extract.settings import reset_settings
 
-    reset_settings()
     yield
-    reset_settings()
 
 
 def test_validate_and_list():

@@ -18,6 +18,7 @@ from dashboards.metabase.apply import apply_specs
 from dashboards.metabase.client import unwrap_list
 from dashboards.metabase.config import MetabaseSettings
 from dashboards.metabase.permissions import ALL_USERS, CREATE_QUERIES, load_access
+from extract.settings import load_settings
 
 pytestmark = [
     pytest.mark.live,
@@ -42,7 +43,7 @@ def _query_error(answer: object) -> str | None:
 
 def test_apply_read_back_and_run_every_card(specs):
     settings = MetabaseSettings()
-    connection = settings.warehouse_connection()
+    connection = settings.warehouse_connection(load_settings())
     access = load_access()
     with settings.client() as client:
         report = apply_specs(client, specs, connection, collection_name=settings.collection, access=access)

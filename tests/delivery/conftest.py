@@ -15,7 +15,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 from delivery_helpers import START, DeliveryEnv, create_alerts  # noqa: E402
 from receivers import HttpReceiver, Mailbox, start_http_receiver, start_smtp_server  # noqa: E402
 
-from extract.settings import reset_settings  # noqa: E402
 from extract.warehouse import Target  # noqa: E402
 
 
@@ -41,7 +40,6 @@ def delivery_env(
     http_receiver: HttpReceiver,
     mailbox: Mailbox,
 ) -> Iterator[DeliveryEnv]:
-    from orchestration.definitions import reset_definitions
 
     config_path = tmp_path / "alerts.yml"
     for key, value in {
@@ -53,12 +51,8 @@ def delivery_env(
         "REPORTING_TIMEZONE": "UTC",
     }.items():
         monkeypatch.setenv(key, value)
-    reset_settings()
-    reset_definitions()
     http_receiver.clear()
     mailbox.messages.clear()
     with psycopg.connect(pg_target.conninfo, autocommit=True) as conn:
         create_alerts(conn)
     yield DeliveryEnv(pg_target, tmp_path, config_path, http_receiver, mailbox, monkeypatch)
-    reset_settings()
-    reset_definitions()

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import psycopg
 import pytest
@@ -135,3 +136,25 @@ def attempts(env: DeliveryEnv, channel: str) -> list[tuple[int, str]]:
             (channel,),
         ).fetchall()
     return [(int(attempt), result) for attempt, result in rows]
+
+
+def delivery_asset(settings: Any = None) -> Any:
+    """The code location's delivery asset, built from `settings` (default: the environment the test set)."""
+    from extract.settings import load_settings
+    from orchestration.assets.delivery import build_delivery_asset
+    from orchestration.partitions import backfill_policy, daily_partitions
+
+    settings = settings or load_settings()
+    return build_delivery_asset(daily_partitions(settings), backfill_policy(settings.backfill_max_partitions_per_run))
+
+
+def delivery_resources(settings: Any = None) -> dict[str, Any]:
+    """The resources the delivery asset and the board pack job take, built as the code location builds them."""
+    from extract.settings import load_settings
+    from orchestration.resources import DeliveryResource, WarehouseResource
+
+    settings = settings or load_settings()
+    return {
+        "warehouse": WarehouseResource.from_settings(settings),
+        "delivery": DeliveryResource.from_settings(settings),
+    }

@@ -33,9 +33,7 @@ def run_delivery(
     first: Any, last: Any = None, *, historical: bool = False, instance: DagsterInstance | None = None
 ) -> Any:
     from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
-
-    from orchestration.assets import delivery_asset
-    from orchestration.resources import WarehouseResource
+    from delivery_helpers import delivery_asset, delivery_resources
 
     asset = delivery_asset()
     tags = {}
@@ -48,7 +46,7 @@ def run_delivery(
         [asset],
         partition_key=partition_key,
         tags=tags,
-        resources={"warehouse": WarehouseResource()},
+        resources=delivery_resources(),
         instance=instance or DagsterInstance.ephemeral(),
         run_config={"ops": {asset.op.name: {"config": {"deliver_historical": historical}}}},
         raise_on_error=False,
@@ -206,24 +204,24 @@ def test_a_receiver_refuses_a_bad_signature_and_that_is_not_retried(delivery_env
 def test_quiet_hours_hold_messages_until_they_end(delivery_env: DeliveryEnv) -> None:
     from dashboards.delivery.config import load_config
     from dashboards.delivery.deliver import deliver_alerts
-    from extract.settings import get_settings
+    from extract.settings import load_settings
     from extract.warehouse import Warehouse
     from orchestration.sensors import held_days
 
     env = delivery_env
     env.standard_config(email={"quiet_hours": {"start": "22:00", "end": "07:00"}})
-    config = load_config()
-    warehouse = Warehouse(get_settings())
+    config = load_config(load_settings().alerts_config)
+    warehouse = Warehouse(load_settings())
     night_utc = datetime.combine(DAY, time(23, 30), tzinfo=UTC)
     report = deliver_alerts(warehouse, config, DAY, DAY, timezone="UTC", now=night_utc)
     assert len(report.held) == 2 and env.mail.messages == []
     assert deliveries(env)[("leadership-email", "alert", DAY, "t1", "jobs_success_rate")] == ("held", 0)
-    assert held_days(night_utc, "UTC") == [], "still quiet: nothing to launch"
+    assert held_days(load_settings(), night_utc, "UTC") == [], "still quiet: nothing to launch"
     morning = night_utc + timedelta(hours=8, minutes=30)
-    assert held_days(morning, "UTC") == [DAY]
+    assert held_days(load_settings(), morning, "UTC") == [DAY]
     report = deliver_alerts(warehouse, config, DAY, DAY, timezone="UTC", now=morning)
     assert len(report.sent) == 2 and len(env.mail.messages) == 2
-    assert held_days(morning, "UTC") == []
+    assert held_days(load_settings(), morning, "UTC") == []
 
 
 def test_an_alert_that_clears_sends_one_resolved_message(delivery_env: DeliveryEnv) -> None:

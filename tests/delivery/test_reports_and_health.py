@@ -17,7 +17,7 @@ from delivery_helpers import DAY, SECRET, SLACK_PATH, DeliveryEnv, attempts
 from typer.testing import CliRunner
 
 from dashboards.export.formatting import fmt_money
-from extract.settings import reset_settings
+from extract.settings import load_settings
 
 CHROMIUM = shutil.which("chromium")
 MONDAY = datetime(2024, 4, 1, 8, 0, tzinfo=UTC)
@@ -34,16 +34,15 @@ def repository() -> Any:
     """The code location's delivery parts: the delivery asset, its job, the board pack job and the sensors (the dbt
     assets, whose manifest is parsed once per warehouse database, are not needed here)."""
     from dagster import Definitions
+    from delivery_helpers import delivery_asset, delivery_resources
 
-    from orchestration.assets import delivery_asset
     from orchestration.jobs import board_pack_job, delivery_job
-    from orchestration.resources import WarehouseResource
     from orchestration.sensors import sensors_definitions
 
     parts = Definitions(
-        assets=[delivery_asset()], jobs=[delivery_job(), board_pack_job], resources={"warehouse": WarehouseResource()}
+        assets=[delivery_asset()], jobs=[delivery_job(), board_pack_job], resources=delivery_resources()
     )
-    return Definitions.merge(parts, sensors_definitions()).get_repository_def()
+    return Definitions.merge(parts, sensors_definitions(load_settings())).get_repository_def()
 
 
 # ------------------------------------------------------------------------------------------------ the board pack
@@ -53,7 +52,7 @@ def test_the_weekly_schedule_asks_for_last_week_and_skips_without_recipients(del
     from orchestration.schedules import board_pack_schedule
 
     delivery_env.standard_config()
-    schedule = board_pack_schedule("Europe/Paris")
+    schedule = board_pack_schedule("Europe/Paris", "0 8 * * 1", delivery_env.config_path)
     assert schedule.cron_schedule == "0 8 * * 1" and schedule.execution_timezone == "Europe/Paris"
     skipped = schedule.evaluate_tick(build_schedule_context(scheduled_execution_time=MONDAY))
     assert not skipped.run_requests and "no board_pack recipients" in (skipped.skip_message or "")
@@ -71,7 +70,6 @@ def pack_env(delivery_env: DeliveryEnv, demo_warehouse: Any) -> Iterator[tuple[D
     env = delivery_env
     env.env.setenv("WAREHOUSE_URL", demo_warehouse.target.url.replace("+psycopg", ""))
     env.standard_config(extra={"board_pack": {"to": ["board@example.com", "ceo@example.com"]}})
-    reset_settings()
     end = demo_warehouse.end
     yield env, end - timedelta(days=(end.weekday() + 1) % 7)  # the last Sunday on or before the last day
 
@@ -210,7 +208,6 @@ def test_late_daily_marts_notify_the_data_channel_once_per_day(delivery_env: Del
     zone = local_zone_past(1)
     env.env.setenv("REPORTING_TIMEZONE", zone)
     env.env.setenv("MARTS_DUE_BY", "1")
-    reset_settings()
     data_channel(env)
     repo = repository()
     sensor = repo.get_sensor_def("marts_late_sensor")
@@ -240,7 +237,6 @@ def test_held_alerts_are_sent_by_the_sensors_run_once_quiet_hours_end(delivery_e
     held_alerts_sensor outside them asks for alert_delivery_job on that day, and that run sends them."""
     from dashboards.delivery.config import load_config
     from dashboards.delivery.deliver import deliver_alerts
-    from extract.settings import get_settings
     from extract.warehouse import Warehouse
 
     env = delivery_env
@@ -249,7 +245,12 @@ def test_held_alerts_are_sent_by_the_sensors_run_once_quiet_hours_end(delivery_e
     quiet = {"start": f"{start:%H:%M}", "end": f"{start + timedelta(hours=2):%H:%M}"}
     env.standard_config(email={"quiet_hours": quiet})
     report = deliver_alerts(
-        Warehouse(get_settings()), load_config(), DAY, DAY, timezone="UTC", now=start + timedelta(minutes=30)
+        Warehouse(load_settings()),
+        load_config(load_settings().alerts_config),
+        DAY,
+        DAY,
+        timezone="UTC",
+        now=start + timedelta(minutes=30),
     )
     assert len(report.held) == 2 and env.mail.messages == []
 
@@ -279,12 +280,8 @@ def test_held_alerts_are_sent_by_the_sensors_run_once_quiet_hours_end(delivery_e
 
 def invoke(*args: str) -> tuple[int, list[str]]:
     from orchestration.cli import app
-    from orchestration.definitions import reset_definitions
 
-    reset_settings()
-    reset_definitions()
     result = CliRunner().invoke(app, list(args), prog_name="execmetrics", env={"COLUMNS": "250"})
-    reset_settings()
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"the command raised instead of ending in an error line: {result.exception!r}")
     output = result.stdout + (result.stderr or "")
@@ -301,9 +298,7 @@ def one_error(code: int, lines: list[str], *fragments: str) -> str:
 
 def test_alerts_commands(delivery_env: DeliveryEnv) -> None:
     from dagster import materialize
-
-    from orchestration.assets import delivery_asset
-    from orchestration.resources import WarehouseResource
+    from delivery_helpers import delivery_asset, delivery_resources
 
     env = delivery_env
     env.standard_config()
@@ -323,7 +318,7 @@ def test_alerts_commands(delivery_env: DeliveryEnv) -> None:
 
     code, lines = invoke("alerts", "list", "--since", (DAY - timedelta(days=60)).isoformat())
     assert code == 0 and any("4 alert(s) since" in line for line in lines), lines  # before any delivery
-    assert materialize([delivery_asset()], partition_key=DAY.isoformat(), resources={"warehouse": WarehouseResource()})
+    assert materialize([delivery_asset()], partition_key=DAY.isoformat(), resources=delivery_resources())
     code, lines = invoke("alerts", "list", "--since", (DAY - timedelta(days=60)).isoformat())
     assert code == 0, lines
     acme = next(line for line in lines if str(DAY) in line and "jobs_success_rate" in line)

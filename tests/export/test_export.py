@@ -224,14 +224,11 @@ def test_pdf_is_a4_landscape_one_page_per_section(demo_conn, tmp_path):
 def _export_command(target: Target, tmp_path: Path, monkeypatch, *args: str) -> tuple[int, list[str]]:  # noqa: ANN001
     from typer.testing import CliRunner
 
-    from extract.settings import reset_settings
     from orchestration.cli import app
 
     monkeypatch.setenv("WAREHOUSE_URL", target.url.replace("+psycopg", ""))
     monkeypatch.setenv("CHROMIUM_PATH", str(tmp_path / "no-chromium-here"))
-    reset_settings()
     result = CliRunner().invoke(app, ["export", "--out", str(tmp_path / "out"), *args], prog_name="execmetrics")
-    reset_settings()
     assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     return result.exit_code, lines

@@ -16,7 +16,7 @@ import psycopg
 import pytest
 import stripe
 
-from extract.settings import PROJECT_ROOT, Settings, reset_settings
+from extract.settings import PROJECT_ROOT, Settings
 from extract.stripe import STRIPE_API_VERSION
 from extract.stripe import api as api_module
 from extract.stripe.api import extract_stripe
@@ -301,8 +301,9 @@ CHILD = """
 import sys
 from extract.stripe import api as api_module
 from extract.stripe.api import extract_stripe
+from extract.settings import load_settings
 from extract.warehouse import Warehouse
-result = extract_stripe(Warehouse())
+result = extract_stripe(Warehouse(load_settings()))
 print("DONE", result.mode, result.requests)
 """
 
@@ -360,7 +361,6 @@ def test_the_api_key_never_reaches_logs_output_or_errors(
         for key in (secret, rejected):
             monkeypatch.setenv("STRIPE_API_KEY", key)
             monkeypatch.setenv("STRIPE_API_BASE", proxy.url)
-            reset_settings()
             wh = Warehouse(Settings())
             try:
                 result = extract_stripe(wh, full_refresh=True)

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from orch_helpers import write_app_source, write_stripe_dump  # noqa: E402
 
-from extract.settings import Settings, reset_settings  # noqa: E402
+from extract.settings import Settings  # noqa: E402
 from extract.warehouse import Target, Warehouse, ensure_raw_schema  # noqa: E402
 
 FIRST_DAY = date(2025, 11, 1)
@@ -31,13 +31,7 @@ class OrchEnv:
     app_dir: Path
     stripe_dir: Path
     env: dict[str, str]
-
-
-def _reset() -> None:
-    from orchestration.definitions import reset_definitions
-
-    reset_settings()
-    reset_definitions()
+    settings: Settings  # what an entry point builds from `env`
 
 
 @pytest.fixture(scope="module")
@@ -65,12 +59,11 @@ def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Ite
         mp.delenv("STRIPE_API_KEY", raising=False)
         mp.delenv("APP_DATABASE_URL", raising=False)
         mp.delenv("DAGSTER_PG_URL", raising=False)
-        _reset()
-        warehouse = Warehouse(Settings())
+        settings = Settings()
+        warehouse = Warehouse(settings)
         with warehouse.connect() as conn:
             ensure_raw_schema(conn)
-        yield OrchEnv(warehouse, target, root, app_dir, stripe_dir, env)
-        _reset()
+        yield OrchEnv(warehouse, target, root, app_dir, stripe_dir, env, settings)
     with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}" with (force)')
 

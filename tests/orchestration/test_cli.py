@@ -17,7 +17,6 @@ import pytest
 import yaml  # type: ignore[import-untyped]
 from typer.testing import CliRunner
 
-from extract.settings import reset_settings
 from orchestration.cli import app
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "delivery"))
@@ -36,13 +35,8 @@ def _closed_port() -> int:
 
 def invoke(*args: str) -> tuple[int, list[str]]:
     """Run `execmetrics <args>` with the current environment; (exit code, non-empty output lines)."""
-    from orchestration.definitions import reset_definitions
 
-    reset_settings()
-    reset_definitions()
     result = runner.invoke(app, list(args), prog_name="execmetrics")
-    reset_settings()
-    reset_definitions()
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise AssertionError(f"the command raised instead of ending in an error line: {result.exception!r}")
     output = result.stdout + (result.stderr or "")
@@ -63,7 +57,6 @@ def assert_one_error(code: int, lines: list[str], *fragments: str, exit_code: in
 def env(orch_env, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[pytest.MonkeyPatch]:  # noqa: ANN001
     monkeypatch.setenv("LOG_DIR", str(tmp_path / "logs"))
     yield monkeypatch
-    reset_settings()
 
 
 # ------------------------------------------------------------------------------------------------ usage and dates
@@ -188,16 +181,16 @@ def failure_sensor_tick():  # noqa: ANN201
     tick(cursor) -> the next cursor."""
     from dagster import build_sensor_context
 
+    from extract.settings import load_settings
     from orchestration.definitions import build_definitions
     from orchestration.ui import get_instance
 
-    reset_settings()
-    instance = get_instance()
-    repo = build_definitions().get_repository_def()
+    settings = load_settings()  # the code location's: the environment the test set
+    instance = get_instance(settings)
+    repo = build_definitions(settings).get_repository_def()
     sensor = repo.get_sensor_def("pipeline_failure_sensor")
 
     def tick(cursor: str | None) -> str | None:
-        reset_settings()
         context = build_sensor_context(instance=instance, repository_def=repo, cursor=cursor)
         sensor.evaluate_tick(context)
         return context.cursor

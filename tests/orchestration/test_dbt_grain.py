@@ -14,6 +14,7 @@ from orchestration.assets.dbt import (
     MONTHLY,
     DbtGrainError,
     check_grains,
+    dbt_project,
     grain_of,
     load_manifest,
     translator,
@@ -43,7 +44,7 @@ MONTHLY_MODELS = {
 
 
 def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN001
-    manifest = load_manifest()
+    manifest = load_manifest(orch_env.settings, dbt_project(orch_env.settings))
     buildable = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] in BUILDABLE}
     assert len(buildable) > 40
     for uid, node in buildable.items():
@@ -61,31 +62,36 @@ def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN00
 
 
 def test_daily_and_monthly_jobs_select_by_tag(orch_env) -> None:  # noqa: ANN001
-    from orchestration.assets import dbt_assets_by_name
     from orchestration.assets.delivery import DELIVERY_KEY
     from orchestration.assets.extract import RAW_KEYS
+    from orchestration.checks import freshness_check_keys, freshness_checks
     from orchestration.definitions import build_definitions
     from orchestration.jobs import daily_job_selection, monthly_job_selection
 
-    manifest = load_manifest()
+    definitions = build_definitions(orch_env.settings)
+    manifest = load_manifest(orch_env.settings, dbt_project(orch_env.settings))
     by_tag: dict[str, set[AssetKey]] = {DAILY: set(), MONTHLY: set()}
     for node in manifest["nodes"].values():
         if node["resource_type"] in BUILDABLE:
             (grain,) = grain_of(node)
             by_tag[grain].add(translator().get_asset_key(node))
 
-    assets = dbt_assets_by_name()
+    assets = {
+        name: definitions.resolve_assets_def(AssetKey(["marts", model]))
+        for name, model in (("dbt_daily", "fct_daily_metrics"), ("dbt_monthly", "fct_revenue_monthly"))
+    }
     assert assets["dbt_daily"].op.tags["dagster_dbt/select"] == "tag:daily"
     assert assets["dbt_daily"].op.tags["dagster_dbt/exclude"] == "tag:monthly"
     assert assets["dbt_monthly"].op.tags["dagster_dbt/select"] == "tag:monthly"
     assert set(assets["dbt_daily"].keys) == by_tag[DAILY]
     assert set(assets["dbt_monthly"].keys) == by_tag[MONTHLY]
 
-    graph = build_definitions().get_repository_def().asset_graph
+    graph = definitions.get_repository_def().asset_graph
+    freshness = freshness_check_keys(freshness_checks("UTC", 4, assets))
     # the alert delivery is tagged daily too: it runs after the daily models, in the same job
-    assert daily_job_selection().resolve(graph) == {*RAW_KEYS, *by_tag[DAILY], DELIVERY_KEY}
+    assert daily_job_selection(freshness).resolve(graph) == {*RAW_KEYS, *by_tag[DAILY], DELIVERY_KEY}
     assert DELIVERY_KEY in {key for key in graph.get_all_asset_keys() if DAILY in graph.get(key).tags}
-    assert monthly_job_selection().resolve(graph) == by_tag[MONTHLY]
+    assert monthly_job_selection(freshness).resolve(graph) == by_tag[MONTHLY]
     # the test that reads a daily and a monthly model is a check of the monthly build, not of the daily one
     monthly_checks = {key.name for key in assets["dbt_monthly"].check_keys}
     assert any(name.startswith("relationships_fct_mrr_daily_customer_id") for name in monthly_checks)

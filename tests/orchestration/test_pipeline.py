@@ -21,7 +21,7 @@ class DataChannel:
     def __init__(self, instance: DagsterInstance, root, monkeypatch) -> None:  # noqa: ANN001
         import yaml
 
-        from extract.settings import reset_settings
+        from extract.settings import load_settings
         from orchestration.definitions import build_definitions
         from tests.delivery.receivers import start_http_receiver
 
@@ -39,9 +39,8 @@ class DataChannel:
         path.write_text(yaml.safe_dump(config))
         monkeypatch.setenv("ALERTS_CONFIG", str(path))
         self.monkeypatch = monkeypatch
-        reset_settings()
         self.instance = instance
-        self.repo = build_definitions().get_repository_def()
+        self.repo = build_definitions(load_settings()).get_repository_def()  # the code location, with this file
         self.cursor = self._tick(None)
 
     def _tick(self, cursor: str | None) -> str | None:
@@ -59,11 +58,8 @@ class DataChannel:
         return [request.json for request in self.receiver.accepted("hooks/data")]
 
     def close(self) -> None:
-        from extract.settings import reset_settings
-
         self.receiver.server.shutdown()
         self.monkeypatch.delenv("ALERTS_CONFIG")
-        reset_settings()
 
 
 def _materialized(instance: DagsterInstance, key: list[str]) -> set[str]:
@@ -88,8 +84,8 @@ def one_day(orch_env):  # noqa: ANN001, ANN201
     from orchestration.ui import get_instance
 
     messages: list[str] = []
-    result = run_pipeline(DAY, DAY, progress=messages.append)
-    return result, get_instance(), messages
+    result = run_pipeline(orch_env.settings, DAY, DAY, progress=messages.append)
+    return result, get_instance(orch_env.settings), messages
 
 
 def test_one_daily_partition_materializes(orch_env, one_day) -> None:  # noqa: ANN001
@@ -121,13 +117,13 @@ def test_monthly_partition_materializes_after_its_days(one_day) -> None:  # noqa
     assert result.assets["marts/fct_revenue_monthly"]["partition_window"] == "2025-11-01..2025-11-30"
 
 
-def test_dbt_runs_keep_the_saved_parse(one_day) -> None:  # noqa: ANN001
+def test_dbt_runs_keep_the_saved_parse(orch_env, one_day) -> None:  # noqa: ANN001
     """Each run passes its own window, yet dbt starts from the manifest's saved parse instead of parsing the project
     again (a window in --vars would change dbt's partial-parse check every run)."""
     from orchestration.assets.dbt import dbt_project
 
     result, _, _ = one_day
-    project = dbt_project()
+    project = dbt_project(orch_env.settings)
     logs = [
         log
         for run in result.runs
@@ -161,7 +157,7 @@ def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_e
     tenants_file.write_text(good + json.dumps({**late, "created_at": "2025-08-01T09:00:00+00:00"}) + "\n")
     try:
         with pytest.raises(PipelineError) as failure:
-            run_pipeline(BAD_DAY, BAD_DAY, include_monthly=False)
+            run_pipeline(orch_env.settings, BAD_DAY, BAD_DAY, include_monthly=False)
         message = str(failure.value)
         assert "raw/app_tenants:ge_errors" in message and "created_at" in message
         # the check failed, the dbt models of that partition did not run
@@ -187,7 +183,7 @@ def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_e
         tenants_file.write_text(good + json.dumps({**late, "created_at": "2025-11-04T09:00:00+00:00"}) + "\n")
 
     # fixed rows: the check passes and dbt runs; the range re-runs the already built DAY too
-    result = run_pipeline(DAY, BAD_DAY, include_monthly=False)
+    result = run_pipeline(orch_env.settings, DAY, BAD_DAY, include_monthly=False)
     assert result.checks["raw/app_tenants:ge_errors"].passed
     assert {"2025-11-03", "2025-11-04"} <= _materialized(instance, ["marts", "fct_daily_metrics"])
     assert len(result.runs) == 1

@@ -21,7 +21,7 @@ def test_backfill_through_graphql_fills_partitions_and_marts(dagster_ui) -> None
     assert {"daily_job", "monthly_job"} <= {job["name"] for job in repo["jobs"]}
     assert {"daily_schedule", "monthly_schedule"} <= {s["name"] for s in repo["schedules"]}
 
-    backfill_id = launch_backfill(ui, "2025-11-02", "2025-11-04", daily_asset_keys())
+    backfill_id = launch_backfill(ui, "2025-11-02", "2025-11-04", daily_asset_keys(ui))
     status = wait_for_backfill(ui, backfill_id)
     assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), f"{status}\n{ui.logs()}"
 

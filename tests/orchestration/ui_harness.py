@@ -136,12 +136,19 @@ query Status($id: String!) {
 DONE = {"COMPLETED", "COMPLETED_SUCCESS", "COMPLETED_FAILED", "FAILED", "CANCELED"}
 
 
-def daily_asset_keys() -> list[list[str]]:
+def daily_asset_keys(ui: RunningUi) -> list[list[str]]:
     """The daily job's assets (raw extracts + daily dbt models), as the UI's asset selection would list them."""
-    from orchestration.assets import dbt_keys
+    from orchestration.assets.dbt import BUILDABLE, DAILY, dbt_project, grain_of, load_manifest, translator
     from orchestration.assets.extract import RAW_KEYS
 
-    return [list(key.path) for key in [*RAW_KEYS, *dbt_keys("dbt_daily")]]
+    settings = Settings(warehouse_url=ui.env["WAREHOUSE_URL"])
+    manifest = load_manifest(settings, dbt_project(settings))
+    daily = sorted(
+        translator().get_asset_key(node)
+        for node in manifest["nodes"].values()
+        if node["resource_type"] in BUILDABLE and grain_of(node) == {DAILY}
+    )
+    return [list(key.path) for key in [*RAW_KEYS, *daily]]
 
 
 def launch_backfill(ui: RunningUi, first: str, last: str, asset_paths: list[list[str]]) -> str:

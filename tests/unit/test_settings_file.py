@@ -1,4 +1,4 @@
-"""The settings files: what get_settings() reads, and save_settings() writing a block that never overrides the user."""
+"""The settings files: what load_settings() reads, and save_settings() writing a block that never overrides the user."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from extract.settings import ENV_FILE_VARIABLE, env_files, get_settings, reset_settings, save_settings
+from extract.settings import ENV_FILE_VARIABLE, env_files, load_settings, save_settings
 
 DEMO = {"APP_DATABASE_URL": "postgresql+psycopg://postgres@127.0.0.1:54329/app_demo", "STRIPE_DUMP_DIR": "/x/stripe"}
 
@@ -18,16 +18,14 @@ def env_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv(ENV_FILE_VARIABLE, str(path))
     for key in (*DEMO, "PARTITIONS_START_DATE"):
         monkeypatch.delenv(key, raising=False)
-    reset_settings()
     yield path
-    reset_settings()
 
 
 def test_written_block_is_read_back(env_file: Path) -> None:
     target, written, kept = save_settings(DEMO, "execmetrics demo")
     assert (target, written, kept) == (env_file, list(DEMO), [])
     assert stat.S_IMODE(env_file.stat().st_mode) == 0o600
-    settings = get_settings()
+    settings = load_settings()
     assert settings.app_database_url == DEMO["APP_DATABASE_URL"]
     assert settings.stripe_dump_dir == Path("/x/stripe")
 
@@ -40,7 +38,7 @@ def test_rewriting_replaces_the_block_and_keeps_the_rest(env_file: Path) -> None
     assert text.startswith("# mine\nREPORTING_TIMEZONE=Europe/Paris\n")
     assert text.count("# >>> execmetrics demo") == 1 and text.count("# <<< execmetrics demo") == 1
     assert "/x/stripe" not in text and "STRIPE_DUMP_DIR='/y/stripe'" in text
-    assert get_settings().reporting_timezone == "Europe/Paris"
+    assert load_settings().reporting_timezone == "Europe/Paris"
 
 
 def test_never_over_a_value_the_user_set(env_file: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -49,7 +47,7 @@ def test_never_over_a_value_the_user_set(env_file: Path, monkeypatch: pytest.Mon
     target, written, kept = save_settings({**DEMO, "PARTITIONS_START_DATE": "2025-11-01"}, "execmetrics demo")
     assert written == ["PARTITIONS_START_DATE"]
     assert kept == ["APP_DATABASE_URL", "STRIPE_DUMP_DIR"]
-    settings = get_settings()
+    settings = load_settings()
     assert settings.app_database_url == "postgresql://me@replica/app"
     assert settings.stripe_dump_dir == Path("/mine/stripe")
     assert str(settings.partitions_start_date) == "2025-11-01"
@@ -57,7 +55,7 @@ def test_never_over_a_value_the_user_set(env_file: Path, monkeypatch: pytest.Mon
 
 def test_values_with_quotes_and_spaces_survive(env_file: Path) -> None:
     save_settings({"STRIPE_DUMP_DIR": "/data/it's here/stripe"}, "execmetrics demo")
-    assert get_settings().stripe_dump_dir == Path("/data/it's here/stripe")
+    assert load_settings().stripe_dump_dir == Path("/data/it's here/stripe")
 
 
 def test_an_empty_variable_means_no_settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
