@@ -216,10 +216,10 @@ def test_grant_by_a_database_owner_that_is_not_a_superuser(pg_server, tmp_path) 
 
 
 def test_the_demo_reset_keeps_the_audit_log(granted_warehouse: Warehouse) -> None:
-    from orchestration.cli import _reset_warehouse
+    from orchestration.demo import reset_warehouse
 
     audit.record(granted_warehouse, "export", target="before the reset")
-    _reset_warehouse(granted_warehouse)
+    reset_warehouse(granted_warehouse)
     with granted_warehouse.connect() as conn:
         actions = [(e.action, e.target) for e in audit.events(conn)]
         assert conn.execute("select to_regclass('marts.dim_tenants')").fetchone()[0] is None
