@@ -9,12 +9,7 @@
 
 with
 
-spine as (
-
-    select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
-
-),
+{{ daily_metrics_imports() }}
 
 revenue as (
 
