@@ -329,13 +329,14 @@ def raw_ddl() -> list[str]:
         create, key_index, *rest = app_table_ddl(table)
         statements.append(create)
         statements.append(  # warehouses created before _extracted_at and _batch_id had their defaults
+            # (the catalog, not information_schema: every load runs this)
             f"""do $$ begin
-                if exists (select from information_schema.columns where table_schema = 'raw'
-                           and table_name = '{raw}' and column_name = '_extracted_at' and column_default is null)
+                if exists (select from pg_attribute where attrelid = 'raw.{raw}'::regclass
+                           and attname = '_extracted_at' and not atthasdef)
                 then alter table raw.{raw} alter column _extracted_at set default now();
                 end if;
-                if exists (select from information_schema.columns where table_schema = 'raw'
-                           and table_name = '{raw}' and column_name = '_batch_id' and column_default is null)
+                if exists (select from pg_attribute where attrelid = 'raw.{raw}'::regclass
+                           and attname = '_batch_id' and not atthasdef)
                 then alter table raw.{raw} alter column _batch_id set default {BATCH_ID_DEFAULT};
                 end if;
             end $$"""
@@ -388,8 +389,8 @@ def ensure_raw_schema(conn: psycopg.Connection) -> None:
     check_server_version(conn)
     with conn.transaction():
         conn.execute("select pg_advisory_xact_lock(hashtext('execmetrics.raw_ddl'))")
-        for statement in raw_ddl():
-            conn.execute(statement)  # type: ignore[arg-type]
+        # One round trip (a query without parameters may hold several statements): every load starts here.
+        conn.execute(";\n".join(raw_ddl()))  # type: ignore[arg-type]
 
 
 # ---------------------------------------------------------------------------------------------- batches

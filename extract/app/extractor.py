@@ -359,8 +359,7 @@ def _load_direct(
     with an error, and the savepoint is rolled back: False, and the staging path loads the table instead."""
     columns = ", ".join(map(ident, plain.columns))
     conn.execute("select set_config(%s, %s, true)", (BATCH_ID_SETTING, params["batch_id"]))  # _batch_id's default
-    known = conn.execute("select coalesce(jsonb_object_agg(id, true), '{}')::text from raw.app_tenants").fetchone()
-    params = {**params, "tenants": known[0] if known else "{}"}
+    params = {**params, "tenants": [row[0] for row in conn.execute("select id from raw.app_tenants")]}
     statement = f"copy {spec.raw_table} ({columns}) from stdin with (format csv) where {app_copy_where(spec)}"
     try:
         with conn.transaction():

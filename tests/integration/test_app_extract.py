@@ -540,6 +540,52 @@ def test_a_plain_csv_file_with_a_row_that_breaks_a_rule_is_staged_and_the_row_re
     assert raw_conn.execute("select count(*) from raw.app_api_requests").fetchone()[0] == len(API) + 1
 
 
+def test_a_plain_csv_file_knows_tenants_whose_ids_need_quoting_in_an_array(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The direct COPY gets the known tenants as a text array: ids with an array literal's special characters (and
+    # one spelled like its null) are still known, and an id that is none of them is still unknown.
+    odd = ["t{1}", "t\\2", "t'3", "NULL", "t 5"]
+    tables = {
+        "tenants": [{**TENANTS[0], "id": tenant, "stripe_customer_id": None} for tenant in odd],
+        "api_requests": [{**API[0], "id": f"r{i}", "tenant_id": tenant} for i, tenant in enumerate(odd)],
+    }
+    copied: list[bool] = []
+    load_direct = extractor._load_direct
+    monkeypatch.setattr(extractor, "_load_direct", lambda *args: copied.append(load_direct(*args)) or copied[-1])
+    result = extract_app(warehouse, FileSource(write_csv(tmp_path / "csv", tables, "lf")))
+    assert copied == [True, True]
+    assert (result.tables["api_requests"].loaded, result.rejected) == (len(odd), 0)
+    assert sorted(r[0] for r in raw_conn.execute("select tenant_id from raw.app_api_requests")) == sorted(odd)
+
+    tables["api_requests"].append({**API[0], "id": "r_gone", "tenant_id": "t1"})
+    _truncate_raw(raw_conn)
+    copied.clear()
+    result = extract_app(warehouse, FileSource(write_csv(tmp_path / "csv2", tables, "lf")))
+    assert copied == [True, False]  # the unknown tenant stops the COPY; staging rejects it
+    assert raw_conn.execute("select reason from raw._rejects").fetchall() == [
+        (f"api_requests.csv:{len(odd) + 2}: tenant_id: unknown tenant 't1'",)
+    ]
+
+
+def test_the_raw_schema_gives_back_column_defaults_an_older_warehouse_lacks(
+    warehouse: Warehouse, raw_conn: psycopg.Connection
+) -> None:
+    from extract.warehouse import ensure_raw_schema
+
+    raw_conn.execute("alter table raw.app_events alter _batch_id drop default, alter _extracted_at drop default")
+    ensure_raw_schema(raw_conn)
+    defaults = raw_conn.execute(
+        "select attname, pg_get_expr(d.adbin, d.adrelid) from pg_attribute a"
+        " join pg_attrdef d on d.adrelid = a.attrelid and d.adnum = a.attnum"
+        " where a.attrelid = 'raw.app_events'::regclass and attname in ('_batch_id', '_extracted_at') order by 1"
+    ).fetchall()
+    assert defaults == [
+        ("_batch_id", "current_setting('execmetrics.batch_id'::text, true)"),
+        ("_extracted_at", "now()"),
+    ]
+
+
 # ------------------------------------------------------------------------------------------------ keys, deltas, clock
 
 
