@@ -36,6 +36,11 @@ class WarehouseError(RuntimeError):
     pass
 
 
+class WarehouseUnreachable(WarehouseError, psycopg.OperationalError):
+    """No connection to the warehouse: the message names it (password hidden) and what to check. Still an
+    OperationalError, so code that retries or gives up on a lost warehouse treats it as one."""
+
+
 @dataclass(frozen=True)
 class Target:
     """Where a Postgres database is: enough to build a conninfo, a SQLAlchemy URL or dbt's env."""
@@ -273,16 +278,18 @@ class Warehouse:
                 return
             except psycopg.OperationalError as exc:
                 if time.monotonic() > deadline:
-                    why = " ".join(str(exc).split())
-                    what = (
-                        "check WAREHOUSE_URL and that the server is up"
-                        if self.is_external
-                        else (f"see {self.embedded.log_file}" if self.embedded is not None else "")
-                    )
-                    raise WarehouseError(
-                        f"cannot reach the warehouse at {self.target.redacted_url()}: {why}; {what}"
-                    ) from exc
+                    # the embedded server was started a moment ago: its log says why it does not answer
+                    log = f"see {self.embedded.log_file}" if self.embedded is not None else None
+                    raise self._unreachable(exc, log) from exc
                 time.sleep(0.5)
+
+    def _unreachable(self, exc: psycopg.OperationalError, hint: str | None = None) -> WarehouseUnreachable:
+        why = " ".join(str(exc).split())
+        if self.is_external:
+            what = "check WAREHOUSE_URL and that the server is up"
+        else:
+            what = hint or "start it with `execmetrics warehouse start`"
+        return WarehouseUnreachable(f"cannot reach the warehouse at {self.target.redacted_url()}: {why}; {what}")
 
     def drop_database(self, dbname: str) -> None:
         with psycopg.connect(self.target.with_db("postgres").conninfo, autocommit=True) as conn:
@@ -290,7 +297,10 @@ class Warehouse:
 
     def connect(self, dbname: str | None = None, **kwargs: object) -> psycopg.Connection:
         target = self.target.with_db(dbname) if dbname else self.target
-        return psycopg.connect(target.conninfo, **kwargs)  # type: ignore[arg-type]
+        try:
+            return psycopg.connect(target.conninfo, **kwargs)  # type: ignore[arg-type]
+        except psycopg.OperationalError as exc:
+            raise self._unreachable(exc) from exc
 
     def dbt_env(self) -> dict[str, str]:
         """What dbt's profile and project read: the connection, plus the settings its hooks and vars use."""

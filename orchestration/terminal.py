@@ -94,17 +94,8 @@ def describe(exc: BaseException) -> str:
             f"{str(exc).splitlines()[0]}: the warehouse has no marts yet; build them with `make demo` or"
             " `execmetrics backfill --start D --end D`"
         )
-    if _module_error(exc, "psycopg", "OperationalError"):
-        from extract.settings import load_settings
-        from extract.warehouse import Warehouse
-
-        warehouse = Warehouse(load_settings())  # the command's own settings: the same files and environment
-        what = (
-            "check WAREHOUSE_URL and that the server is up"
-            if warehouse.is_external
-            else "start it with `execmetrics warehouse start`"
-        )
-        return f"cannot reach the warehouse at {warehouse.target.redacted_url()}: {' '.join(str(exc).split())}; {what}"
+    if _module_error(exc, "psycopg", "OperationalError"):  # an open connection lost (a failed connect says more)
+        return f"lost the connection to the warehouse: {' '.join(str(exc).split())}; is the server still up?"
     if _module_error(exc, "pydantic", "ValidationError"):
         errors: list[dict[str, Any]] = getattr(exc, "errors", lambda: [])()
         parts = [f"{'.'.join(str(p) for p in e.get('loc', ())).upper()}: {e.get('msg')}" for e in errors]
