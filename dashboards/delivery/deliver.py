@@ -244,23 +244,22 @@ def _deliver(
         delivery_id = state.delivery_id if state else _delivery_id(key)
         day = alert.metric_date if kind == "alert" else alert.metric_date + timedelta(days=1)
         approved = state is not None and state.status in ("held", "failed")  # queued once: an old day still goes
+
+        def record(status: str, attempts: int, reason: str | None) -> None:
+            store.record_state(
+                conn, key, rule_id=alert.rule_id, severity=alert.severity, status=status, attempts=attempts,
+                delivery_id=delivery_id, run_id=run_id, reason=reason,
+            )  # fmt: skip
+            conn.commit()
+
         if not approved and not deliver_historical and day < oldest_current:
             if state is None:
-                store.record_state(
-                    conn, key, rule_id=alert.rule_id, severity=alert.severity, status="suppressed", attempts=0,
-                    delivery_id=delivery_id, run_id=run_id,
-                    reason=f"{day} is more than {config.max_age_days} days before {local_now.date()}",
-                )  # fmt: skip
-                conn.commit()
+                record("suppressed", 0, f"{day} is more than {config.max_age_days} days before {local_now.date()}")
             report.suppressed.append(label)
             return
         if channel.quiet_hours is not None and channel.quiet_hours.contains(local_now.time()):
-            store.record_state(
-                conn, key, rule_id=alert.rule_id, severity=alert.severity, status="held", attempts=0,
-                delivery_id=delivery_id, run_id=run_id,
-                reason=f"quiet hours {channel.quiet_hours.start:%H:%M}-{channel.quiet_hours.end:%H:%M} {timezone}",
-            )  # fmt: skip
-            conn.commit()
+            quiet = channel.quiet_hours
+            record("held", 0, f"quiet hours {quiet.start:%H:%M}-{quiet.end:%H:%M} {timezone}")
             report.held.append(label)
             return
         outcome = send_with_retries(
@@ -279,12 +278,7 @@ def _deliver(
         )  # fmt: skip
         if outcome.audit_error:
             report.audit_errors.append(f"{label}: {outcome.audit_error}")
-        store.record_state(
-            conn, key, rule_id=alert.rule_id, severity=alert.severity, status="sent" if outcome.ok else "failed",
-            attempts=outcome.attempts, delivery_id=delivery_id, run_id=run_id,
-            reason=None if outcome.ok else outcome.detail,
-        )  # fmt: skip
-        conn.commit()
+        record("sent" if outcome.ok else "failed", outcome.attempts, None if outcome.ok else outcome.detail)
         known[key] = store.DeliveryState("sent" if outcome.ok else "failed", outcome.attempts, delivery_id)
         (report.sent if outcome.ok else report.failed).append(label + ("" if outcome.ok else f": {outcome.detail}"))
 
