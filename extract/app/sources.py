@@ -537,6 +537,8 @@ class SqlSource:
         if bounds:
             query += sql.SQL(" where {} is null or ({})").format(mark, sql.SQL(" and ").join(bounds))
         statement = sql.SQL("copy ({}) to stdout with (format csv)").format(query)
+        from psycopg import Error
+
         raw = self.engine.raw_connection()
         try:
             conn = raw.driver_connection
@@ -559,6 +561,9 @@ class SqlSource:
                             block, long = [], False
                     if block:
                         yield block, long
+        except Error as exc:  # the app database failed (not the warehouse): this table fails, the others load
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SourceError(f"{self.description}: reading {table}: {problem}") from exc
         finally:
             raw.close()
 
