@@ -1,20 +1,21 @@
 """Ingest benchmark: the app extractor vs psql's \\copy on the same api_requests rows, and its peak memory.
 
-    python bench/ingest.py [--rows 1000000] [--repeat 3] [--staged]
-    python bench/ingest.py --memory [--rows 10000000] [--kinds good,unknown_tenant,malformed]
+    python bench/ingest.py [--rows 1000000] [--repeat 3] [--staged] [--database]
+    python bench/ingest.py --memory [--rows 10000000] [--kinds good,unknown_tenant,malformed] [--database]
 
 Rate: writes N generated api_requests to a CSV file, loads them through the extractor (validation, rejects, COPY)
 into raw.app_api_requests, then loads the same file with `psql \\copy` into an identical table (same columns,
 indexes and a batch id of the same length in every row), and prints both rates and their ratio. Goal: the
 extractor reaches >= 0.9 of \\copy's rate. The file is plain CSV and every round a first load, so the extractor
 copies it straight into the raw table; `--staged` measures the staging path instead (what a file with a bad row,
-a quoted field or rows already in raw takes).
+a quoted field or rows already in raw takes). `--database`: the extractor reads the same rows from an app database
+(Postgres, its tables COPYed from the files; the source streams them with COPY ... TO STDOUT) instead of the files.
 
 Memory (--memory): for each kind of file (every row good; every row rejected by Postgres's checks for an unknown
 tenant; every row rejected by the source for a wrong number of fields), loads N rows through the extractor in a
 process of its own and prints its time, its peak RSS (goal <= 300 MB) and the largest anonymous RSS of a Postgres
-backend meanwhile (a server on this machine). Uses WAREHOUSE_URL if set, else a throw-away embedded Postgres
-(on --port).
+backend meanwhile (a server on this machine); with --database, the kinds a database can hold (not malformed).
+Uses WAREHOUSE_URL if set, else a throw-away embedded Postgres (on --port).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench._warehouse import bench_warehouse  # noqa: E402
 from extract.app.extractor import extract_app  # noqa: E402
-from extract.app.sources import FileSource, TableRows  # noqa: E402
+from extract.app.sources import AppSource, TableRows, open_source  # noqa: E402
 from extract.warehouse import ensure_raw_schema, new_batch_id  # noqa: E402
 
 COLUMNS = ["id", "tenant_id", "user_id", "method", "route", "status_code", "duration_ms", "occurred_at"]
@@ -81,13 +82,45 @@ def write_source(directory: Path, rows: int, tenants: int = 200, kind: str = "go
             )
 
 
-class StagedFileSource(FileSource):
-    """The same files, never offered for a direct COPY: the extractor stages and checks every row."""
+class Staged:
+    """The same source, never offered for a direct COPY: the extractor stages and checks every row."""
+
+    def __init__(self, source: AppSource):
+        self.source = source
+        self.description = source.description
+
+    def has_table(self, table: str) -> bool:
+        return self.source.has_table(table)
 
     def read(self, table: str, start: datetime | None, end: datetime | None) -> TableRows:
-        rows = super().read(table, start, end)
+        rows = self.source.read(table, start, end)
         rows.plain = None
         return rows
+
+
+APP_DB = "bench_ingest_app"
+
+
+def app_database(wh: Any, source_dir: Path) -> str:
+    """The files' rows COPYed into the tables of a fresh app database (the demo's app schema); its URL."""
+    import psycopg
+
+    from extract.demo.generator import APP_DDL
+
+    wh.drop_database(APP_DB)
+    wh.ensure_database(APP_DB)
+    target = wh.target.with_db(APP_DB)
+    with psycopg.connect(target.conninfo, autocommit=True) as conn:
+        for table in ("tenants", "api_requests"):
+            conn.execute(APP_DDL[table])
+            with (source_dir / f"{table}.csv").open("rb") as handle:
+                columns = handle.readline().decode().strip()
+                with conn.cursor().copy(f"copy {table} ({columns}) from stdin with (format csv)") as copy:
+                    while data := handle.read(1 << 20):
+                        copy.write(data)
+        conn.execute("create index on api_requests (occurred_at)")
+        conn.execute("vacuum analyze")
+    return str(target.url)
 
 
 def main() -> None:
@@ -97,10 +130,14 @@ def main() -> None:
     parser.add_argument("--staged", action="store_true", help="measure the extractor's staging path")
     parser.add_argument("--memory", action="store_true", help="peak memory per kind of rows instead of the rate")
     parser.add_argument("--kinds", default=",".join(KINDS), help=f"with --memory: some of {', '.join(KINDS)}")
+    parser.add_argument("--database", action="store_true", help="read the rows from an app database, not files")
     parser.add_argument("--port", type=int, default=54391, help="the throw-away warehouse's port")
     args = parser.parse_args()
     if args.memory:
-        memory(args.rows, [kind.strip() for kind in args.kinds.split(",") if kind.strip()], args.port)
+        kinds = [kind.strip() for kind in args.kinds.split(",") if kind.strip()]
+        if args.database:
+            kinds = [kind for kind in kinds if kind != "malformed"]  # a database holds no line with a field too many
+        memory(args.rows, kinds, args.port, args.database)
         return
 
     work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-"))
@@ -127,7 +164,8 @@ def main() -> None:
                 f"({(source_dir / 'api_requests.csv').stat().st_size / 1e6:.0f} MB CSV)"
             )
 
-            extract_app(wh, FileSource(source_dir), tables=["tenants"])
+            spec = app_database(wh, source_dir) if args.database else str(source_dir)
+            extract_app(wh, open_source(spec), tables=["tenants"])
             from pgserver._commands import POSTGRES_BIN_PATH
 
             psql = str(POSTGRES_BIN_PATH / "psql")
@@ -143,7 +181,7 @@ def main() -> None:
                     conn.execute("delete from raw._watermarks where table_name = 'api_requests'")
                     conn.commit()
                 t0 = time.perf_counter()
-                source = StagedFileSource(source_dir) if args.staged else FileSource(source_dir)
+                source = Staged(open_source(spec)) if args.staged else open_source(spec)
                 result = extract_app(wh, source, tables=["api_requests"])
                 extractor_times.append(time.perf_counter() - t0)
                 assert result.tables["api_requests"].loaded == args.rows, result
@@ -165,6 +203,7 @@ def main() -> None:
             extractor_rate, copy_rate = args.rows / extractor_s, args.rows / copy_s
             print(f"median of {args.repeat} rounds:")
             path = "staged and checked" if args.staged else "copied straight in, checked by COPY"
+            path += ", from an app database" if args.database else ", from a CSV file"
             print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  ({path})")
             print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
             print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.90)")
@@ -172,7 +211,7 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _load_in_child(url: str, source_dir: str, answer: Any) -> None:
+def _load_in_child(url: str, source: str, answer: Any) -> None:
     """The extractor in a process of its own, so its peak RSS is the load's alone (plus the interpreter)."""
     import resource
 
@@ -181,7 +220,7 @@ def _load_in_child(url: str, source_dir: str, answer: Any) -> None:
 
     wh = Warehouse(Settings(warehouse_url=url))
     t0 = time.perf_counter()
-    result = extract_app(wh, FileSource(Path(source_dir)), tables=["api_requests"])
+    result = extract_app(wh, open_source(source), tables=["api_requests"])
     seconds = time.perf_counter() - t0
     table = result.tables["api_requests"]
     peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -211,7 +250,7 @@ def _sample_postgres(url: str, done: Any, peaks: list[int]) -> None:
             peaks[0] = max([peaks[0], *map(_anon_rss, pids)])
 
 
-def memory(rows: int, kinds: list[str], port: int) -> None:
+def memory(rows: int, kinds: list[str], port: int, database: bool = False) -> None:
     import multiprocessing
     import threading
 
@@ -234,14 +273,15 @@ def memory(rows: int, kinds: list[str], port: int) -> None:
                 source_dir = work / kind
                 source_dir.mkdir()
                 write_source(source_dir, rows, kind=kind)
-                extract_app(wh, FileSource(source_dir), tables=["tenants"])
+                spec = app_database(wh, source_dir) if database else str(source_dir)
+                extract_app(wh, open_source(spec), tables=["tenants"])
                 done = threading.Event()
                 peaks = [0]
                 sampler = threading.Thread(target=_sample_postgres, args=(url, done, peaks), daemon=True)
                 sampler.start()
                 context = multiprocessing.get_context("spawn")
                 answer = context.Queue()
-                child = context.Process(target=_load_in_child, args=(url, str(source_dir), answer))
+                child = context.Process(target=_load_in_child, args=(url, spec, answer))
                 child.start()
                 seconds, peak, loaded, rejected, error = answer.get()
                 child.join()

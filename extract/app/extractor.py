@@ -36,7 +36,7 @@ import psycopg
 from psycopg import errors
 from psycopg.copy import QueuedLibpqWriter
 
-from extract.app.sources import AppSource, NotPlain, PlainCsv, SourceError, TableRows, open_source
+from extract.app.sources import AppSource, NotPlain, PlainCsv, PlainQuery, SourceError, TableRows, open_source
 from extract.checks import app_check_sql, app_copy_where, app_fast_sql, app_record_sql, ident, literal
 from extract.settings import Settings
 from extract.tables import APP_TABLES, BATCH_ID_SETTING, AppTable
@@ -351,12 +351,17 @@ def _nothing_to_replace(
 
 
 def _load_direct(
-    conn: psycopg.Connection, spec: AppTable, plain: PlainCsv, params: dict[str, Any], result: TableResult
+    conn: psycopg.Connection,
+    spec: AppTable,
+    plain: PlainCsv | PlainQuery,
+    params: dict[str, Any],
+    result: TableResult,
 ) -> bool:
-    """COPY a plain CSV file straight into the raw table (one parse per value, no staging, bulk inserts), in a
-    savepoint. A row outside the window is skipped; anything else that would not load as it is (a block that is not
-    plain, a value its type cannot read, a rule broken, a key already in raw or twice in the file) ends the COPY
-    with an error, and the savepoint is rolled back: False, and the staging path loads the table instead."""
+    """COPY a plain CSV file or app database table straight into the raw table (one parse per value, no staging,
+    bulk inserts), in a savepoint. A row outside the window is skipped; anything else that would not load as it is
+    (a block that is not plain, a value its type cannot read, a rule broken, a key already in raw or twice in the
+    source) ends the COPY with an error, and the savepoint is rolled back: False, and the staging path loads the
+    table instead."""
     columns = ", ".join(map(ident, plain.columns))
     conn.execute("select set_config(%s, %s, true)", (BATCH_ID_SETTING, params["batch_id"]))  # _batch_id's default
     params = {**params, "tenants": [row[0] for row in conn.execute("select id from raw.app_tenants")]}
@@ -439,8 +444,9 @@ def load_table(
     """Load one table's rows for a window in one transaction (the caller's connection, not autocommit); `connect`
     opens the staging connection.
 
-    A plain CSV file (sources.PlainCsv) into a window raw has no row of is first copied straight into the raw table
-    (_load_direct); when that does not go through, and for every other source, the rows are staged and checked."""
+    Rows a source offers as they are (a plain CSV file, sources.PlainCsv; a Postgres app database, sources.PlainQuery)
+    into a window raw has no row of are first copied straight into the raw table (_load_direct); when that does not go
+    through, and for every other source, the rows are staged and checked."""
     result = TableResult(spec.name, window=window)
     params: dict[str, Any] = {"ceiling": ceiling, "start": window[0], "end": window[1], "batch_id": batch_id}
     with conn.transaction():

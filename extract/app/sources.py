@@ -6,9 +6,9 @@ that are not UTF-8, NUL bytes, a CSV line with the wrong number of fields, JSON 
 parse), which become rejects naming the file and line. Postgres judges everything else (extract/checks.py), so a
 source converts nothing: CSV fields and JSONL lines reach the stage as they are in the file.
 
-A CSV file may also offer its lines as they are (`TableRows.plain`, a `PlainCsv`), for the extractor to COPY straight
-into the raw table; it checks on the way what COPY cannot (see PlainCsv), and the extractor falls back to the staging
-path whenever that or the COPY fails.
+A CSV file may also offer its lines as they are (`TableRows.plain`, a `PlainCsv`), and a Postgres app database its
+rows as COPY writes them (a `PlainQuery`), for the extractor to COPY straight into the raw table; each checks on the
+way what COPY cannot, and the extractor falls back to the staging path whenever that or the COPY fails.
 
 A source may filter by watermark window, but must return rows whose watermark is NULL or unparsable too, so they
 reach the rejects table.
@@ -33,6 +33,7 @@ from extract.warehouse import Reject
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000
+Row = bytes | memoryview  # one row of COPY data as psycopg hands it over
 MAX_JSON_DEPTH = 1000  # deeper JSON is rejected before Postgres sees it (its parser would exhaust its stack)
 
 
@@ -125,10 +126,10 @@ class TableRows:
     shape: Literal["columns", "document"]
     stage_columns: tuple[str, ...]
     staged: dict[str, str]
-    chunks: Iterator[str]
+    chunks: Iterator[str | bytes]
     rejects: list[Reject] = field(default_factory=list)
     rows: int = 0  # records handed to the stage so far
-    plain: PlainCsv | None = None  # the same records as lines COPY may take as they are (a CSV file)
+    plain: PlainCsv | PlainQuery | None = None  # the same rows as COPY may take them as they are (see load_table)
 
 
 class AppSource(Protocol):
@@ -405,8 +406,69 @@ def _as_text(value: Any) -> str | None:
     return str(value)
 
 
+@dataclass
+class PlainQuery:
+    """A table of a Postgres app database as COPY writes it (CSV), for the extractor to COPY straight into the raw
+    table, no Python per row (the counterpart of PlainCsv). Offered only when every timestamp the contract has is a
+    date or time column in the source, whose text always begins with a digit (or is +-infinity, which the rules
+    refuse), and when the source has every required column. A block of rows that cannot be staged as it is (see
+    _stageable) raises NotPlain, and the extractor stages the table instead."""
+
+    source: SqlSource
+    table: str
+    columns: tuple[str, ...]
+    start: datetime | None
+    end: datetime | None
+    rows: int = 0  # rows handed out so far
+
+    def chunks(self) -> Iterator[bytes]:
+        for block, long in self.source.copy_blocks(self.table, self.columns, self.start, self.end, numbered=False):
+            data = b"".join(block)
+            if not _stageable(data, block, long, self.columns):
+                raise NotPlain(f"{self.table}: a row after row {self.rows + 1} cannot be copied as it is")
+            self.rows += len(block)
+            yield data
+
+
+def _stageable(data: bytes, block: list[Row], long: bool, names: Sequence[str]) -> bool:
+    """Whether a block of rows a database wrote (`data`, the rows of `block` joined; their last fields are the
+    columns `names`) can be staged as it is: no NUL byte, valid UTF-8, and, when some row is `long`, no JSON nested
+    deeper than Postgres parses. Checked on the block as a whole, row by row only where a row is long enough."""
+    if b"\x00" in data:
+        return False
+    if not data.isascii():
+        try:
+            data.decode("utf-8")
+        except UnicodeDecodeError:
+            return False
+    return not long or not any(_row_problem(row, names) for row in block if len(row) > MAX_JSON_DEPTH)
+
+
+def _row_fields(row: Row) -> list[str]:
+    """The fields of one CSV row a database wrote (bytes that are not UTF-8 kept as surrogates)."""
+    return next(csv.reader(io.StringIO(bytes(row).decode("utf-8", "surrogateescape"), newline="")))
+
+
+def _row_problem(row: Row, names: Sequence[str]) -> str | None:
+    """Why one row a database wrote cannot be staged, naming the column, if it cannot."""
+    for name, value in zip(names, _row_fields(row)[-len(names) :], strict=True):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            return f"{name}: not valid UTF-8 (byte 0x{ord(value[exc.start]) - 0xDC00:02x})"
+        if problem := _unreadable(value):
+            return f"{name}: {problem}"
+    return None
+
+
 class SqlSource:
-    """The app's database through SQLAlchemy, streamed with a server-side cursor and filtered by window."""
+    """The app's database through SQLAlchemy, filtered by window.
+
+    A Postgres database streams each table with `COPY (select ...) TO STDOUT` (CSV): the rows reach the stage (and
+    the raw table, PlainQuery) as Postgres writes them, numbered by the query, and Python only looks at a block of
+    rows as a whole (valid UTF-8, no JSON nested too deep) unless that block fails, when its rows are judged one by
+    one. Any other database is read row by row through a server-side cursor.
+    """
 
     def __init__(self, url: str):
         from sqlalchemy import create_engine
@@ -414,7 +476,12 @@ class SqlSource:
 
         self.url = make_url(url)
         self.description = f"database {self.url.render_as_string(hide_password=True)}"
-        self.engine = create_engine(self.url)
+        self.copies = self.url.get_backend_name() == "postgresql"
+        options = {}
+        if self.copies:  # COPY through psycopg, whatever driver the URL names, in UTF-8 whatever the database's
+            self.url = self.url.set(drivername="postgresql+psycopg")
+            options["connect_args"] = {"client_encoding": "utf8"}
+        self.engine = create_engine(self.url, **options)
 
     def has_table(self, table: str) -> bool:
         from sqlalchemy import inspect
@@ -426,21 +493,105 @@ class SqlSource:
 
         if not self.has_table(table):
             raise SourceError(f"{self.description}: no table {table!r}")
-        from sqlalchemy.types import DateTime
+        from sqlalchemy.types import Date, DateTime
 
+        spec = APP_TABLES[table]
         present = {col["name"]: col["type"] for col in inspect(self.engine).get_columns(table)}
-        names = [name for name in APP_TABLES[table].column_names if name in present]
-        mark = APP_TABLES[table].watermark
+        names = [name for name in spec.column_names if name in present]
+        mark = spec.watermark
         if not isinstance(present.get(mark), DateTime):  # not a timestamp column: the extractor windows the rows
             start = end = None
         stage_columns = tuple(f"c{i}" for i in range(1, len(names) + 1))
         rows = TableRows(table, "row", "columns", stage_columns, dict(zip(names, stage_columns, strict=True)), iter(()))
-        rows.chunks = self._chunks(table, names, start, end, rows)
+        if not self.copies:
+            rows.chunks = self._chunks(table, names, start, end, rows)
+            return rows
+        rows.chunks = self._copied_chunks(table, tuple(names), start, end, rows)
+        dated = all(
+            isinstance(present[name], Date | DateTime) for name in names if spec.column(name).type == "timestamptz"
+        )
+        if dated and all(column.name in names for column in spec.columns if column.required):
+            rows.plain = PlainQuery(self, table, tuple(names), start, end)
         return rows
+
+    def copy_blocks(
+        self, table: str, names: Sequence[str], start: datetime | None, end: datetime | None, *, numbered: bool
+    ) -> Iterator[tuple[list[Row], bool]]:
+        """The table's rows in the window (and those with no watermark), as COPY writes them in CSV, in blocks of
+        BATCH_ROWS rows (a list of rows, each ending in a line feed), each with whether it needs a closer look: a
+        NUL byte, bytes that are not UTF-8, or a row long enough to hold JSON nested too deep. `numbered`: each row
+        begins with its row number. Every value is sent as its text, an empty string as null (as the stage reads
+        it), timestamps in ISO format."""
+        from psycopg import sql
+
+        values: list[sql.Composable] = [sql.SQL("nullif({}::text, '')").format(sql.Identifier(n)) for n in names]
+        if numbered:
+            values.insert(0, sql.SQL("row_number() over ()"))
+        query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(values), sql.Identifier(table))
+        mark = sql.Identifier(APP_TABLES[table].watermark)
+        bounds = [
+            sql.SQL(f"{{}} {op} {{}}").format(mark, sql.Literal(value))
+            for op, value in ((">=", start), ("<", end))
+            if value is not None
+        ]
+        if bounds:
+            query += sql.SQL(" where {} is null or ({})").format(mark, sql.SQL(" and ").join(bounds))
+        statement = sql.SQL("copy ({}) to stdout with (format csv)").format(query)
+        from psycopg import Error
+
+        raw = self.engine.raw_connection()
+        try:
+            conn = raw.driver_connection
+            with conn.transaction():  # type: ignore[union-attr]
+                settings = ["timezone = 'UTC'", "datestyle = 'ISO'"]
+                if conn.info.parameter_status("server_encoding") == "SQL_ASCII":  # type: ignore[union-attr]
+                    # Postgres would refuse to send a byte that is not UTF-8 at all; the rows come as stored instead
+                    settings.append("client_encoding = 'SQL_ASCII'")
+                for setting in settings:
+                    conn.execute(f"set local {setting}")  # type: ignore[union-attr]
+                with conn.cursor().copy(statement) as copy:  # type: ignore[union-attr]
+                    block: list[Row] = []
+                    long = False
+                    for row in copy:  # one row per message
+                        if len(row) > MAX_JSON_DEPTH:
+                            long = True
+                        block.append(row)
+                        if len(block) == BATCH_ROWS:
+                            yield block, long
+                            block, long = [], False
+                    if block:
+                        yield block, long
+        except Error as exc:  # the app database failed (not the warehouse): this table fails, the others load
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise SourceError(f"{self.description}: reading {table}: {problem}") from exc
+        finally:
+            raw.close()
+
+    def _copied_chunks(
+        self, table: str, names: tuple[str, ...], start: datetime | None, end: datetime | None, rows: TableRows
+    ) -> Iterator[bytes]:
+        """Blocks of `number,value,...` CSV records for the stage; a row that cannot be staged becomes a reject."""
+        for block, long in self.copy_blocks(table, names, start, end, numbered=True):
+            data = b"".join(block)
+            if not _stageable(data, block, long, names):
+                kept: list[Row] = []
+                for row in block:
+                    problem = _row_problem(row, names)
+                    if problem is None:
+                        kept.append(row)
+                        continue
+                    number, *values = _row_fields(row)
+                    record = dict(zip(names, (v.encode("utf-8", "surrogateescape") for v in values), strict=True))
+                    text = json.dumps({k: v.decode("utf-8", "backslashreplace") for k, v in record.items()})
+                    rows.rejects.append(Reject(f"{table} row {number}: {problem}", text))
+                data, block = b"".join(kept), kept
+            rows.rows += len(block)
+            yield data  # even empty: the consumer stages the rejects so far between chunks
 
     def _chunks(
         self, table: str, names: list[str], start: datetime | None, end: datetime | None, rows: TableRows
     ) -> Iterator[str]:
+        """Any other database: row by row through a server-side cursor, each value as the text Postgres reads."""
         from sqlalchemy import and_, column, or_, select
         from sqlalchemy import table as sql_table
 

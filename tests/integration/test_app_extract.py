@@ -359,6 +359,49 @@ def test_database_source_by_sqlalchemy_url(
             conn.execute(f'drop database if exists "{app_db}" with (force)')
 
 
+def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_block_loads(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
+) -> None:
+    """A Postgres app database streams its tables by COPY, judged a block of rows at a time: a row that is not
+    UTF-8 (a SQL_ASCII database) or holds JSON nested too deep is rejected naming its row, its block still loads."""
+    app_db = "app_ascii_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{app_db}"')
+        conn.execute(f"create database \"{app_db}\" encoding 'SQL_ASCII' template template0 locale 'C'")
+    try:
+        with psycopg.connect(pg_server.with_db(app_db).conninfo, autocommit=True) as conn:
+            conn.execute(
+                "create table tenants (id text, name text, plan text, created_at timestamptz, updated_at timestamptz,"
+                " stripe_customer_id text, is_internal bool, deleted_at timestamptz)"
+            )
+            conn.execute("insert into tenants values ('t1', 'Acme', 'growth', '2025-01-01', '2025-01-01', null, false)")
+            conn.execute(
+                "create table events (id text, tenant_id text, user_id text, event_type text, occurred_at timestamptz,"
+                " properties json)"
+            )
+            conn.execute(
+                "insert into events select 'e' || i, 't1', null, 'login', %s::timestamptz + i * interval '1 second',"
+                " case when i = 3 then %s::json when i = 2 then '{\"n\": 2}' end from generate_series(1, 5) i",
+                (T0, "[" * 1001 + "]" * 1001),
+            )
+            conn.execute("update events set event_type = E'log\\xffin' where id = 'e4'")
+        url = pg_server.with_db(app_db).url
+        result = extract_app(warehouse, open_source(url), tables=["tenants", "events"])
+        events = result.tables["events"]
+        assert (events.loaded, events.rejected, result.failed) == (3, 2, {})
+        loaded = raw_conn.execute("select id, properties from raw.app_events order by id").fetchall()
+        assert loaded == [("e1", None), ("e2", {"n": 2}), ("e5", None)]
+        reasons = sorted(r[0] for r in raw_conn.execute("select reason from raw._rejects").fetchall())
+        assert sorted(reason.split(": ", 1)[1] for reason in reasons) == [
+            "event_type: not valid UTF-8 (byte 0xff)",
+            "properties: nested deeper than 1000 levels",
+        ]
+        assert all(reason.startswith("events row ") for reason in reasons), reasons
+    finally:
+        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{app_db}" with (force)')
+
+
 # ------------------------------------------------------------------------------------------------ CSV sources
 
 
