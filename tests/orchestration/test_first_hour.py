@@ -80,7 +80,7 @@ def run(env: dict[str, str], *args: str, timeout: float = 1500) -> tuple[int, li
     return done.returncode, lines
 
 
-@pytest.mark.timeout(1800)  # a demo, a backfill, the readers and a UI-launched backfill, one after another
+@pytest.mark.timeout(1800)  # a demo, a backfill, then the UI and its backfill beside the readers and dbt build
 def test_demo_without_chromium_then_the_readme_commands(user: dict[str, str]) -> None:
     home = Path(user["HOME_FOR_TEST"])
 
