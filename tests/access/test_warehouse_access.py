@@ -11,8 +11,22 @@ from access_helpers import FIRST_DAY, LAST_DAY, Granted, catalog
 from psycopg import sql
 
 from extract.access import PARTS, grant
+from extract.warehouse import Warehouse
 
 RESERVED = ("__all__", "__unassigned__")
+
+
+def _dbt(env: Granted, wh: Warehouse, args: list[str], dbt_vars: dict[str, str] | None = None) -> None:
+    """`dbt <args>` as `wh`'s role, in a target folder of its own for each role, personal-data choice and set of vars:
+    a later call with the same profile starts from the saved parse instead of parsing the whole project again."""
+    from orchestration.dbt_cli import run_dbt
+
+    folder = (
+        wh.target.user
+        + ("-personal" if wh.settings.include_personal_data else "")
+        + "".join(f"-{name}" for name in sorted(dbt_vars or {}))
+    )
+    run_dbt(args, wh.target, dbt_vars, target_path=env.root / "dbt" / folder, env=wh.dbt_env())
 
 
 def _admin(env: Granted) -> psycopg.Connection:
@@ -190,17 +204,9 @@ def _mart_oids(env: Granted) -> dict[str, int]:
 
 
 def test_grants_and_policies_survive_a_full_refresh(built: Granted) -> None:
-    from orchestration.dbt_cli import run_dbt
-
     before = _mart_oids(built)
-    transformer = built.role("transformer")
     vars_ = {"min_date": FIRST_DAY.isoformat(), "max_date": LAST_DAY.isoformat()}
-    run_dbt(
-        ["build", "--full-refresh", "--exclude", "resource_type:test"],
-        transformer.target,
-        vars_,
-        env=transformer.dbt_env(),
-    )
+    _dbt(built, built.role("transformer"), ["build", "--full-refresh", "--exclude", "resource_type:test"], vars_)
     after = _mart_oids(built)
     assert set(after) == set(before)
     assert all(after[name] != before[name] for name in before), "the full refresh did not rebuild every mart"
@@ -219,9 +225,7 @@ def test_grants_and_policies_survive_a_full_refresh(built: Granted) -> None:
 
 def test_a_superusers_build_is_handed_to_the_transformer(built: Granted) -> None:
     """An analyst building as the admin does not leave tables the pipeline's role can no longer replace."""
-    from orchestration.dbt_cli import run_dbt
-
-    run_dbt(["run", "--select", "dim_tenants stg_app__tenants"], built.target, env=built.warehouse.dbt_env())
+    _dbt(built, built.warehouse, ["run", "--select", "dim_tenants stg_app__tenants"])
     with _admin(built) as conn:
         owners = dict(
             conn.execute(
@@ -259,8 +263,6 @@ def test_the_cli_backfill_and_grant_are_in_the_audit_log(built: Granted) -> None
 
 
 def test_a_build_records_each_seed_once_and_a_changed_seed_again(built: Granted) -> None:
-    from orchestration.dbt_cli import run_dbt
-
     with _admin(built) as conn:
         seeds = sorted(catalog(conn, "seeds"))
     first = _events(built, "config.change")
@@ -270,7 +272,7 @@ def test_a_build_records_each_seed_once_and_a_changed_seed_again(built: Granted)
     transformer = built.role("transformer")
     with transformer.connect(autocommit=True) as conn:  # someone edits a threshold and rebuilds
         conn.execute("update seeds.alert_thresholds set threshold = 0.5 where rule_id = 'jobs_success_rate_critical'")
-    run_dbt(["run", "--select", "dim_tenants"], transformer.target, env=transformer.dbt_env())
+    _dbt(built, transformer, ["run", "--select", "dim_tenants"])
     changed = _events(built, "config.change")[len(first) :]
     assert [event.target for event in changed] == ["seeds.alert_thresholds"]
     (event,) = changed
@@ -280,8 +282,8 @@ def test_a_build_records_each_seed_once_and_a_changed_seed_again(built: Granted)
         rules = conn.execute("select count(*) from seeds.alert_thresholds").fetchone()[0]  # type: ignore[index]
     assert event.row_counts == {"rows": rules, "added": 1, "removed": 1} and rules >= 6
     # the seed file puts the value back: one more change; a build without changes records nothing
-    run_dbt(["seed", "--select", "alert_thresholds"], transformer.target, env=transformer.dbt_env())
-    run_dbt(["run", "--select", "dim_tenants"], transformer.target, env=transformer.dbt_env())
+    _dbt(built, transformer, ["seed", "--select", "alert_thresholds"])
+    _dbt(built, transformer, ["run", "--select", "dim_tenants"])
     again = _events(built, "config.change")[len(first) + 1 :]
     assert [e.target for e in again] == ["seeds.alert_thresholds"]
     assert (
@@ -340,13 +342,11 @@ def test_no_personal_data_in_any_mart_or_export(built: Granted, tmp_path) -> Non
 def test_personal_data_only_when_included_and_dropped_after(built: Granted, tmp_path, monkeypatch) -> None:  # noqa: ANN001
     from dashboards.export import export_all
     from extract.settings import Settings
-    from extract.warehouse import Warehouse
-    from orchestration.dbt_cli import run_dbt
 
     monkeypatch.setenv("INCLUDE_PERSONAL_DATA", "true")
     included = Warehouse(Settings()).as_role("transformer")
     selected = ["dim_revenue_customer_contacts", "rpt_customer_contacts"]
-    run_dbt(["run", "--select", *selected], included.target, env=included.dbt_env())
+    _dbt(built, included, ["run", "--select", *selected])
     with _admin(built) as conn:
         contacts = conn.execute("select tenant_id, email from reporting.rpt_customer_contacts order by 1").fetchall()
     assert contacts and all(email and "@" in email for _, email in contacts)
@@ -364,7 +364,7 @@ def test_personal_data_only_when_included_and_dropped_after(built: Granted, tmp_
 
     monkeypatch.setenv("INCLUDE_PERSONAL_DATA", "false")
     excluded = Warehouse(Settings()).as_role("transformer")
-    run_dbt(["run", "--select", "dim_tenants"], excluded.target, env=excluded.dbt_env())
+    _dbt(built, excluded, ["run", "--select", "dim_tenants"])
     with _admin(built) as conn:
         for table in ("marts.dim_revenue_customer_contacts", "reporting.rpt_customer_contacts"):
             assert conn.execute("select to_regclass(%s)", (table,)).fetchone()[0] is None, table

@@ -3,7 +3,8 @@
 Data: a small DemoCompany (extract.demo.generator) inserted straight into the raw tables. Build A is one full
 build. Build B starts with a full refresh up to day D1 (data after D1 is ignored through max_date), then runs
 one incremental window (D1+1 .. last day) as Dagster would, then re-runs an old one-day window (a backfill), then
-runs without a window.
+runs without a window. B's windows reach dbt as Dagster passes them, in the environment (EXECMETRICS_MIN_DATE /
+EXECMETRICS_MAX_DATE), so its runs keep one saved parse; the `--vars` window is tested in test_revenue_marts.py.
 After each step B's models must equal A's, row for row.
 """
 
@@ -19,6 +20,7 @@ from psycopg.types.json import Jsonb
 from test_product_helpers import dbt, fresh_warehouse, one, rows  # noqa: I001
 
 from extract.warehouse import Target
+from orchestration.partitions import WINDOW_ENV
 
 DAILY_PARTS = ("spine", "customers", "engagement", "activation", "jobs", "api", "revenue", "revenue_changes")
 MODELS = [
@@ -51,6 +53,11 @@ def load_demo(target: Target) -> None:
                 )
 
 
+def window(**bounds: str) -> dict[str, str]:
+    """A window (min_date / max_date) as the environment a Dagster run hands dbt."""
+    return {WINDOW_ENV[name]: value for name, value in bounds.items()}
+
+
 def snapshot(target: Target) -> dict[str, list[tuple]]:
     out = {}
     for model in MODELS:
@@ -79,7 +86,7 @@ def test_incremental_equals_full_refresh(pair: tuple[Target, Target, Path]) -> N
         incremental,
         tmp / "b",
         SELECT,
-        dbt_vars={"max_date": d1.isoformat()},
+        env=window(max_date=d1.isoformat()),
         extra=["--full-refresh", "--exclude", "resource_type:test"],
     )
     assert one(incremental, "select max(metric_date) d from marts.fct_daily_metrics")["d"] == d1
@@ -88,13 +95,13 @@ def test_incremental_equals_full_refresh(pair: tuple[Target, Target, Path]) -> N
         tmp / "b",
         SELECT,
         command="run",
-        dbt_vars={"min_date": (d1 + timedelta(days=1)).isoformat(), "max_date": last.isoformat()},
+        env=window(min_date=(d1 + timedelta(days=1)).isoformat(), max_date=last.isoformat()),
     )
     assert snapshot(incremental) == expected
 
     # a backfill of one old day leaves everything as it was
     old = (d1 - timedelta(days=20)).isoformat()
-    dbt(incremental, tmp / "b", SELECT, command="run", dbt_vars={"min_date": old, "max_date": old})
+    dbt(incremental, tmp / "b", SELECT, command="run", env=window(min_date=old, max_date=old))
     assert snapshot(incremental) == expected
 
     # a run without a window (an analyst's `dbt run`) rebuilds from each model's last day built, to the last event

@@ -1,5 +1,7 @@
 """Daily incremental runs equal a full refresh on the demo company's Stripe dump (extract.demo.generator, small
-config): the ledger, the movements and the monthly metrics are identical, row for row."""
+config): the ledger, the movements and the monthly metrics are identical, row for row. Each run's window reaches
+dbt as Dagster passes it, in the environment (EXECMETRICS_MIN_DATE / EXECMETRICS_MAX_DATE): the runs keep one saved
+parse."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import pytest
 from extract.stripe.dump import load_dump
 from extract.warehouse import Warehouse
 from orchestration.dbt_cli import run_dbt
+from orchestration.partitions import WINDOW_ENV
 
 pytestmark = pytest.mark.slow
 
@@ -38,8 +41,9 @@ def test_demo_daily_runs_equal_full_refresh(warehouse: Warehouse, tmp_path: Path
     end = config.end
     target_path = tmp_path / "dbt_target"
 
-    def dbt(args: list[str], dbt_vars: dict[str, str]) -> None:
-        run_dbt([*args, *SELECT], warehouse.target, dbt_vars=dbt_vars, target_path=target_path)
+    def dbt(args: list[str], window: dict[str, str]) -> None:
+        env = {WINDOW_ENV[name]: value for name, value in window.items()}
+        run_dbt([*args, *SELECT], warehouse.target, target_path=target_path, env=env)
 
     dbt(["build", "--full-refresh"], {"max_date": (end - timedelta(days=2)).isoformat()})
     for day in (end - timedelta(days=1), end):

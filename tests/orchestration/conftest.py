@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -34,13 +35,21 @@ class OrchEnv:
     settings: Settings  # what an entry point builds from `env`
 
 
-@pytest.fixture(scope="module")
-def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrchEnv]:
+def _create_database(pg_server: Target) -> Target:
     name = "o_" + uuid.uuid4().hex[:12]
     with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
         conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
-    root = tmp_path_factory.mktemp("orch")
+    return pg_server.with_db(name)
+
+
+def _drop_database(pg_server: Target, target: Target) -> None:
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{target.dbname}" with (force)')
+
+
+@contextmanager
+def _orch_env(target: Target, root: Path) -> Iterator[OrchEnv]:
+    """The environment of a module's tests: `target` as the warehouse, sources and DAGSTER_HOME under `root`."""
     app_dir = write_app_source(root / "app", FIRST_DAY, LAST_DAY)
     stripe_dir = write_stripe_dump(root / "stripe", FIRST_DAY)
     env = {
@@ -64,8 +73,32 @@ def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Ite
         with warehouse.connect() as conn:
             ensure_raw_schema(conn)
         yield OrchEnv(warehouse, target, root, app_dir, stripe_dir, env, settings)
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
+
+
+@pytest.fixture(scope="module")
+def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrchEnv]:
+    """A fresh database for the module (its tests run the pipeline and change what is in it)."""
+    target = _create_database(pg_server)
+    try:
+        with _orch_env(target, tmp_path_factory.mktemp("orch")) as env:
+            yield env
+    finally:
+        _drop_database(pg_server, target)
+
+
+@pytest.fixture(scope="session")
+def _definitions_database(pg_server: Target) -> Iterator[Target]:
+    target = _create_database(pg_server)
+    yield target
+    _drop_database(pg_server, target)
+
+
+@pytest.fixture(scope="module")
+def definitions_env(_definitions_database: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrchEnv]:
+    """`orch_env` for modules that only load the definitions and the dbt manifest and write nothing: they share one
+    database, so the manifest (one per database) is parsed once for all of them."""
+    with _orch_env(_definitions_database, tmp_path_factory.mktemp("definitions")) as env:
+        yield env
 
 
 @pytest.fixture(scope="session")

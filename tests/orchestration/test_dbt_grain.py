@@ -43,8 +43,8 @@ MONTHLY_MODELS = {
 }
 
 
-def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN001
-    manifest = load_manifest(orch_env.settings, dbt_project(orch_env.settings))
+def test_every_model_has_exactly_one_grain_tag(definitions_env) -> None:  # noqa: ANN001
+    manifest = load_manifest(definitions_env.settings, dbt_project(definitions_env.settings))
     buildable = {uid: node for uid, node in manifest["nodes"].items() if node["resource_type"] in BUILDABLE}
     assert len(buildable) > 40
     for uid, node in buildable.items():
@@ -61,15 +61,15 @@ def test_every_model_has_exactly_one_grain_tag(orch_env) -> None:  # noqa: ANN00
     check_grains(manifest)  # and no daily model reads a monthly one
 
 
-def test_daily_and_monthly_jobs_select_by_tag(orch_env) -> None:  # noqa: ANN001
+def test_daily_and_monthly_jobs_select_by_tag(definitions_env) -> None:  # noqa: ANN001
     from orchestration.assets.delivery import DELIVERY_KEY
     from orchestration.assets.extract import RAW_KEYS
     from orchestration.checks import freshness_check_keys, freshness_checks
     from orchestration.definitions import build_definitions
     from orchestration.jobs import daily_job_selection, monthly_job_selection
 
-    definitions = build_definitions(orch_env.settings)
-    manifest = load_manifest(orch_env.settings, dbt_project(orch_env.settings))
+    definitions = build_definitions(definitions_env.settings)
+    manifest = load_manifest(definitions_env.settings, dbt_project(definitions_env.settings))
     by_tag: dict[str, set[AssetKey]] = {DAILY: set(), MONTHLY: set()}
     for node in manifest["nodes"].values():
         if node["resource_type"] in BUILDABLE:

@@ -57,10 +57,10 @@ def test_schedule_partitions_use_the_reporting_timezone() -> None:
     assert previous_month(now, "America/New_York") == date(2026, 1, 1)
 
 
-def test_definitions_load(orch_env) -> None:  # noqa: ANN001
+def test_definitions_load(definitions_env) -> None:  # noqa: ANN001
     from orchestration.definitions import build_definitions, defs
 
-    definitions = build_definitions(orch_env.settings)
+    definitions = build_definitions(definitions_env.settings)
     repo = definitions.get_repository_def()
     graph = repo.asset_graph
     keys = set(graph.get_all_asset_keys())
@@ -124,35 +124,37 @@ def test_definitions_load(orch_env) -> None:  # noqa: ANN001
     assert resources["app_source"].app_source_dir == EnvVar("APP_SOURCE_DIR")
     assert resources["stripe_source"].stripe_dump_dir == EnvVar("STRIPE_DUMP_DIR")
     assert resources["raw_checks"].company_founded_date == EnvVar("COMPANY_FOUNDED_DATE")
-    assert resources["warehouse"].warehouse_role_prefix == orch_env.settings.warehouse_role_prefix  # a default
+    assert resources["warehouse"].warehouse_role_prefix == definitions_env.settings.warehouse_role_prefix  # a default
 
     # the lazily loaded code location (what dagster-webserver loads) is the same
     assert type(defs).__name__ in ("LazyDefinitions", "Definitions")
 
 
-def test_resources_take_handed_over_settings_as_values(orch_env, tmp_path) -> None:  # noqa: ANN001
+def test_resources_take_handed_over_settings_as_values(definitions_env, tmp_path) -> None:  # noqa: ANN001
     """Settings an entry point hands over (the demo's sources) reach the resources as values, not through the
     environment, and a run rebuilds the same settings from the fields alone."""
     from extract.settings import Settings
     from orchestration.resources import AppSourceResource, StripeSourceResource, WarehouseResource
 
-    handed = orch_env.settings.model_copy(update={"app_source_dir": tmp_path, "stripe_dump_dir": tmp_path / "s"})
+    handed = definitions_env.settings.model_copy(update={"app_source_dir": tmp_path, "stripe_dump_dir": tmp_path / "s"})
     app_source = AppSourceResource.from_settings(handed)
     assert app_source.app_source_dir == str(tmp_path)
     assert app_source.spec() == str(tmp_path)
     assert StripeSourceResource.from_settings(handed).settings().stripe_dump_dir == tmp_path / "s"
-    warehouse = WarehouseResource.from_settings(orch_env.settings)  # WAREHOUSE_URL from the environment: an EnvVar
+    warehouse = WarehouseResource.from_settings(
+        definitions_env.settings
+    )  # WAREHOUSE_URL from the environment: an EnvVar
     assert warehouse.process_config_and_initialize().settings() == Settings.model_validate(
-        {name: getattr(orch_env.settings, name) for name in WarehouseResource.model_fields}
+        {name: getattr(definitions_env.settings, name) for name in WarehouseResource.model_fields}
     )
 
 
-def test_daily_schedule_targets_yesterday(orch_env) -> None:  # noqa: ANN001
+def test_daily_schedule_targets_yesterday(definitions_env) -> None:  # noqa: ANN001
     from dagster import build_schedule_context
 
     from orchestration.definitions import build_definitions
 
-    repo = build_definitions(orch_env.settings).get_repository_def()
+    repo = build_definitions(definitions_env.settings).get_repository_def()
     schedule = next(s for s in repo.schedule_defs if s.name == "daily_schedule")
     context = build_schedule_context(
         scheduled_execution_time=datetime(2025, 11, 5, 1, 0, tzinfo=UTC), repository_def=repo

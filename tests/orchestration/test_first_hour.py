@@ -1,9 +1,11 @@
-"""The first hour, as the README has it: the demo without Chromium, then the commands it names next, in order, with
-no source variables set (they come from the settings file the demo wrote): a one-day backfill, summary, export,
-the UI with a backfill launched through it (then SIGTERM stops it and its processes), and `dbt build`.
+"""The first hour, as the README has it: the demo without Chromium, then the commands it names next, with no source
+variables set (they come from the settings file the demo wrote): a one-day backfill, then `execmetrics ui` in one
+terminal while summary, export and `dbt build` run in another, a backfill launched through the UI meanwhile, and
+SIGTERM stopping the UI and its processes.
 
 Each command runs as a user runs it: the `execmetrics` entry point in a subprocess, against a fresh warehouse
-database; a small demo company (3 tenants, one month) keeps it to minutes.
+database; a small demo company (3 tenants, one month) keeps it to minutes. The UI's start overlaps summary and
+export, and its backfill overlaps `dbt build`, as they would for a user with two terminals.
 """
 
 from __future__ import annotations
@@ -78,7 +80,7 @@ def run(env: dict[str, str], *args: str, timeout: float = 1500) -> tuple[int, li
     return done.returncode, lines
 
 
-@pytest.mark.timeout(1800)  # a demo, a backfill, the readers and a UI-launched backfill, one after another
+@pytest.mark.timeout(1800)  # a demo, a backfill, then the UI and its backfill beside the readers and dbt build
 def test_demo_without_chromium_then_the_readme_commands(user: dict[str, str]) -> None:
     home = Path(user["HOME_FOR_TEST"])
 
@@ -106,70 +108,86 @@ def test_demo_without_chromium_then_the_readme_commands(user: dict[str, str]) ->
     assert log.parent == home / "logs"
     assert "Running with dbt" in log.read_text() and "dagster - " in log.read_text()
 
-    code, lines = run(user, "summary", "--start", FIRST, "--end", LAST)
-    assert code == 0 and any("execmetrics summary" in line for line in lines), lines
-    code, lines = run(user, "export", "--start", FIRST, "--end", LAST)
-    assert code == 0 and len([line for line in lines if "PDF" in line and "skipped" in line]) == 1, lines
-
-    _ui_backfill_then_sigterm(user, home)
-
-    # the analysts' dbt build, from the checkout, on the same warehouse
-    target = Target.from_url(user["WAREHOUSE_URL"])
-    dbt_env = {**user, **target.dbt_env()}
-    dbt = subprocess.run(
-        [str(Path(sys.executable).parent / "dbt"), "build", "--target-path", str(home / "dbt_target")],
-        env={**dbt_env, "DBT_LOG_PATH": str(home / "dbt_logs")},
-        cwd=PROJECT_ROOT,
-        capture_output=True,
-        text=True,
-        timeout=1200,
-    )
-    assert dbt.returncode == 0, dbt.stdout[-4000:]
-
-
-def _ui_backfill_then_sigterm(user: dict[str, str], home: Path) -> None:
-    """`execmetrics ui`; a backfill launched through the UI's API runs with the demo's sources; SIGTERM stops all."""
-    port = _free_port()
-    proc = subprocess.Popen(
-        [EXECMETRICS, "ui", "--port", str(port)],
-        env=user,
-        cwd=PROJECT_ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in proc.stdout or []], daemon=True).start()
-    seen: list[str] = []
-    children: list[psutil.Process] = []
+    # `execmetrics ui` in one terminal; summary, export and dbt build in the other while it starts and runs
+    ui = _UiProcess(user, home)
     try:
+        code, lines = run(user, "summary", "--start", FIRST, "--end", LAST)
+        assert code == 0 and any("execmetrics summary" in line for line in lines), lines
+        code, lines = run(user, "export", "--start", FIRST, "--end", LAST)
+        assert code == 0 and len([line for line in lines if "PDF" in line and "skipped" in line]) == 1, lines
+
+        running = ui.wait_until_up()
+        # a backfill launched through the UI's API runs with the demo's sources, while the analysts' dbt build (from
+        # the checkout, on the same warehouse) runs in the other terminal
+        raw_app = [["raw", f"app_{table}"] for table in ("tenants", "users", "jobs", "events", "api_requests")]
+        backfill_id = launch_backfill(running, "2026-10-30", "2026-10-30", raw_app)
+        target = Target.from_url(user["WAREHOUSE_URL"])
+        dbt_env = {**user, **target.dbt_env()}
+        dbt = subprocess.run(
+            [str(Path(sys.executable).parent / "dbt"), "build", "--target-path", str(home / "dbt_target")],
+            env={**dbt_env, "DBT_LOG_PATH": str(home / "dbt_logs")},
+            cwd=PROJECT_ROOT,
+            capture_output=True,
+            text=True,
+            timeout=1200,
+        )
+        assert dbt.returncode == 0, dbt.stdout[-4000:]
+        status = wait_for_backfill(running, backfill_id, timeout=600)
+        assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), f"{status}\n{running.logs()}"
+    finally:
+        ui.sigterm()
+    ui.assert_stopped()
+
+
+class _UiProcess:
+    """`execmetrics ui` as a user starts it (a subprocess, its output read line by line); SIGTERM stops it and the
+    webserver and daemon it runs."""
+
+    def __init__(self, user: dict[str, str], home: Path) -> None:
+        self.user, self.home, self.port = user, home, _free_port()
+        self.proc = subprocess.Popen(
+            [EXECMETRICS, "ui", "--port", str(self.port)],
+            env=user,
+            cwd=PROJECT_ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        threading.Thread(target=lambda: [self.lines.put(line) for line in self.proc.stdout or []], daemon=True).start()
+        self.seen: list[str] = []
+        self.children: list[psutil.Process] = []
+        self.code: int | None = None
+
+    def wait_until_up(self) -> RunningUi:
+        """The daemon is up, the webserver and daemon run as child processes in DAGSTER_HOME; the UI's handle."""
+        seen, home = self.seen, self.home
         deadline = time.monotonic() + 300
         while not any(line.startswith("Dagster daemon:") or "warning:" in line for line in seen):
-            assert proc.poll() is None and time.monotonic() < deadline, seen
+            assert self.proc.poll() is None and time.monotonic() < deadline, seen
             with contextlib.suppress(queue.Empty):
-                seen.append(lines.get(timeout=5))
+                seen.append(self.lines.get(timeout=5))
         assert any(line.startswith("Dagster daemon: running") for line in seen), seen
-        children = psutil.Process(proc.pid).children(recursive=True)
-        assert len(children) >= 2, "the webserver and the daemon run as child processes"
+        self.children = psutil.Process(self.proc.pid).children(recursive=True)
+        assert len(self.children) >= 2, "the webserver and the daemon run as child processes"
         # they run in DAGSTER_HOME: Dagster loads a .env from its working folder over the environment, and the
         # checkout's .env (a developer's demo) must not reach them
-        assert {Path(child.cwd()) for child in children} == {home / "dagster_home"}
-
+        assert {Path(child.cwd()) for child in self.children} == {home / "dagster_home"}
         logs = [home / "dagster_home" / "logs" / name for name in ("webserver.log", "daemon.log")]
-        ui = RunningUi(f"http://127.0.0.1:{port}", home / "dagster_home", Target.from_url(user["WAREHOUSE_URL"]),
-                       user, type("Procs", (), {"logs": logs})())  # fmt: skip
-        raw_app = [["raw", f"app_{table}"] for table in ("tenants", "users", "jobs", "events", "api_requests")]
-        backfill_id = launch_backfill(ui, "2026-10-30", "2026-10-30", raw_app)
-        status = wait_for_backfill(ui, backfill_id, timeout=600)
-        assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), f"{status}\n{ui.logs()}"
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        code = proc.wait(timeout=90)
-    assert code == 0
-    time.sleep(0.5)
-    alive = [child.pid for child in children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
-    assert alive == [], "SIGTERM left the webserver or the daemon running"
-    rest = []
-    while not lines.empty():
-        rest.append(lines.get())
-    assert any("Stopped the Dagster webserver and daemon" in line for line in seen + rest), seen + rest
+        target = Target.from_url(self.user["WAREHOUSE_URL"])
+        procs = type("Procs", (), {"logs": logs})()
+        return RunningUi(f"http://127.0.0.1:{self.port}", home / "dagster_home", target, self.user, procs)
+
+    def sigterm(self) -> None:
+        self.proc.send_signal(signal.SIGTERM)
+        self.code = self.proc.wait(timeout=90)
+
+    def assert_stopped(self) -> None:
+        assert self.code == 0
+        time.sleep(0.5)
+        alive = [child.pid for child in self.children if child.is_running() and child.status() != psutil.STATUS_ZOMBIE]
+        assert alive == [], "SIGTERM left the webserver or the daemon running"
+        rest = []
+        while not self.lines.empty():
+            rest.append(self.lines.get())
+        assert any("Stopped the Dagster webserver and daemon" in line for line in self.seen + rest), self.seen + rest

@@ -1,11 +1,12 @@
 """End to end: the webserver and the daemon run as real processes; a backfill launched through Dagster's GraphQL
-API (the one the UI uses) runs as a single run and fills every partition and the marts."""
+API (the one the UI uses) runs as a single run and fills every partition and the marts. The backfill is the session's
+daily one (ui_harness.daily_backfill): the browser test, when it runs first, has launched it already."""
 
 from __future__ import annotations
 
 import psycopg
 import pytest
-from ui_harness import daily_asset_keys, launch_backfill, wait_for_backfill
+from ui_harness import daily_backfill, wait_for_backfill
 
 pytestmark = pytest.mark.slow
 
@@ -21,7 +22,7 @@ def test_backfill_through_graphql_fills_partitions_and_marts(dagster_ui) -> None
     assert {"daily_job", "monthly_job"} <= {job["name"] for job in repo["jobs"]}
     assert {"daily_schedule", "monthly_schedule"} <= {s["name"] for s in repo["schedules"]}
 
-    backfill_id = launch_backfill(ui, "2025-11-02", "2025-11-04", daily_asset_keys(ui))
+    backfill_id = daily_backfill(ui)  # 2025-11-02..2025-11-04
     status = wait_for_backfill(ui, backfill_id)
     assert status["status"] in ("COMPLETED", "COMPLETED_SUCCESS"), f"{status}\n{ui.logs()}"
 

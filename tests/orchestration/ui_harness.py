@@ -32,7 +32,7 @@ class RunningUi:
     target: Target
     env: dict[str, str]
     procs: Any
-    backfill_id: str | None = None
+    daily_backfill_id: str | None = None
 
     def graphql(self, query: str, variables: dict[str, Any] | None = None, timeout: float = 60) -> dict[str, Any]:
         body = json.dumps({"query": query, "variables": variables or {}}).encode()
@@ -151,6 +151,17 @@ def daily_asset_keys(ui: RunningUi) -> list[list[str]]:
     return [list(key.path) for key in [*RAW_KEYS, *daily]]
 
 
+DAILY_BACKFILL = ("2025-11-02", "2025-11-04")
+
+
+def daily_backfill(ui: RunningUi) -> str:
+    """The session's one backfill of the daily job's assets over DAILY_BACKFILL, launched through the GraphQL API by
+    the first test that asks for it (the browser test shows it while it runs, the end-to-end test waits for it)."""
+    if ui.daily_backfill_id is None:
+        ui.daily_backfill_id = launch_backfill(ui, *DAILY_BACKFILL, daily_asset_keys(ui))
+    return ui.daily_backfill_id
+
+
 def launch_backfill(ui: RunningUi, first: str, last: str, asset_paths: list[list[str]]) -> str:
     keys = [f"{first[:8]}{day:02d}" for day in range(int(first[8:]), int(last[8:]) + 1)]
     params = {
@@ -161,7 +172,6 @@ def launch_backfill(ui: RunningUi, first: str, last: str, asset_paths: list[list
     }
     data = ui.graphql(LAUNCH_BACKFILL, {"params": params})["launchPartitionBackfill"]
     assert data["__typename"] == "LaunchBackfillSuccess", data
-    ui.backfill_id = data["backfillId"]
     return data["backfillId"]
 
 
