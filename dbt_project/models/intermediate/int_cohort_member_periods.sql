@@ -116,9 +116,9 @@ stored as (
 final as (
 
     select
-        periods.cohort_type::text as cohort_type,
-        periods.member_id::text as member_id,
-        periods.period_type::text as period_type,
+        periods.cohort_type::{{ text_type() }} as cohort_type,
+        periods.member_id::{{ text_type() }} as member_id,
+        periods.period_type::{{ text_type() }} as period_type,
         periods.period_number::integer as period_number,
         least(periods.first_active_date, stored.first_active_date)::date as first_active_date
 

@@ -66,14 +66,14 @@ final as (
         currency,
         mrr_original_minor::numeric(20, 4) as mrr_original_minor,
         mrr::numeric(20, 4) as mrr,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         (case
             when has_past_due and mrr > 0 then 'past_due'
             when mrr > 0 then 'active'
             when has_paused then 'paused'
             when has_trial then 'trialing'
             else 'free'
-        end)::text as status,
+        end)::{{ text_type() }} as status,
         {{ policy_label_sql() }} as policy
     from aggregated
 

@@ -100,7 +100,7 @@ tenant_actions as (
 final as (
 
     select
-        tenants.tenant_id::text as tenant_id,
+        tenants.tenant_id::{{ text_type() }} as tenant_id,
         tenants.created_date::date as created_date,
         {%- if activation_min_count <= 0 %}
             tenants.created_date::date as activated_date,
