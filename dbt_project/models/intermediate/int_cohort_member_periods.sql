@@ -9,11 +9,12 @@
 
     Incremental: a run reads the activity of [min_date - lookback_days, max_date] (int_user_daily_activity, indexed by
     day) and keeps, for every period it touches, the earlier of the first day stored and the first day read. A
-    change of the cohort vars, or of who is counted for past activity, needs a full refresh.
+    change of the cohort vars, or of who is counted for past activity, needs a full refresh. On Spark (Parquet tables
+    cannot update rows in place) it is a table that every run builds whole, from all activity.
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='delete+insert',
         unique_key=['cohort_type', 'member_id', 'period_type', 'period_number'],
         indexes=[{'columns': ['cohort_type', 'member_id', 'period_type', 'period_number'], 'unique': true}],

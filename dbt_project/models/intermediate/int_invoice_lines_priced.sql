@@ -50,7 +50,7 @@ line_discounts as (
             ) = 'forever'
         ) as forever_discount_amount
     from subscription_lines
-    cross join lateral jsonb_array_elements(subscription_lines.discount_amounts) as element
+    {{ join_json_values('subscription_lines.discount_amounts', 'element') }}
     left join discounts
         on discounts.discount_id = case
             when {{ json_typeof(json_get('element', 'discount')) }} = 'object' then {{ json_text('element', 'discount', 'id') }}

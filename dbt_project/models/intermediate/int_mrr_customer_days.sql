@@ -35,7 +35,7 @@ days as (
         windowed.mrr,
         day::date as day
     from windowed
-    cross join lateral generate_series(windowed.window_from, windowed.window_to, interval '1 day') as day
+    {{ join_series('windowed.window_from', 'windowed.window_to', 'day', 'day') }}
     where windowed.window_from <= windowed.window_to
 
 ),

@@ -28,13 +28,11 @@ months as (
         customer_spans.tenant_id,
         customer_spans.currency,
         month::date as month,
-        least((month + interval '1 month - 1 day')::date, {{ revenue_as_of_date() }}) as month_end_day
+        least({{ month_last_day('month') }}, {{ revenue_as_of_date() }}) as month_end_day
     from customer_spans
-    cross join lateral generate_series(
-        customer_spans.first_month,
-        date_trunc('month', {{ revenue_as_of_date() }})::date,
-        interval '1 month'
-    ) as month
+    {{ join_series(
+        'customer_spans.first_month', "date_trunc('month', " ~ revenue_as_of_date() ~ ")::date", 'month', 'month'
+    ) }}
 
 ),
 
@@ -45,7 +43,7 @@ month_peaks as (
         date_trunc('month', day)::date as month,
         max(mrr) as peak_mrr,
         max(mrr_original_minor) as peak_mrr_original_minor,
-        (array_agg(status order by day desc) filter (where mrr > 0))[1] as last_paying_status
+        {{ latest_value('status', 'day', 'mrr > 0') }} as last_paying_status
     from ledger
     group by customer_id, date_trunc('month', day)::date
 

@@ -34,10 +34,10 @@ discount_objects as (
     union all
     select element as discount_object
     from invoices
-    cross join
-        lateral jsonb_array_elements(
-            case when {{ json_typeof('discounts') }} = 'array' then discounts else '[]'::{{ json_type() }} end
-        ) as element
+    {{ join_json_values(
+        "case when " ~ json_typeof('discounts') ~ " = 'array' then discounts else '[]'::" ~ json_type() ~ " end",
+        'element',
+    ) }}
     where {{ json_typeof('element') }} = 'object'
     union all
     select discount as discount_object from subscriptions

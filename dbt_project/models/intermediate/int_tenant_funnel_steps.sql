@@ -11,7 +11,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_keys_strategy(),
+        partition_by=replace_keys_partition_by('tenant_id'),
         unique_key='tenant_id',
         indexes=[{'columns': ['tenant_id'], 'unique': true}, {'columns': ['created_date']}],
         on_schema_change='fail',

@@ -58,7 +58,7 @@ jobs_ended as (
         job_status,
         case
             when job_status in ('succeeded', 'failed') and started_at is not null and ended_at >= started_at
-                then extract(epoch from ended_at - started_at)
+                then {{ seconds_between('started_at', 'ended_at') }}
         end as duration_s
 
     from jobs

@@ -11,7 +11,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_keys_strategy(),
+        partition_by=replace_keys_partition_by('metric_date'),
         unique_key='metric_date',
         on_schema_change='append_new_columns',
     )
