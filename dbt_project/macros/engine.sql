@@ -215,3 +215,13 @@
     {%- endfor -%}
     {{ return(statements[0]) }}
 {% endmacro %}
+
+{#- Whole days from one date to another (Postgres' date - date; Spark's is an interval). -#}
+{% macro days_between(start_expr, end_expr) %}{{ return(adapter.dispatch('days_between')(start_expr, end_expr)) }}{% endmacro %}
+{% macro default__days_between(start_expr, end_expr) %}({{ end_expr }} - {{ start_expr }}){% endmacro %}
+{% macro spark__days_between(start_expr, end_expr) %}datediff({{ end_expr }}, {{ start_expr }}){% endmacro %}
+
+{#- Integer division, truncated (Postgres' integer / integer; Spark's / always gives a fraction). -#}
+{% macro int_div(numerator, denominator) %}{{ return(adapter.dispatch('int_div')(numerator, denominator)) }}{% endmacro %}
+{% macro default__int_div(numerator, denominator) %}{{ numerator }} / {{ denominator }}{% endmacro %}
+{% macro spark__int_div(numerator, denominator) %}{{ numerator }} div {{ denominator }}{% endmacro %}

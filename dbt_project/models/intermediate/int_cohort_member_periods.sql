@@ -95,7 +95,7 @@ periods as (
         member_activity.member_id,
         period_types.period_type,
         least(
-            (member_activity.activity_date - member_activity.start_date) / period_types.period_days,
+            {{ int_div(days_between('member_activity.start_date', 'member_activity.activity_date'), 'period_types.period_days') }},
             period_types.max_period + 1
         ) as period_number,
         min(member_activity.activity_date) as first_active_date

@@ -79,7 +79,7 @@ with_history as (
         max(case
             when ending_mrr > 0 {% if policy('same_month_new_churn') == 'count_both' %}or peak_mrr > 0{% endif %}
                 then month
-        end) over (customer_months rows between unbounded preceding and 1 preceding)
+        end) over (partition by customer_id order by month rows between unbounded preceding and 1 preceding)
             as last_paying_month_before
     from month_ends
     window customer_months as (partition by customer_id order by month)
