@@ -71,6 +71,7 @@ def land_raw_parquet(
     spark_dir: Path,
     schema: str = "raw",
     progress: Callable[[str, int], None] | None = None,
+    batch_rows: int = BATCH_ROWS,
 ) -> dict[str, int]:
     """Write every table of `schema` to `<spark_dir>/<schema>/<table>/part-00000.parquet`; returns rows per table."""
     import pyarrow as pa
@@ -79,6 +80,7 @@ def land_raw_parquet(
     tables = raw_tables(conn, schema)
     if not tables:
         raise ParquetLandingError(f"the warehouse has no {schema} tables: load or extract some data first")
+    spark_dir = Path(spark_dir)
     counts: dict[str, int] = {}
     for table, columns in tables.items():
         unknown = [f"{column} ({data_type})" for column, data_type in columns if data_type not in _ARROW_TYPES]
@@ -100,10 +102,10 @@ def land_raw_parquet(
         shutil.rmtree(staging, ignore_errors=True)
         staging.mkdir(parents=True)
         rows = 0
-        with conn.cursor(name=f"land_{table}") as cursor:
+        with conn.transaction(), conn.cursor(name=f"land_{table}") as cursor:  # a server-side cursor needs one
             cursor.execute(query)
             with pq.ParquetWriter(staging / "part-00000.parquet", arrow_schema) as writer:
-                while batch := cursor.fetchmany(BATCH_ROWS):
+                while batch := cursor.fetchmany(batch_rows):
                     writer.write_batch(
                         pa.RecordBatch.from_arrays(
                             [pa.array([row[i] for row in batch], type=f.type) for i, f in enumerate(arrow_schema)],

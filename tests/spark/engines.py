@@ -80,15 +80,18 @@ def rows_postgres(conn: Any, relation: str) -> tuple[list[str], Counter]:
     return columns, Counter(tuple(normalise(v) for v in row) for row in cursor.fetchall())
 
 
-def rows_spark(spark: Any, relation: str) -> tuple[list[str], Counter]:
+def rows_spark(spark: Any, relation: str, columns: list[str] | None = None) -> tuple[list[str], Counter]:
+    """The rows of `relation`, its columns in the order given (Spark puts a table's partition columns last)."""
     frame = spark.sql(f"select * from {relation}")
+    if columns is not None and sorted(columns) == sorted(frame.columns):
+        frame = frame.select(*[f"`{name}`" for name in columns])
     return list(frame.columns), Counter(tuple(normalise(v) for v in row) for row in frame.collect())
 
 
 def compare(conn: Any, spark: Any, relation: str) -> list[str]:
     """What differs in `relation` between the engines (empty when the rows are equal)."""
     pg_columns, pg_rows = rows_postgres(conn, relation)
-    sp_columns, sp_rows = rows_spark(spark, relation)
+    sp_columns, sp_rows = rows_spark(spark, relation, pg_columns)
     if pg_columns != sp_columns:
         return [f"{relation}: columns differ: postgres {pg_columns}, spark {sp_columns}"]
     problems = []
