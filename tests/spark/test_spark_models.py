@@ -43,7 +43,9 @@ INTERMEDIATE = [
     "int_invoice_lines_priced",
     "int_stripe__customer_tenants",
     "int_stripe__discounts",
+    "int_stripe__invoice_tenants",
     "int_stripe__payment_failures",
+    "int_stripe__subscription_tenants",
     "int_subscription_trials",
     "int_tenant_funnel_steps",
     "int_tenants_classified",
@@ -68,7 +70,7 @@ def engines(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iter
         pytest.skip("Spark needs Java 17 or later on PATH")
     from engines import spark_session
 
-    selection = " ".join(SPARK_MODELS)
+    selection = " ".join(f"+{model}" for model in SPARK_MODELS)  # with their parents, compared or not
     tmp = tmp_path_factory.mktemp("spark_engines")
     with fresh_warehouse(pg_server) as target:
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
