@@ -310,6 +310,7 @@ class Warehouse:
             **self.target.dbt_env(),
             "INCLUDE_PERSONAL_DATA": str(self.settings.include_personal_data).lower(),
             "EXECMETRICS_ACTOR": actor(self.settings),
+            "SPARK_DIR": str(Path(self.settings.spark_dir).resolve()),
         }
 
 

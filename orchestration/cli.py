@@ -176,6 +176,31 @@ def warehouse_url(
     out.print(target.url.replace("+psycopg", "") if show_password else target.redacted_url())
 
 
+@warehouse_app.command("land-parquet")
+def warehouse_land_parquet() -> None:
+    """Copy the raw schema's tables to Parquet under SPARK_DIR for the dbt models' Spark target (DBT_TARGET=spark).
+
+    Each table's folder is replaced whole; dbt registers them as the raw source tables when it runs on Spark."""
+    try:
+        import pyarrow  # noqa: F401
+
+        from extract.parquet import ParquetLandingError, land_raw_parquet
+    except ImportError as exc:
+        raise _fail(f"the Spark target needs the spark extra: pip install -e '.[spark]' ({exc})") from exc
+    settings = load_settings()
+    wh = Warehouse(settings)
+    _start_embedded(wh)
+    grid = Table("table", "rows", title=f"raw tables as Parquet in {shown_path(settings.spark_dir / 'raw')}")
+    try:
+        with wh.connect() as conn:
+            counts = land_raw_parquet(conn, settings.spark_dir)
+    except ParquetLandingError as exc:
+        raise _fail(str(exc)) from exc
+    for table, rows in counts.items():
+        grid.add_row(f"raw.{table}", f"{rows:,}")
+    out.print(grid)
+
+
 @warehouse_app.command("env")
 def warehouse_env(role: RoleOption = "transformer") -> None:
     """Print `export` lines for dbt's profile (profiles.yml) to connect as a role: eval "$(execmetrics warehouse env)".

@@ -1,8 +1,7 @@
 {#-
     The reporting day: a "day" is a calendar day in var('reporting_timezone') (env REPORTING_TIMEZONE, default UTC),
     so DST days are 23 or 25 hours long. Every model turns a timestamp into a day, or a day into its first instant,
-    with these macros only. The SQL is Postgres's; another adapter adds <adapter>__reporting_date and
-    <adapter>__reporting_day_start.
+    with these macros only: Postgres's SQL (default__) and Spark's (spark__).
 -#}
 
 {#- the reporting timezone as a SQL string literal -#}
@@ -26,4 +25,14 @@
 
 {% macro default__reporting_day_start(date_expr) -%}
     ((({{ date_expr }})::date)::timestamp at time zone {{ reporting_timezone_literal() }})
+{%- endmacro %}
+
+{#- Spark: TIMESTAMP is an instant; from_utc_timestamp shows it as the reporting timezone's wall clock (the session
+    timezone is UTC, profiles.yml), and to_utc_timestamp reads a wall clock there back into an instant. -#}
+{% macro spark__reporting_date(ts_expr) -%}
+    to_date(from_utc_timestamp({{ ts_expr }}, {{ reporting_timezone_literal() }}))
+{%- endmacro %}
+
+{% macro spark__reporting_day_start(date_expr) -%}
+    to_utc_timestamp(cast(cast({{ date_expr }} as date) as timestamp), {{ reporting_timezone_literal() }})
 {%- endmacro %}

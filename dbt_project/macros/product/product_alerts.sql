@@ -51,7 +51,7 @@
 {% macro product_metric_value(name_expr, row_alias, metrics) -%}
     case {{ name_expr }}
     {%- for metric in metrics %}
-        when '{{ metric }}' then {{ row_alias }}.{{ metric }}::numeric
+        when '{{ metric }}' then {{ row_alias }}.{{ metric }}::{{ numeric_type() }}
     {%- endfor %}
     end
 {%- endmacro %}

@@ -34,17 +34,17 @@ tenants as (
 
 {#- customer_id and customer_name of the rows of `relation`, each followed by a comma -#}
 {% macro customer_name_columns(relation) -%}
-        {{ relation }}.customer_id::text as customer_id,
-        coalesce(customers.customer_name, {{ relation }}.customer_id)::text as customer_name,
+        {{ relation }}.customer_id::{{ text_type() }} as customer_id,
+        coalesce(customers.customer_name, {{ relation }}.customer_id)::{{ text_type() }} as customer_name,
 {%- endmacro %}
 
 {#- tenant_id and tenant_name (and the tenant's plan and segment) of the rows of `relation`, each followed by a comma -#}
 {% macro tenant_name_columns(relation, plan_and_segment=true) -%}
-        {{ relation }}.tenant_id::text as tenant_id,
-        coalesce(tenants.tenant_name, {{ relation }}.tenant_id)::text as tenant_name,
+        {{ relation }}.tenant_id::{{ text_type() }} as tenant_id,
+        coalesce(tenants.tenant_name, {{ relation }}.tenant_id)::{{ text_type() }} as tenant_name,
 {%- if plan_and_segment %}
-        tenants.plan::text as plan,
-        tenants.segment::text as segment,
+        tenants.plan::{{ text_type() }} as plan,
+        tenants.segment::{{ text_type() }} as segment,
 {%- endif %}
 {%- endmacro %}
 

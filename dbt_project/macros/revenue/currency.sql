@@ -1,5 +1,5 @@
 {#- Unix seconds (Stripe) → timestamptz. -#}
-{% macro stripe_ts(expr) %}to_timestamp(({{ expr }})::bigint){% endmacro %}
+{% macro stripe_ts(expr) %}{{ epoch_to_timestamp(expr) }}{% endmacro %}
 
 {#- Months per billing interval: day, week, month, year × interval_count, as a numeric expression. -#}
 {% macro interval_months(interval_expr, count_expr) -%}
@@ -13,7 +13,7 @@
 
 {#- Minor units → major units with the ISO 4217 exponent from the currencies seed. -#}
 {% macro minor_to_major(amount_expr, exponent_expr) -%}
-    (({{ amount_expr }})::numeric / power(10::numeric, {{ exponent_expr }}))
+    (({{ amount_expr }})::{{ numeric_type() }} / power(10::{{ numeric_type() }}, {{ exponent_expr }}))
 {%- endmacro %}
 
 {#- The revenue as-of day: max_date when a window is passed, else today (in the reporting timezone). -#}
@@ -70,8 +70,8 @@
 {#- An amount in minor units of `currency_expr` → reporting-currency major units at the rate valid on `date_expr`. -#}
 {% macro to_reporting(amount_expr, currency_expr, date_expr) -%}
     (
-        ({{ amount_expr }})::numeric
-        / power(10::numeric, (
+        ({{ amount_expr }})::{{ numeric_type() }}
+        / power(10::{{ numeric_type() }}, (
             select cur.minor_unit_exponent from {{ ref('currencies') }} as cur
             where cur.currency_code = {{ currency_expr }}
         ))

@@ -97,4 +97,4 @@
     {{ return(parts | join(' ')) }}
 {% endmacro %}
 
-{% macro policy_label_sql() %}'{{ policy_label() }}'::text{% endmacro %}
+{% macro policy_label_sql() %}'{{ policy_label() }}'::{{ text_type() }}{% endmacro %}

@@ -9,11 +9,12 @@
 
     Incremental: a run reads the activity of [min_date - lookback_days, max_date] (int_user_daily_activity, indexed by
     day) and keeps, for every period it touches, the earlier of the first day stored and the first day read. A
-    change of the cohort vars, or of who is counted for past activity, needs a full refresh.
+    change of the cohort vars, or of who is counted for past activity, needs a full refresh. On Spark (Parquet tables
+    cannot update rows in place) it is a table that every run builds whole, from all activity.
 -#}
 {{
     config(
-        materialized='incremental',
+        materialized='table' if target.type == 'spark' else 'incremental',
         incremental_strategy='delete+insert',
         unique_key=['cohort_type', 'member_id', 'period_type', 'period_number'],
         indexes=[{'columns': ['cohort_type', 'member_id', 'period_type', 'period_number'], 'unique': true}],
@@ -94,7 +95,7 @@ periods as (
         member_activity.member_id,
         period_types.period_type,
         least(
-            (member_activity.activity_date - member_activity.start_date) / period_types.period_days,
+            {{ int_div(days_between('member_activity.start_date', 'member_activity.activity_date'), 'period_types.period_days') }},
             period_types.max_period + 1
         ) as period_number,
         min(member_activity.activity_date) as first_active_date
@@ -116,9 +117,9 @@ stored as (
 final as (
 
     select
-        periods.cohort_type::text as cohort_type,
-        periods.member_id::text as member_id,
-        periods.period_type::text as period_type,
+        periods.cohort_type::{{ text_type() }} as cohort_type,
+        periods.member_id::{{ text_type() }} as member_id,
+        periods.period_type::{{ text_type() }} as period_type,
         periods.period_number::integer as period_number,
         least(periods.first_active_date, stored.first_active_date)::date as first_active_date
 

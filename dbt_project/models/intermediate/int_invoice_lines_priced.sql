@@ -42,19 +42,19 @@ line_discounts as (
 
     select
         subscription_lines.line_id,
-        sum(abs((element ->> 'amount')::bigint)) as discount_amount,
-        sum(abs((element ->> 'amount')::bigint)) filter (
+        sum(abs(({{ json_text('element', 'amount') }})::bigint)) as discount_amount,
+        sum(abs(({{ json_text('element', 'amount') }})::bigint)) filter (
             where coalesce(
                 discounts.coupon_duration,
-                element -> 'discount' -> 'coupon' ->> 'duration'
+                {{ json_text('element', 'discount', 'coupon', 'duration') }}
             ) = 'forever'
         ) as forever_discount_amount
     from subscription_lines
-    cross join lateral jsonb_array_elements(subscription_lines.discount_amounts) as element
+    {{ join_json_values('subscription_lines.discount_amounts', 'element') }}
     left join discounts
         on discounts.discount_id = case
-            when jsonb_typeof(element -> 'discount') = 'object' then element -> 'discount' ->> 'id'
-            else element ->> 'discount'
+            when {{ json_typeof(json_get('element', 'discount')) }} = 'object' then {{ json_text('element', 'discount', 'id') }}
+            else {{ json_text('element', 'discount') }}
         end
     group by subscription_lines.line_id
 
@@ -160,7 +160,7 @@ final as (
             when is_full_discount and {{ policy('full_discount_as_free') }} then 0
             else
                 interval_amount
-                * greatest(abs(amount) - applied_discount_amount, 0)::numeric / abs(amount)
+                * greatest(abs(amount) - applied_discount_amount, 0)::{{ numeric_type() }} / abs(amount)
                 / interval_months
         end)::numeric(20, 4) as mrr_minor
     from valued

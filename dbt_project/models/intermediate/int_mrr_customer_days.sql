@@ -35,7 +35,7 @@ days as (
         windowed.mrr,
         day::date as day
     from windowed
-    cross join lateral generate_series(windowed.window_from, windowed.window_to, interval '1 day') as day
+    {{ join_series('windowed.window_from', 'windowed.window_to', 'day', 'day') }}
     where windowed.window_from <= windowed.window_to
 
 ),
@@ -66,14 +66,14 @@ final as (
         currency,
         mrr_original_minor::numeric(20, 4) as mrr_original_minor,
         mrr::numeric(20, 4) as mrr,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         (case
             when has_past_due and mrr > 0 then 'past_due'
             when mrr > 0 then 'active'
             when has_paused then 'paused'
             when has_trial then 'trialing'
             else 'free'
-        end)::text as status,
+        end)::{{ text_type() }} as status,
         {{ policy_label_sql() }} as policy
     from aggregated
 

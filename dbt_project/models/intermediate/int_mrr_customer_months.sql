@@ -28,13 +28,11 @@ months as (
         customer_spans.tenant_id,
         customer_spans.currency,
         month::date as month,
-        least((month + interval '1 month - 1 day')::date, {{ revenue_as_of_date() }}) as month_end_day
+        least({{ month_last_day('month') }}, {{ revenue_as_of_date() }}) as month_end_day
     from customer_spans
-    cross join lateral generate_series(
-        customer_spans.first_month,
-        date_trunc('month', {{ revenue_as_of_date() }})::date,
-        interval '1 month'
-    ) as month
+    {{ join_series(
+        'customer_spans.first_month', "date_trunc('month', " ~ revenue_as_of_date() ~ ")::date", 'month', 'month'
+    ) }}
 
 ),
 
@@ -45,7 +43,7 @@ month_peaks as (
         date_trunc('month', day)::date as month,
         max(mrr) as peak_mrr,
         max(mrr_original_minor) as peak_mrr_original_minor,
-        (array_agg(status order by day desc) filter (where mrr > 0))[1] as last_paying_status
+        {{ latest_value('status', 'day', 'mrr > 0') }} as last_paying_status
     from ledger
     group by customer_id, date_trunc('month', day)::date
 
@@ -81,7 +79,7 @@ with_history as (
         max(case
             when ending_mrr > 0 {% if policy('same_month_new_churn') == 'count_both' %}or peak_mrr > 0{% endif %}
                 then month
-        end) over (customer_months rows between unbounded preceding and 1 preceding)
+        end) over (partition by customer_id order by month rows between unbounded preceding and 1 preceding)
             as last_paying_month_before
     from month_ends
     window customer_months as (partition by customer_id order by month)

@@ -30,35 +30,35 @@ coupons as (
 discount_objects as (
 
     select discount as discount_object from invoices
-    where jsonb_typeof(discount) = 'object'
+    where {{ json_typeof('discount') }} = 'object'
     union all
     select element as discount_object
     from invoices
-    cross join
-        lateral jsonb_array_elements(
-            case when jsonb_typeof(discounts) = 'array' then discounts else '[]'::jsonb end
-        ) as element
-    where jsonb_typeof(element) = 'object'
+    {{ join_json_values(
+        "case when " ~ json_typeof('discounts') ~ " = 'array' then discounts else '[]'::" ~ json_type() ~ " end",
+        'element',
+    ) }}
+    where {{ json_typeof('element') }} = 'object'
     union all
     select discount as discount_object from subscriptions
-    where jsonb_typeof(discount) = 'object'
+    where {{ json_typeof('discount') }} = 'object'
     union all
     select discount as discount_object from customers
-    where jsonb_typeof(discount) = 'object'
+    where {{ json_typeof('discount') }} = 'object'
 
 ),
 
 parsed as (
 
     select
-        discount_object ->> 'id' as discount_id,
+        {{ json_text('discount_object', 'id') }} as discount_id,
         case
-            when jsonb_typeof(discount_object -> 'coupon') = 'object' then discount_object -> 'coupon' ->> 'id'
-            else discount_object ->> 'coupon'
+            when {{ json_typeof(json_get('discount_object', 'coupon')) }} = 'object' then {{ json_text('discount_object', 'coupon', 'id') }}
+            else {{ json_text('discount_object', 'coupon') }}
         end as coupon_id,
-        discount_object -> 'coupon' ->> 'duration' as embedded_duration
+        {{ json_text('discount_object', 'coupon', 'duration') }} as embedded_duration
     from discount_objects
-    where discount_object ->> 'id' is not null
+    where {{ json_text('discount_object', 'id') }} is not null
 
 ),
 

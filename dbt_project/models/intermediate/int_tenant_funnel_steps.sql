@@ -11,7 +11,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_keys_strategy(),
+        partition_by=replace_keys_partition_by('tenant_id'),
         unique_key='tenant_id',
         indexes=[{'columns': ['tenant_id'], 'unique': true}, {'columns': ['created_date']}],
         on_schema_change='fail',
@@ -100,7 +101,7 @@ tenant_actions as (
 final as (
 
     select
-        tenants.tenant_id::text as tenant_id,
+        tenants.tenant_id::{{ text_type() }} as tenant_id,
         tenants.created_date::date as created_date,
         {%- if activation_min_count <= 0 %}
             tenants.created_date::date as activated_date,

@@ -8,7 +8,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_keys_strategy(),
+        partition_by=replace_keys_partition_by('activity_date'),
         unique_key='activity_date',
         indexes=[{'columns': ['activity_date']}, {'columns': ['user_id']}],
         on_schema_change='fail',

@@ -10,16 +10,16 @@ source as (
 renamed as (
 
     select
-        id::text as request_id,
-        tenant_id::text as tenant_id,
-        user_id::text as user_id,
-        method::text as http_method,
-        route::text as route,
+        id::{{ text_type() }} as request_id,
+        tenant_id::{{ text_type() }} as tenant_id,
+        user_id::{{ text_type() }} as user_id,
+        method::{{ text_type() }} as http_method,
+        route::{{ text_type() }} as route,
         status_code::integer as status_code,
-        duration_ms::double precision as duration_ms,
-        occurred_at::timestamptz as occurred_at,
-        _batch_id::text as batch_id,
-        _extracted_at::timestamptz as extracted_at
+        duration_ms::{{ double_type() }} as duration_ms,
+        occurred_at::{{ timestamptz_type() }} as occurred_at,
+        _batch_id::{{ text_type() }} as batch_id,
+        _extracted_at::{{ timestamptz_type() }} as extracted_at
 
     from source
 

@@ -10,14 +10,14 @@ source as (
 renamed as (
 
     select
-        id::text as event_id,
-        tenant_id::text as tenant_id,
-        user_id::text as user_id,
-        event_type::text as event_type,
-        occurred_at::timestamptz as occurred_at,
-        properties::jsonb as properties,
-        _batch_id::text as batch_id,
-        _extracted_at::timestamptz as extracted_at
+        id::{{ text_type() }} as event_id,
+        tenant_id::{{ text_type() }} as tenant_id,
+        user_id::{{ text_type() }} as user_id,
+        event_type::{{ text_type() }} as event_type,
+        occurred_at::{{ timestamptz_type() }} as occurred_at,
+        properties::{{ json_type() }} as properties,
+        _batch_id::{{ text_type() }} as batch_id,
+        _extracted_at::{{ timestamptz_type() }} as extracted_at
 
     from source
 

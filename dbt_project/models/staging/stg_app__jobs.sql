@@ -24,17 +24,17 @@ latest as (
 renamed as (
 
     select
-        id::text as job_id,
-        tenant_id::text as tenant_id,
-        job_type::text as job_type,
-        status::text as job_status,
-        created_at::timestamptz as created_at,
-        started_at::timestamptz as started_at,
-        finished_at::timestamptz as finished_at,
-        updated_at::timestamptz as updated_at,
-        error::text as error_message,
-        _batch_id::text as batch_id,
-        _extracted_at::timestamptz as extracted_at
+        id::{{ text_type() }} as job_id,
+        tenant_id::{{ text_type() }} as tenant_id,
+        job_type::{{ text_type() }} as job_type,
+        status::{{ text_type() }} as job_status,
+        created_at::{{ timestamptz_type() }} as created_at,
+        started_at::{{ timestamptz_type() }} as started_at,
+        finished_at::{{ timestamptz_type() }} as finished_at,
+        updated_at::{{ timestamptz_type() }} as updated_at,
+        error::{{ text_type() }} as error_message,
+        _batch_id::{{ text_type() }} as batch_id,
+        _extracted_at::{{ timestamptz_type() }} as extracted_at
 
     from latest
 

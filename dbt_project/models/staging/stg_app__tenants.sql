@@ -24,16 +24,16 @@ latest as (
 renamed as (
 
     select
-        id::text as tenant_id,
-        name::text as tenant_name,
-        plan::text as plan,
-        created_at::timestamptz as created_at,
-        updated_at::timestamptz as updated_at,
-        stripe_customer_id::text as stripe_customer_id,
+        id::{{ text_type() }} as tenant_id,
+        name::{{ text_type() }} as tenant_name,
+        plan::{{ text_type() }} as plan,
+        created_at::{{ timestamptz_type() }} as created_at,
+        updated_at::{{ timestamptz_type() }} as updated_at,
+        stripe_customer_id::{{ text_type() }} as stripe_customer_id,
         coalesce(is_internal, false)::boolean as is_internal,
-        deleted_at::timestamptz as deleted_at,
-        _batch_id::text as batch_id,
-        _extracted_at::timestamptz as extracted_at
+        deleted_at::{{ timestamptz_type() }} as deleted_at,
+        _batch_id::{{ text_type() }} as batch_id,
+        _extracted_at::{{ timestamptz_type() }} as extracted_at
 
     from latest
 

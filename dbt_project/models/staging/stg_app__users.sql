@@ -24,16 +24,16 @@ latest as (
 renamed as (
 
     select
-        id::text as user_id,
-        tenant_id::text as tenant_id,
-        email::text as email,
-        created_at::timestamptz as created_at,
-        updated_at::timestamptz as updated_at,
-        last_login_at::timestamptz as last_login_at,
+        id::{{ text_type() }} as user_id,
+        tenant_id::{{ text_type() }} as tenant_id,
+        email::{{ text_type() }} as email,
+        created_at::{{ timestamptz_type() }} as created_at,
+        updated_at::{{ timestamptz_type() }} as updated_at,
+        last_login_at::{{ timestamptz_type() }} as last_login_at,
         coalesce(is_staff, false)::boolean as is_staff,
-        deleted_at::timestamptz as deleted_at,
-        _batch_id::text as batch_id,
-        _extracted_at::timestamptz as extracted_at
+        deleted_at::{{ timestamptz_type() }} as deleted_at,
+        _batch_id::{{ text_type() }} as batch_id,
+        _extracted_at::{{ timestamptz_type() }} as extracted_at
 
     from latest
 

@@ -11,11 +11,11 @@ renamed as (
 
     select
         id as coupon_id,
-        payload ->> 'duration' as duration,
-        (payload ->> 'duration_in_months')::integer as duration_in_months,
-        (payload ->> 'percent_off')::numeric as percent_off,
-        (payload ->> 'amount_off')::bigint as amount_off,
-        upper(payload ->> 'currency') as currency,
+        {{ json_text('payload', 'duration') }} as duration,
+        ({{ json_text('payload', 'duration_in_months') }})::integer as duration_in_months,
+        ({{ json_text('payload', 'percent_off') }})::{{ numeric_type() }} as percent_off,
+        ({{ json_text('payload', 'amount_off') }})::bigint as amount_off,
+        upper({{ json_text('payload', 'currency') }}) as currency,
         is_deleted
 
     from source

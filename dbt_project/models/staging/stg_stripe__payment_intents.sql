@@ -11,18 +11,18 @@ renamed as (
 
     select
         id as payment_intent_id,
-        payload ->> 'customer' as customer_id,
-        payload ->> 'invoice' as invoice_id,
-        upper(payload ->> 'currency') as currency,
-        (payload ->> 'amount')::bigint as amount,
-        payload ->> 'status' as status,
+        {{ json_text('payload', 'customer') }} as customer_id,
+        {{ json_text('payload', 'invoice') }} as invoice_id,
+        upper({{ json_text('payload', 'currency') }}) as currency,
+        ({{ json_text('payload', 'amount') }})::bigint as amount,
+        {{ json_text('payload', 'status') }} as status,
         coalesce(
-            payload -> 'last_payment_error' ->> 'decline_code',
-            payload -> 'last_payment_error' ->> 'code'
+            {{ json_text('payload', 'last_payment_error', 'decline_code') }},
+            {{ json_text('payload', 'last_payment_error', 'code') }}
         ) as failure_code,
-        payload -> 'last_payment_error' is not null
-        and jsonb_typeof(payload -> 'last_payment_error') = 'object' as has_payment_error,
-        {{ stripe_ts("payload ->> 'created'") }} as created_at,
+        {{ json_get('payload', 'last_payment_error') }} is not null
+        and {{ json_typeof(json_get('payload', 'last_payment_error')) }} = 'object' as has_payment_error,
+        {{ stripe_ts(json_text('payload', 'created')) }} as created_at,
         is_deleted
 
     from source

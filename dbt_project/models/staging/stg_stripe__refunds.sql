@@ -11,13 +11,13 @@ renamed as (
 
     select
         id as refund_id,
-        payload ->> 'charge' as charge_id,
-        payload ->> 'payment_intent' as payment_intent_id,
-        upper(payload ->> 'currency') as currency,
-        (payload ->> 'amount')::bigint as amount,
-        payload ->> 'status' as status,
-        payload ->> 'reason' as reason,
-        {{ stripe_ts("payload ->> 'created'") }} as created_at,
+        {{ json_text('payload', 'charge') }} as charge_id,
+        {{ json_text('payload', 'payment_intent') }} as payment_intent_id,
+        upper({{ json_text('payload', 'currency') }}) as currency,
+        ({{ json_text('payload', 'amount') }})::bigint as amount,
+        {{ json_text('payload', 'status') }} as status,
+        {{ json_text('payload', 'reason') }} as reason,
+        {{ stripe_ts(json_text('payload', 'created')) }} as created_at,
         is_deleted
 
     from source

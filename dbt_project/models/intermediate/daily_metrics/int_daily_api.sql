@@ -57,9 +57,9 @@ final as (
         coalesce(api.api_requests, 0) as api_requests,
         coalesce(api.api_4xx, 0) as api_4xx,
         coalesce(api.api_5xx, 0) as api_5xx,
-        round(api.api_p50_latency_ms::numeric, 3)::numeric(20, 3) as api_p50_latency_ms,
-        round(api.api_p95_latency_ms::numeric, 3)::numeric(20, 3) as api_p95_latency_ms,
-        round(api.api_p99_latency_ms::numeric, 3)::numeric(20, 3) as api_p99_latency_ms
+        round(api.api_p50_latency_ms::{{ numeric_type() }}, 3)::numeric(20, 3) as api_p50_latency_ms,
+        round(api.api_p95_latency_ms::{{ numeric_type() }}, 3)::numeric(20, 3) as api_p95_latency_ms,
+        round(api.api_p99_latency_ms::{{ numeric_type() }}, 3)::numeric(20, 3) as api_p99_latency_ms
 
     from spine
     left join api

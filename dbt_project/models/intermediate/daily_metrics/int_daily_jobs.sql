@@ -58,7 +58,7 @@ jobs_ended as (
         job_status,
         case
             when job_status in ('succeeded', 'failed') and started_at is not null and ended_at >= started_at
-                then extract(epoch from ended_at - started_at)
+                then {{ seconds_between('started_at', 'ended_at') }}
         end as duration_s
 
     from jobs
@@ -96,8 +96,8 @@ final as (
         coalesce(jobs_outcomes.jobs_succeeded, 0) as jobs_succeeded,
         coalesce(jobs_outcomes.jobs_failed, 0) as jobs_failed,
         coalesce(jobs_outcomes.jobs_cancelled, 0) as jobs_cancelled,
-        round(jobs_outcomes.jobs_avg_duration_s::numeric, 3)::numeric(20, 3) as jobs_avg_duration_s,
-        round(jobs_outcomes.jobs_p95_duration_s::numeric, 3)::numeric(20, 3) as jobs_p95_duration_s
+        round(jobs_outcomes.jobs_avg_duration_s::{{ numeric_type() }}, 3)::numeric(20, 3) as jobs_avg_duration_s,
+        round(jobs_outcomes.jobs_p95_duration_s::{{ numeric_type() }}, 3)::numeric(20, 3) as jobs_p95_duration_s
 
     from spine
     left join jobs_created

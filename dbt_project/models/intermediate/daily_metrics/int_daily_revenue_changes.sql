@@ -100,7 +100,7 @@ final as (
 
     select
         spine.metric_date::date as metric_date,
-        spine.tenant_id::text as tenant_id,
+        spine.tenant_id::{{ text_type() }} as tenant_id,
         mrr_changes.mrr_change_pct::numeric(12, 6) as mrr_change_pct,
         coalesce(churned.paying_customers_churned, 0)::integer as paying_customers_churned
 

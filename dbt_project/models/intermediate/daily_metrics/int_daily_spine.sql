@@ -30,7 +30,7 @@ days as (
 
     select day::date as metric_date
     from bounds
-    cross join lateral generate_series(bounds.first_day, bounds.last_day, interval '1 day') as day
+    {{ join_series('bounds.first_day', 'bounds.last_day', 'day', 'day') }}
 
 ),
 

@@ -166,17 +166,17 @@ compared as (
 final as (
 
     select
-        compared.grain::text as grain,
+        compared.grain::{{ text_type() }} as grain,
         compared.period_start::date as period_start,
         compared.period_end::date as period_end,
         compared.metric_date::date as as_of_date,
         compared.is_complete::boolean as is_complete,
-        compared.tenant_id::text as tenant_id,
-        tenants.tenant_name::text as tenant_name,
-        tenants.plan::text as plan,
-        tenants.segment::text as segment,
+        compared.tenant_id::{{ text_type() }} as tenant_id,
+        tenants.tenant_name::{{ text_type() }} as tenant_name,
+        tenants.plan::{{ text_type() }} as plan,
+        tenants.segment::{{ text_type() }} as segment,
         (compared.tenant_id = '__all__')::boolean as is_all_tenants,
-        tenants.reporting_currency::text as reporting_currency,
+        tenants.reporting_currency::{{ text_type() }} as reporting_currency,
         compared.previous_period_start::date as previous_period_start,
         compared.previous_as_of_date::date as previous_as_of_date,
         compared.last_year_period_start::date as last_year_period_start,

@@ -64,7 +64,7 @@ rows_with_all as (
         null::date as deleted_date,
         false as is_deleted,
         null::boolean as is_paying,
-        null::numeric as current_mrr,
+        null::{{ numeric_type() }} as current_mrr,
         reporting_currency,
         as_of_date,
         false as is_all_tenants
@@ -85,10 +85,10 @@ named as (
 final as (
 
     select
-        tenant_id::text as tenant_id,
-        (case when name_count > 1 then tenant_name || ' (' || tenant_id || ')' else tenant_name end)::text
+        tenant_id::{{ text_type() }} as tenant_id,
+        (case when name_count > 1 then tenant_name || ' (' || tenant_id || ')' else tenant_name end)::{{ text_type() }}
             as tenant_name,
-        plan::text as plan,
+        plan::{{ text_type() }} as plan,
         (case
             when is_all_tenants then 'all'
             when tenant_id = '__unassigned__' then 'unassigned'
@@ -96,13 +96,13 @@ final as (
             when current_mrr >= {{ var('segment_mid_market_min_mrr') }} then 'mid-market'
             when current_mrr > 0 then 'self-serve'
             else 'non-paying'
-        end)::text as segment,
+        end)::{{ text_type() }} as segment,
         created_date::date as created_date,
         deleted_date::date as deleted_date,
         is_deleted::boolean as is_deleted,
         is_paying::boolean as is_paying,
         current_mrr::numeric(20, 4) as current_mrr,
-        reporting_currency::text as reporting_currency,
+        reporting_currency::{{ text_type() }} as reporting_currency,
         as_of_date::date as as_of_date,
         is_all_tenants::boolean as is_all_tenants
     from named

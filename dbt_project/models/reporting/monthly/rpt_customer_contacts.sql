@@ -22,7 +22,7 @@ final as (
         customers.customer_name,
         customers.tenant_id,
         customers.tenant_name,
-        contacts.email::text as email
+        contacts.email::{{ text_type() }} as email
     from customers
     inner join contacts on customers.customer_id = contacts.customer_id
 

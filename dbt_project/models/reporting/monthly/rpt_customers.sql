@@ -14,10 +14,10 @@ customers as (
 final as (
 
     select
-        customers.customer_id::text as customer_id,
-        coalesce(customers.customer_name, tenants.tenant_name, customers.customer_id)::text as customer_name,
+        customers.customer_id::{{ text_type() }} as customer_id,
+        coalesce(customers.customer_name, tenants.tenant_name, customers.customer_id)::{{ text_type() }} as customer_name,
         {{ tenant_name_columns('customers', plan_and_segment=false) }}
-        customers.currency::text as currency,
+        customers.currency::{{ text_type() }} as currency,
         customers.first_paying_month::date as first_paying_month,
         customers.last_paying_month::date as last_paying_month
     from customers

@@ -14,8 +14,8 @@ final as (
     select
         failures.day::date as day,
         {{ tenant_name_columns('failures', plan_and_segment=false) }}
-        failures.payment_object::text as payment_object,
-        failures.failure_code::text as failure_code,
+        failures.payment_object::{{ text_type() }} as payment_object,
+        failures.failure_code::{{ text_type() }} as failure_code,
         failures.failures::integer as failures,
         failures.failed_amount::numeric(20, 4) as failed_amount
     from failures

@@ -14,12 +14,12 @@ movements as (
 final as (
 
     select
-        movements.customer_month_id::text as customer_month_id,
+        movements.customer_month_id::{{ text_type() }} as customer_month_id,
         movements.month::date as month,
         {{ customer_name_columns('movements') }}
         {{ tenant_name_columns('movements') }}
-        movements.movement_type::text as movement_type,
-        movements.churn_type::text as churn_type,
+        movements.movement_type::{{ text_type() }} as movement_type,
+        movements.churn_type::{{ text_type() }} as churn_type,
         movements.starting_mrr::numeric(20, 4) as starting_mrr,
         movements.new_mrr::numeric(20, 4) as new_mrr,
         movements.expansion_mrr::numeric(20, 4) as expansion_mrr,

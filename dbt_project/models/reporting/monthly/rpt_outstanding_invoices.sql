@@ -12,11 +12,11 @@ invoices as (
 final as (
 
     select
-        invoices.invoice_id::text as invoice_id,
+        invoices.invoice_id::{{ text_type() }} as invoice_id,
         invoices.as_of_day::date as as_of_day,
         invoices.due_day::date as due_day,
         invoices.days_past_due::integer as days_past_due,
-        invoices.aging_bucket::text as aging_bucket,
+        invoices.aging_bucket::{{ text_type() }} as aging_bucket,
         (case invoices.aging_bucket
             when 'current' then 0 when '1-30' then 1 when '31-60' then 2 when '61-90' then 3 else 4
         end)::integer as aging_bucket_order,

@@ -115,12 +115,12 @@ final as (
     select
         joined.month::date as month,
         (joined.month + interval '1 month - 1 day')::date as month_end,
-        joined.tenant_id::text as tenant_id,
-        tenants.tenant_name::text as tenant_name,
-        tenants.plan::text as plan,
-        tenants.segment::text as segment,
+        joined.tenant_id::{{ text_type() }} as tenant_id,
+        tenants.tenant_name::{{ text_type() }} as tenant_name,
+        tenants.plan::{{ text_type() }} as plan,
+        tenants.segment::{{ text_type() }} as segment,
         (joined.tenant_id = '__all__')::boolean as is_all_tenants,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         joined.starting_mrr::numeric(20, 4) as starting_mrr,
         joined.fx_mrr::numeric(20, 4) as fx_mrr,
         joined.starting_paying_customers::integer as starting_paying_customers,
@@ -141,7 +141,7 @@ final as (
             previous.{{ name }} as {{ name }}_previous,
             last_year.{{ name }} as {{ name }}_last_year,
         {% endfor -%}
-        coalesce(joined.policy, (select min(policy) from revenue))::text as policy
+        coalesce(joined.policy, (select min(policy) from revenue))::{{ text_type() }} as policy
     from joined
     {{ reporting_name_joins('joined') }}
     left join joined as previous

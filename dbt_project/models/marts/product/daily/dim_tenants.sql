@@ -45,15 +45,15 @@ paying as (
 final as (
 
     select
-        tenants.tenant_id::text as tenant_id,
-        tenants.tenant_name::text as tenant_name,
-        tenants.plan::text as plan,
+        tenants.tenant_id::{{ text_type() }} as tenant_id,
+        tenants.tenant_name::{{ text_type() }} as tenant_name,
+        tenants.plan::{{ text_type() }} as plan,
         tenants.created_date::date as created_date,
         tenants.deleted_date::date as deleted_date,
         tenants.is_deleted::boolean as is_deleted,
-        tenants.stripe_customer_id::text as stripe_customer_id,
+        tenants.stripe_customer_id::{{ text_type() }} as stripe_customer_id,
         paying.first_paying_month::date as first_paying_month,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         coalesce(paying.current_mrr, 0)::numeric(20, 4) as current_mrr,
         (coalesce(paying.current_mrr, 0) > 0)::boolean as is_paying,
         {{ revenue_as_of_date() }}::date as as_of_date

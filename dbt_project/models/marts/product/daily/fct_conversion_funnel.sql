@@ -108,7 +108,7 @@ final as (
     select
         signup_month::date as signup_month,
         step_number::integer as step_number,
-        step_name::text as step_name,
+        step_name::{{ text_type() }} as step_name,
         tenants::integer as tenants,
         {{ product_ratio('tenants', 'previous_tenants') }} as conversion_from_previous,
         {{ product_ratio('tenants', 'starting_tenants') }} as conversion_from_start,

@@ -15,7 +15,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_keys_strategy(),
+        partition_by=replace_keys_partition_by('metric_date'),
         unique_key='metric_date',
         on_schema_change='append_new_columns',
         indexes=[{'columns': ['metric_date']}, {'columns': ['tenant_id', 'metric_date'], 'unique': true}],
@@ -167,9 +168,9 @@ final as (
 
     select
         metric_date::date as metric_date,
-        tenant_id::text as tenant_id,
+        tenant_id::{{ text_type() }} as tenant_id,
         (tenant_id = '__all__')::boolean as is_all_tenants,
-        {{ reporting_timezone_literal() }}::text as reporting_timezone,
+        {{ reporting_timezone_literal() }}::{{ text_type() }} as reporting_timezone,
         -- customers
         tenants_total::integer as tenants_total,
         tenants_new::integer as tenants_new,
@@ -189,7 +190,7 @@ final as (
         mau_active_2_7_days::integer as mau_active_2_7_days,
         mau_active_8_14_days::integer as mau_active_8_14_days,
         mau_active_15_plus_days::integer as mau_active_15_plus_days,
-        avg_active_days_30d::numeric as avg_active_days_30d,
+        avg_active_days_30d::{{ numeric_type() }} as avg_active_days_30d,
         -- activation
         signups::integer as signups,
         activated_users::integer as activated_users,
@@ -205,19 +206,19 @@ final as (
         jobs_failed::integer as jobs_failed,
         jobs_cancelled::integer as jobs_cancelled,
         {{ product_ratio('jobs_succeeded', 'jobs_succeeded + jobs_failed') }} as jobs_success_rate,
-        jobs_avg_duration_s::numeric as jobs_avg_duration_s,
-        jobs_p95_duration_s::numeric as jobs_p95_duration_s,
+        jobs_avg_duration_s::{{ numeric_type() }} as jobs_avg_duration_s,
+        jobs_p95_duration_s::{{ numeric_type() }} as jobs_p95_duration_s,
         -- api
         api_requests::integer as api_requests,
         api_4xx::integer as api_4xx,
         api_5xx::integer as api_5xx,
         {{ product_ratio('api_4xx', 'api_requests') }} as api_4xx_rate,
         {{ product_ratio('api_5xx', 'api_requests') }} as api_5xx_rate,
-        api_p50_latency_ms::numeric as api_p50_latency_ms,
-        api_p95_latency_ms::numeric as api_p95_latency_ms,
-        api_p99_latency_ms::numeric as api_p99_latency_ms,
+        api_p50_latency_ms::{{ numeric_type() }} as api_p50_latency_ms,
+        api_p95_latency_ms::{{ numeric_type() }} as api_p95_latency_ms,
+        api_p99_latency_ms::{{ numeric_type() }} as api_p99_latency_ms,
         -- revenue (reporting currency, major units)
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         mrr::numeric(20, 4) as mrr,
         (mrr * 12)::numeric(20, 4) as arr,
         paying_customers::integer as paying_customers,

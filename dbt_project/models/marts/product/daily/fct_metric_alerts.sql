@@ -88,7 +88,7 @@ threshold_alerts as (
         severity,
         value,
         threshold as expected_value,
-        null::numeric as z_score,
+        null::{{ numeric_type() }} as z_score,
         format(
             '%s: %s is %s on %s for %s (rule %s: %s %s)',
             coalesce(description, metric), metric, value, metric_date, {{ product_tenant_label('tenant_id') }},
@@ -142,15 +142,15 @@ final as (
 
     select
         metric_date::date as metric_date,
-        tenant_id::text as tenant_id,
-        metric::text as metric,
-        rule::text as rule,
-        rule_id::text as rule_id,
-        severity::text as severity,
-        value::numeric as metric_value,
-        expected_value::numeric as expected_value,
-        z_score::numeric as z_score,
-        message::text as message
+        tenant_id::{{ text_type() }} as tenant_id,
+        metric::{{ text_type() }} as metric,
+        rule::{{ text_type() }} as rule,
+        rule_id::{{ text_type() }} as rule_id,
+        severity::{{ text_type() }} as severity,
+        value::{{ numeric_type() }} as metric_value,
+        expected_value::{{ numeric_type() }} as expected_value,
+        z_score::{{ numeric_type() }} as z_score,
+        message::{{ text_type() }} as message
 
     from unioned
 

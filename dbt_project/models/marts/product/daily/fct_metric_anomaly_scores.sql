@@ -11,7 +11,8 @@
 {{
     config(
         materialized='incremental',
-        incremental_strategy='delete+insert',
+        incremental_strategy=replace_keys_strategy(),
+        partition_by=replace_keys_partition_by('metric_date'),
         unique_key='metric_date',
         on_schema_change='append_new_columns',
     )
@@ -44,7 +45,7 @@ series as (
     cross join lateral (
         values
         {%- for metric in var('anomaly_metrics') %}
-            ('{{ metric }}', daily.{{ metric }}::numeric){% if not loop.last %},{% endif %}
+            ('{{ metric }}', daily.{{ metric }}::{{ numeric_type() }}){% if not loop.last %},{% endif %}
         {%- endfor %}
     ) as metric_value (metric, value)
 
@@ -90,7 +91,7 @@ history_scale as (
     select
         expected.*,
         array_remove(
-            array_agg(case when weekday_points >= 2 then abs(value - expected_value::numeric) end) over trailing_days,
+            array_agg(case when weekday_points >= 2 then abs(value - expected_value::{{ numeric_type() }}) end) over trailing_days,
             null
         ) as residual_history
 
@@ -107,20 +108,20 @@ final as (
 
     select
         metric_date::date as metric_date,
-        tenant_id::text as tenant_id,
-        metric::text as metric,
-        value::numeric as metric_value,
-        (case when weekday_points >= 2 then expected_value end)::numeric as expected_value,
+        tenant_id::{{ text_type() }} as tenant_id,
+        metric::{{ text_type() }} as metric,
+        value::{{ numeric_type() }} as metric_value,
+        (case when weekday_points >= 2 then expected_value end)::{{ numeric_type() }} as expected_value,
         weekday_points::integer as weekday_points,
         cardinality(residual_history)::integer as history_points,
         (case
             when weekday_points >= 2 and value is not null
-                then (value - expected_value::numeric) / greatest(
+                then (value - expected_value::{{ numeric_type() }}) / greatest(
                     1.4826 * {{ array_median('residual_history') }},
                     {{ var('anomaly_min_relative_scale') }} * abs(expected_value),
                     1
                 )
-        end)::numeric as z_score
+        end)::{{ numeric_type() }} as z_score
 
     from history_scale
     where metric_date >= {{ lower_bound }}

@@ -177,9 +177,9 @@ retained_or_after as (
 final as (
 
     select
-        grid.cohort_type::text as cohort_type,
+        grid.cohort_type::{{ text_type() }} as cohort_type,
         grid.cohort_month::date as cohort_month,
-        grid.period_type::text as period_type,
+        grid.period_type::{{ text_type() }} as period_type,
         grid.period_number::integer as period_number,
         grid.period_start_day::integer as period_start_day,
         grid.period_end_day::integer as period_end_day,

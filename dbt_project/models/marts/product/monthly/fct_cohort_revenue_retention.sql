@@ -145,7 +145,7 @@ final as (
         grid.period_number::integer as period_number,
         grid.cohort_size::integer as cohort_size,
         grid.paying_tenants::integer as paying_tenants,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         grid.starting_mrr::numeric(20, 4) as starting_mrr,
         grid.is_observable::boolean as is_observable,
         (case when grid.is_observable then coalesce(retained.mrr, 0) end)::numeric(20, 4) as mrr,

@@ -136,9 +136,9 @@ rolled_up as (
 final as (
 
     select
-        day::text || '|' || tenant_id as status_day_id,
+        day::{{ text_type() }} || '|' || tenant_id as status_day_id,
         day,
-        tenant_id::text as tenant_id,
+        tenant_id::{{ text_type() }} as tenant_id,
         trialing::integer as trialing,
         active::integer as active,
         past_due::integer as past_due,

@@ -29,8 +29,8 @@ final as (
 
     select
         customers.customer_id,
-        customers.tenant_id::text as tenant_id,
-        customers.tenant_source::text as tenant_source,
+        customers.tenant_id::{{ text_type() }} as tenant_id,
+        customers.tenant_source::{{ text_type() }} as tenant_source,
         customers.is_internal,
         customers.customer_name,
         customers.currency,

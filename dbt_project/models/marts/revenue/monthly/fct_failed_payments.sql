@@ -36,11 +36,11 @@ rolled_up as (
 final as (
 
     select
-        day::text || '|' || tenant_id || '|' || payment_object || '|' || failure_code as failure_key,
+        day::{{ text_type() }} || '|' || tenant_id || '|' || payment_object || '|' || failure_code as failure_key,
         day,
-        tenant_id::text as tenant_id,
-        payment_object::text as payment_object,
-        failure_code::text as failure_code,
+        tenant_id::{{ text_type() }} as tenant_id,
+        payment_object::{{ text_type() }} as payment_object,
+        failure_code::{{ text_type() }} as failure_code,
         failures::integer as failures,
         failed_amount::numeric(20, 4) as failed_amount,
         {{ policy_label_sql() }} as policy

@@ -45,8 +45,8 @@ final as (
 
     select
         month,
-        '__all__'::text as tenant_id,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        '__all__'::{{ text_type() }} as tenant_id,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         sales_marketing_spend::numeric(20, 4) as sales_marketing_spend,
         operating_expenses::numeric(20, 4) as operating_expenses,
         cash_balance::numeric(20, 4) as cash_balance,

@@ -28,7 +28,7 @@ final as (
     select
         invoice_id,
         customer_id,
-        tenant_id::text as tenant_id,
+        tenant_id::{{ text_type() }} as tenant_id,
         subscription_id,
         {{ reporting_date('created_at') }} as invoice_day,
         date_trunc('month', {{ reporting_date('created_at') }})::date as invoice_month,
@@ -39,7 +39,7 @@ final as (
             when status in ('void', 'uncollectible') then 'lost'
             when subscription_status in ('unpaid', 'canceled', 'incomplete_expired') then 'lost'
             else 'in_dunning'
-        end)::text as outcome,
+        end)::{{ text_type() }} as outcome,
         currency,
         amount_due,
         {{ to_reporting('amount_due', 'currency', reporting_date('created_at')) }}::numeric(20, 4)

@@ -120,7 +120,7 @@ amounts as (
 final as (
 
     select
-        amounts.customer_id || '|' || amounts.month::text as customer_month_id,
+        amounts.customer_id || '|' || amounts.month::{{ text_type() }} as customer_month_id,
         amounts.month,
         amounts.customer_id,
         amounts.tenant_id,
@@ -143,13 +143,13 @@ final as (
             when amounts.contraction_mrr > 0 then 'contraction'
             when amounts.fx_mrr <> 0 then 'fx'
             else 'unchanged'
-        end)::text as movement_type,
+        end)::{{ text_type() }} as movement_type,
         (case
             when amounts.churned_mrr = 0 then null
             when amounts.last_paying_status = 'past_due' then 'involuntary'
             when payment_failed_cancellations.customer_id is not null then 'involuntary'
             else 'voluntary'
-        end)::text as churn_type,
+        end)::{{ text_type() }} as churn_type,
         {{ policy_label_sql() }} as policy
     from amounts
     left join payment_failed_cancellations

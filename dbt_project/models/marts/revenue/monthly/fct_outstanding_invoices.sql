@@ -30,7 +30,7 @@ final as (
     select
         invoice_id,
         customer_id,
-        tenant_id::text as tenant_id,
+        tenant_id::{{ text_type() }} as tenant_id,
         {{ revenue_as_of_date() }} as as_of_day,
         due_day,
         days_past_due::integer as days_past_due,
@@ -40,7 +40,7 @@ final as (
             when days_past_due <= 60 then '31-60'
             when days_past_due <= 90 then '61-90'
             else '90+'
-        end)::text as aging_bucket,
+        end)::{{ text_type() }} as aging_bucket,
         currency,
         amount_remaining,
         {{ to_reporting('amount_remaining', 'currency', revenue_as_of_date()) }}::numeric(20, 4)

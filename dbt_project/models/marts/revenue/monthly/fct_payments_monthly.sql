@@ -34,7 +34,7 @@ facts as (
         date_trunc('month', day)::date as month,
         kind,
         amount,
-        null::text as detail
+        null::{{ text_type() }} as detail
     from cash
     union all
     select
@@ -42,7 +42,7 @@ facts as (
         date_trunc('month', day)::date,
         'failed_' || payment_object,
         failed_amount,
-        failures::text
+        failures::{{ text_type() }}
     from failed
     where tenant_id <> '__all__'
     union all
@@ -51,7 +51,7 @@ facts as (
         invoice_month,
         'dunning_' || outcome,
         amount_due_reporting,
-        null::text
+        null::{{ text_type() }}
     from dunning
     union all
     select
@@ -59,7 +59,7 @@ facts as (
         month,
         'churn_' || churn_type,
         churned_mrr,
-        null::text
+        null::{{ text_type() }}
     from movements
     where churn_type is not null
 
@@ -68,9 +68,9 @@ facts as (
 final as (
 
     select
-        month::text || '|' || {{ tenant_or_all() }} as payments_month_id,
+        month::{{ text_type() }} || '|' || {{ tenant_or_all() }} as payments_month_id,
         month,
-        ({{ tenant_or_all() }})::text as tenant_id,
+        ({{ tenant_or_all() }})::{{ text_type() }} as tenant_id,
         coalesce(sum(amount) filter (where kind = 'collected'), 0)::numeric(20, 4) as gross_collected,
         (count(*) filter (where kind = 'refund'))::integer as refunds,
         coalesce(sum(amount) filter (where kind = 'refund'), 0)::numeric(20, 4) as refunded_amount,

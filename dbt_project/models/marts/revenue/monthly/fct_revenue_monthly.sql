@@ -111,7 +111,7 @@ rates as (
         monthly.*,
         coalesce(trial_months.trials_ended, 0) as trials_ended,
         coalesce(trial_months.trials_converted, 0) as trials_converted,
-        monthly.starting_churned_customers::numeric / nullif(monthly.starting_customers, 0) as customer_churn_rate,
+        monthly.starting_churned_customers::{{ numeric_type() }} / nullif(monthly.starting_customers, 0) as customer_churn_rate,
         monthly.mrr / nullif(monthly.customers, 0) as arpa
     from monthly
     left join trial_months
@@ -136,8 +136,8 @@ final as (
 
     select
         with_trailing.month,
-        with_trailing.tenant_id::text as tenant_id,
-        '{{ var("reporting_currency") }}'::text as reporting_currency,
+        with_trailing.tenant_id::{{ text_type() }} as tenant_id,
+        '{{ var("reporting_currency") }}'::{{ text_type() }} as reporting_currency,
         with_trailing.starting_mrr::numeric(20, 4) as starting_mrr,
         with_trailing.mrr::numeric(20, 4) as mrr,
         (with_trailing.mrr * 12)::numeric(20, 4) as arr,
@@ -193,7 +193,7 @@ final as (
         end)::numeric(12, 4) as cac_payback_months,
         with_trailing.trials_ended::integer as trials_ended,
         with_trailing.trials_converted::integer as trials_converted,
-        (with_trailing.trials_converted::numeric / nullif(with_trailing.trials_ended, 0))::numeric(12, 6)
+        (with_trailing.trials_converted::{{ numeric_type() }} / nullif(with_trailing.trials_ended, 0))::numeric(12, 6)
             as trial_conversion_rate,
         {{ policy_label_sql() }} as policy
     from with_trailing

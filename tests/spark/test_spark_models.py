@@ -1,0 +1,123 @@
+"""The same dbt models on Postgres and on Spark (dbt-spark `session`, pyspark local mode), compared row for row.
+
+One fixture for both engines: the hand-checked app week of tests/dbt/test_daily_metrics.py and the Stripe edge-case
+customers of tests/dbt/fixtures/stripe/cases.py. Postgres builds the selection; the raw schema is landed as Parquet
+(extract/parquet.py) and Spark builds the same selection from the same model files; every model of it must hold
+the same rows on both (numbers equal within rounding, tests/spark/engines.py).
+
+SPARK_MODELS is what builds on Spark so far; the port goes on layer by layer (docs/ARCHITECTURE.md, "Engines").
+Marked `spark`: `make test` does not run it (it needs the spark extra and Java 17, and Spark is slow to start);
+run it with `pytest -m spark tests/spark`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pytest
+from test_daily_metrics import load_fixture  # noqa: I001
+from test_product_helpers import fresh_warehouse, stripe_cases
+
+from extract.parquet import land_raw_parquet
+from extract.settings import PROJECT_ROOT
+from extract.stripe.loader import load_objects
+from extract.warehouse import Target
+from orchestration.dbt_cli import run_dbt
+
+pytestmark = pytest.mark.spark
+
+STAGING = sorted(path.stem for path in (PROJECT_ROOT / "dbt_project/models/staging").glob("*.sql"))
+INTERMEDIATE = [
+    "int_cohort_member_periods",
+    "int_daily_activation",
+    "int_daily_api",
+    "int_daily_customers",
+    "int_daily_engagement",
+    "int_daily_jobs",
+    "int_daily_spine",
+    "int_invoice_lines_priced",
+    "int_stripe__customer_tenants",
+    "int_stripe__discounts",
+    "int_stripe__invoice_tenants",
+    "int_stripe__payment_failures",
+    "int_stripe__subscription_tenants",
+    "int_subscription_trials",
+    "int_tenant_funnel_steps",
+    "int_tenants_classified",
+    "int_user_daily_activity",
+    "int_users_classified",
+]
+SPARK_MODELS = {**dict.fromkeys(STAGING, "staging"), **dict.fromkeys(INTERMEDIATE, "intermediate")}
+
+
+def _java_ok() -> bool:
+    if shutil.which("java") is None:
+        return False
+    version = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
+    return any(f'version "{major}' in version for major in ("17", "18", "19", "20", "21", "22", "23", "24", "25"))
+
+
+@pytest.fixture(scope="module")
+def engines(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, Any]]:
+    pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install -e '.[spark]'")
+    pytest.importorskip("dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'")
+    if not _java_ok():
+        pytest.skip("Spark needs Java 17 or later on PATH")
+    from engines import spark_session
+
+    selection = " ".join(f"+{model}" for model in SPARK_MODELS)  # with their parents, compared or not
+    tmp = tmp_path_factory.mktemp("spark_engines")
+    with fresh_warehouse(pg_server) as target:
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            load_fixture(conn)
+        with psycopg.connect(target.conninfo) as conn:
+            assert load_objects(conn, stripe_cases("spark_cases").build_objects(), batch_id="fixture").rejected == 0
+            conn.commit()
+        run_dbt(["seed", "--quiet"], target, target_path=tmp / "pg")
+        run_dbt(["run", "--quiet", "--select", selection], target, target_path=tmp / "pg")
+        spark_dir = tmp / "spark"
+        with psycopg.connect(target.conninfo) as conn:
+            land_raw_parquet(conn, spark_dir)
+        spark_env = {"DBT_TARGET": "spark", "SPARK_DIR": str(spark_dir), "SPARK_MASTER": "local[2]"}
+        run_dbt(["seed", "--quiet"], target, target_path=tmp / "spark_target", env=spark_env)
+        run_dbt(["run", "--quiet", "--select", selection], target, target_path=tmp / "spark_target", env=spark_env)
+        spark = spark_session(spark_dir)  # the session dbt started in this process
+        try:
+            yield target, spark
+        finally:
+            spark.stop()
+
+
+@pytest.mark.parametrize("model", sorted(SPARK_MODELS))
+def test_model_equal_on_both_engines(engines: tuple[Target, Any], model: str) -> None:
+    from engines import compare
+
+    target, spark = engines
+    relation = f"{SPARK_MODELS[model]}.{model}"
+    with psycopg.connect(target.conninfo) as conn:
+        assert conn.execute(f"select count(*) from {relation}").fetchone()[0] > 0 or model in EMPTY_ON_FIXTURE
+        assert compare(conn, spark, relation) == []
+
+
+# Models the fixture leaves empty (nothing in it feeds them): compared all the same, but not required to have rows.
+EMPTY_ON_FIXTURE = {"stg_stripe__refunds", "stg_app__api_requests", "int_daily_api", "int_stripe__payment_failures"}
+
+
+def test_parquet_landing_keeps_every_raw_row(engines: tuple[Target, Any]) -> None:
+    target, spark = engines
+    with psycopg.connect(target.conninfo) as conn:
+        for table in ("app_events", "app_users", "stripe_invoices", "stripe_customers"):
+            expected = conn.execute(f"select count(*) from raw.{table}").fetchone()[0]
+            assert expected > 0
+            assert spark.sql(f"select count(*) from raw.{table}").collect()[0][0] == expected
+
+
+def test_spark_dir_holds_the_landed_tables(engines: tuple[Target, Any]) -> None:
+    _target, spark = engines
+    location = spark.sql("describe table extended raw.app_events").where("col_name = 'Location'").collect()[0][1]
+    assert Path(location.removeprefix("file:")).name == "app_events"
