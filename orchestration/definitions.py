@@ -33,6 +33,9 @@ def build_definitions(settings: Settings) -> Definitions:
     from orchestration.resources import resources_definitions
     from orchestration.schedules import schedules_definitions
     from orchestration.sensors import sensors_definitions
+    from orchestration.sqlite_storage import quick_sqlite_commits
+
+    quick_sqlite_commits(settings.dagster_home)  # a run worker's instance (DAGSTER_HOME) is opened after this
 
     timezone = reporting_timezone(settings)
     daily, monthly = daily_partitions(settings), monthly_partitions(settings)

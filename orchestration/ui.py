@@ -106,8 +106,11 @@ def get_instance(settings: Settings):  # -> DagsterInstance
     """The persistent instance in DAGSTER_HOME (what the UI shows)."""
     from dagster import DagsterInstance
 
+    from orchestration.sqlite_storage import quick_sqlite_commits
+
     home = write_dagster_yaml(settings)
     plan_ranges_in_one_event()
+    quick_sqlite_commits(home)
     return DagsterInstance.from_config(str(home))
 
 

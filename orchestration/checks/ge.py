@@ -7,8 +7,9 @@ One check op (`ge_raw_checks`) validates the partition window's batch of every r
   the check's metadata and description (what the UI shows).
 - `ge_warnings` (severity WARN, not blocking): soft rules and the row count within a band of the trailing days.
 
-Results are kept: the GX Data Docs site under `<output_dir>/ge_data_docs` (index.html) and one row per suite run
-in `audit.ge_validation_results`.
+Results are kept: the GX Data Docs site under `<output_dir>/ge_data_docs` (index.html, listing the newest
+DATA_DOCS_INDEX_RESULTS results; every result keeps its page) and one row per suite run in
+`audit.ge_validation_results`.
 """
 
 import json
@@ -43,6 +44,10 @@ WARNINGS_CHECK = "ge_warnings"
 BAND_TRAILING_DAYS = 7
 BAND_LOW, BAND_HIGH = 0.2, 5.0  # a window's rows per day vs the trailing days' average
 DATA_DOCS_SITE = "execmetrics"
+# The Data Docs index lists the newest results only: GX reads every listed result's file and renders the index on
+# every run, so an unbounded index made the check step grow with the days run (18 tables a day). Older results keep
+# their pages, and every result has its row in audit.ge_validation_results.
+DATA_DOCS_INDEX_RESULTS = 20 * 18
 GX_URL_VARIABLE = "EXECMETRICS_GX_WAREHOUSE_URL"
 
 RESULTS_DDL = f"""
@@ -178,18 +183,22 @@ def validate_raw(
             mode="file", project_root_dir=str(project), runtime_environment={GX_URL_VARIABLE: warehouse.target.url}
         )
         config: Any = context.get_config()
-        if DATA_DOCS_SITE not in (config.data_docs_sites or {}):
-            context.add_data_docs_site(
-                site_name=DATA_DOCS_SITE,
-                site_config={
-                    "class_name": "SiteBuilder",
-                    "store_backend": {
-                        "class_name": "TupleFilesystemStoreBackend",
-                        "base_directory": str(data_docs_dir(output_dir)),
-                    },
-                    "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-                },
-            )
+        site: Any = {
+            "class_name": "SiteBuilder",
+            "store_backend": {
+                "class_name": "TupleFilesystemStoreBackend",
+                "base_directory": str(data_docs_dir(output_dir)),
+            },
+            "site_index_builder": {
+                "class_name": "DefaultSiteIndexBuilder",
+                "validation_results_limit": DATA_DOCS_INDEX_RESULTS,
+            },
+        }
+        sites = config.data_docs_sites or {}
+        if DATA_DOCS_SITE not in sites:
+            context.add_data_docs_site(site_name=DATA_DOCS_SITE, site_config=site)
+        elif sites[DATA_DOCS_SITE] != site:
+            context.update_data_docs_site(site_name=DATA_DOCS_SITE, site_config=site)
         if context.variables.progress_bars is None or context.variables.progress_bars.get("globally") is not False:
             context.variables.progress_bars = {"globally": False, "metric_calculations": False}  # type: ignore[assignment]
             context.variables.save()

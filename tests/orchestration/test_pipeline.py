@@ -170,6 +170,12 @@ def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_e
             ).fetchone()
         assert recorded == (False, 1)
         assert (orch_env.root / "out" / "ge_data_docs" / "index.html").exists()
+        # the index lists the newest results only (it is rebuilt every run); the failed result has its page
+        from orchestration.checks.ge import DATA_DOCS_INDEX_RESULTS
+
+        gx_config = (orch_env.root / "out" / "gx_project" / "gx" / "great_expectations.yml").read_text()
+        assert f"validation_results_limit: {DATA_DOCS_INDEX_RESULTS}" in gx_config
+        assert any((orch_env.root / "out" / "ge_data_docs" / "validations" / "raw" / "app_tenants").rglob("*.html"))
         # the data team hears of it once, with the blocking check (pipeline_failure_sensor's ticks)
         [message] = data_channel.messages_after_ticks(2)
         assert message["title"] == f"Pipeline run failed: daily_job ({BAD_DAY})"

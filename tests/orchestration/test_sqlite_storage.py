@@ -1,0 +1,65 @@
+"""Dagster's SQLite storage under DAGSTER_HOME commits without syncing every event (orchestration/sqlite_storage.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from dagster import DagsterEventType, job, op
+from sqlalchemy import create_engine, text
+from sqlalchemy.pool import NullPool
+
+from extract.settings import Settings
+from orchestration.sqlite_storage import quick_sqlite_commits
+from orchestration.ui import get_instance
+
+FULL, NORMAL = 2, 1
+
+
+def _synchronous_and_wal_kept(path: Path) -> tuple[int, bool]:
+    """The `synchronous` level of a new SQLAlchemy connection to `path` (as Dagster opens them), and whether the WAL
+    file is still there once that connection has written and closed."""
+    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    with engine.connect() as conn:
+        conn.execute(text("pragma journal_mode=WAL"))
+        conn.execute(text("create table if not exists t (x integer)"))
+        conn.commit()
+    engine.dispose()
+    engine = create_engine(f"sqlite:///{path}", poolclass=NullPool)
+    with engine.connect() as conn, conn.begin():
+        level = int(conn.execute(text("pragma synchronous")).scalar_one())
+        conn.execute(text("insert into t values (1)"))
+    engine.dispose()
+    return level, Path(f"{path}-wal").exists()
+
+
+def test_only_files_under_dagster_home_skip_the_syncs(tmp_path: Path) -> None:
+    home, elsewhere = tmp_path / "home", tmp_path / "elsewhere"
+    home.mkdir()
+    elsewhere.mkdir()
+    quick_sqlite_commits(home)
+    # under DAGSTER_HOME: no sync per commit, and closing a connection no longer checkpoints and deletes the WAL
+    assert _synchronous_and_wal_kept(home / "runs.db") == (NORMAL, True)
+    # any other SQLite file keeps SQLite's defaults
+    assert _synchronous_and_wal_kept(elsewhere / "other.db") == (FULL, False)
+
+
+def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
+    @op
+    def one() -> int:
+        return 1
+
+    @job
+    def tiny() -> None:
+        one()
+
+    instance = get_instance(Settings(dagster_home=tmp_path / "dagster_home"))
+    result = tiny.execute_in_process(instance=instance)
+    assert result.success
+    assert instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
+    assert instance.all_logs(result.run_id, of_type=DagsterEventType.STEP_SUCCESS)
+    shard = tmp_path / "dagster_home" / "history" / "runs" / f"{result.run_id}.db"
+    assert shard.exists()
+    engine = create_engine(f"sqlite:///{shard}", poolclass=NullPool)
+    with engine.connect() as conn:
+        assert conn.execute(text("pragma synchronous")).scalar_one() == NORMAL
+    engine.dispose()
