@@ -136,9 +136,9 @@ def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
             Rule(
                 f"{typed} not in (select id from raw.app_tenants)",
                 f"{literal(name + ': unknown tenant ')} || quote_literal({typed})",
-                # COPY's WHERE takes no subquery: the known tenants come as an array (a constant list Postgres
-                # hashes, one probe per row)
-                f"{typed} <> all(%(tenants)s::text[])",
+                # COPY's WHERE takes no subquery: the known tenants come as the keys of a JSON object (a binary
+                # search per row; a text array would be scanned whole, as COPY's WHERE is not planned)
+                f"not %(tenants)s::jsonb ? {typed}",
             )
         )
     return rules
@@ -181,7 +181,7 @@ def app_copy_where(table: AppTable) -> str:
     outside the window is skipped, as app_check_sql skips it, and the first row that breaks a rule stops the COPY
     with an error, so that the load falls back to staging, whose checks reject that row with its reason. Judged on
     the stored row (Rule.stored): what a type cannot read, COPY's input functions refuse themselves. Parameters:
-    app_check_sql's, and `%(tenants)s`, the known tenants' ids (a list)."""
+    app_check_sql's, and `%(tenants)s`, a JSON object whose keys are the known tenants."""
     bad = " or ".join(
         f"({rule.stored})"
         for column in table.columns

@@ -364,7 +364,8 @@ def _load_direct(
     table instead."""
     columns = ", ".join(map(ident, plain.columns))
     conn.execute("select set_config(%s, %s, true)", (BATCH_ID_SETTING, params["batch_id"]))  # _batch_id's default
-    params = {**params, "tenants": [row[0] for row in conn.execute("select id from raw.app_tenants")]}
+    known = conn.execute("select coalesce(jsonb_object_agg(id, true), '{}')::text from raw.app_tenants").fetchone()
+    params = {**params, "tenants": known[0] if known else "{}"}
     statement = f"copy {spec.raw_table} ({columns}) from stdin with (format csv) where {app_copy_where(spec)}"
     try:
         with conn.transaction():

@@ -583,10 +583,10 @@ def test_a_plain_csv_file_with_a_row_that_breaks_a_rule_is_staged_and_the_row_re
     assert raw_conn.execute("select count(*) from raw.app_api_requests").fetchone()[0] == len(API) + 1
 
 
-def test_a_plain_csv_file_knows_tenants_whose_ids_need_quoting_in_an_array(
+def test_a_plain_csv_file_knows_tenants_whose_ids_need_quoting(
     warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # The direct COPY gets the known tenants as a text array: ids with an array literal's special characters (and
+    # The direct COPY gets the known tenants as the keys of a JSON object: ids with special characters (and
     # one spelled like its null) are still known, and an id that is none of them is still unknown.
     odd = ["t{1}", "t\\2", "t'3", "NULL", "t 5"]
     tables = {
