@@ -173,27 +173,46 @@ def main() -> None:
                 f"\\copy raw.bench_copy ({', '.join(COLUMNS)}) from '{source_dir / 'api_requests.csv'}'"
                 " with (format csv, header true)"
             )
-            # Alternate the two loads and compare medians: a 2-core machine's neighbours move single timings a lot.
-            extractor_times, copy_times = [], []
-            for round_number in range(1, args.repeat + 1):
-                with wh.connect() as conn:
-                    conn.execute("truncate raw.app_api_requests, raw.bench_copy")
+
+            # Each load starts from the same state: its table empty, the server checkpointed and every dirty page on
+            # disk (os.sync), so that neither pays for the other's writeback; the order alternates by round. Medians
+            # are compared: a 2-core machine's neighbours move single timings a lot.
+            def settle(table: str) -> None:
+                with wh.connect(autocommit=True) as conn:
+                    conn.execute(f"truncate {table}")
                     conn.execute("delete from raw._watermarks where table_name = 'api_requests'")
-                    conn.commit()
+                    conn.execute("checkpoint")
+                os.sync()
+
+            def extractor_load() -> float:
+                settle("raw.app_api_requests")
                 t0 = time.perf_counter()
                 source = Staged(open_source(spec)) if args.staged else open_source(spec)
                 result = extract_app(wh, source, tables=["api_requests"])
-                extractor_times.append(time.perf_counter() - t0)
+                seconds = time.perf_counter() - t0
                 assert result.tables["api_requests"].loaded == args.rows, result
+                return seconds
 
+            def copy_load() -> float:
+                settle("raw.bench_copy")
                 t0 = time.perf_counter()
                 subprocess.run(
                     [psql, target.conninfo, "-v", "ON_ERROR_STOP=1", "-c", copy_cmd], check=True, capture_output=True
                 )
-                copy_times.append(time.perf_counter() - t0)
+                seconds = time.perf_counter() - t0
                 with wh.connect() as conn:
                     copied = conn.execute("select count(*) from raw.bench_copy").fetchone()[0]  # type: ignore[index]
                 assert copied == args.rows
+                return seconds
+
+            extractor_times, copy_times = [], []
+            for round_number in range(1, args.repeat + 1):
+                if round_number % 2:
+                    extractor_times.append(extractor_load())
+                    copy_times.append(copy_load())
+                else:
+                    copy_times.append(copy_load())
+                    extractor_times.append(extractor_load())
                 print(f"round {round_number}: extractor {extractor_times[-1]:.2f}s, \\copy {copy_times[-1]:.2f}s")
             with wh.connect() as conn:
                 conn.execute("drop table raw.bench_copy")
