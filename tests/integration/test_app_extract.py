@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -315,15 +317,25 @@ def test_csv_source_and_missing_column_error(
         FileSource(tmp_path / "nowhere")
 
 
+@contextmanager
+def app_database(pg_server: Target, name: str, options: str = "") -> Iterator[Target]:
+    """A throw-away app database on the test server (created with `options`), dropped afterwards."""
+    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}"')
+        conn.execute(f'create database "{name}" {options}')
+    try:
+        yield pg_server.with_db(name)
+    finally:
+        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 def test_database_source_by_sqlalchemy_url(
     warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
 ) -> None:
-    app_db = "app_src_" + tmp_path.name.replace("-", "_")[-20:].lower()
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{app_db}"')
-        conn.execute(f'create database "{app_db}"')
-    try:
-        with psycopg.connect(pg_server.with_db(app_db).conninfo, autocommit=True) as conn:
+    name = "app_src_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    with app_database(pg_server, name) as app_db:
+        with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
                 " updated_at timestamptz, stripe_customer_id text, is_internal bool, deleted_at timestamptz,"
@@ -341,7 +353,7 @@ def test_database_source_by_sqlalchemy_url(
                 " ('r2','t1',null,'GET','/a',500,7,'2025-03-05 10:00+00'), ('r3','t1',null,'GET','/a',200,"
                 " 9, null)"
             )
-        url = pg_server.with_db(app_db).url
+        url = app_db.url
         result = extract_app(
             warehouse,
             open_source(url),
@@ -354,9 +366,6 @@ def test_database_source_by_sqlalchemy_url(
         assert raw_conn.execute("select id from raw.app_api_requests").fetchall() == [("r1",)]
         reason = raw_conn.execute("select reason from raw._rejects").fetchone()[0]
         assert reason.startswith("api_requests row ") and reason.endswith(": occurred_at: missing")
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{app_db}" with (force)')
 
 
 def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_block_loads(
@@ -364,12 +373,9 @@ def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_
 ) -> None:
     """A Postgres app database streams its tables by COPY, judged a block of rows at a time: a row that is not
     UTF-8 (a SQL_ASCII database) or holds JSON nested too deep is rejected naming its row, its block still loads."""
-    app_db = "app_ascii_" + tmp_path.name.replace("-", "_")[-20:].lower()
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{app_db}"')
-        conn.execute(f"create database \"{app_db}\" encoding 'SQL_ASCII' template template0 locale 'C'")
-    try:
-        with psycopg.connect(pg_server.with_db(app_db).conninfo, autocommit=True) as conn:
+    name = "app_ascii_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    with app_database(pg_server, name, "encoding 'SQL_ASCII' template template0 locale 'C'") as app_db:
+        with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "create table tenants (id text, name text, plan text, created_at timestamptz, updated_at timestamptz,"
                 " stripe_customer_id text, is_internal bool, deleted_at timestamptz)"
@@ -385,7 +391,7 @@ def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_
                 (T0, "[" * 1001 + "]" * 1001),
             )
             conn.execute("update events set event_type = E'log\\xffin' where id = 'e4'")
-        url = pg_server.with_db(app_db).url
+        url = app_db.url
         result = extract_app(warehouse, open_source(url), tables=["tenants", "events"])
         events = result.tables["events"]
         assert (events.loaded, events.rejected, result.failed) == (3, 2, {})
@@ -397,9 +403,6 @@ def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_
             "properties: nested deeper than 1000 levels",
         ]
         assert all(reason.startswith("events row ") for reason in reasons), reasons
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{app_db}" with (force)')
 
 
 # ------------------------------------------------------------------------------------------------ CSV sources
