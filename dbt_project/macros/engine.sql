@@ -98,12 +98,21 @@
 {% macro default__json_element_number(alias) %}{{ alias }}.ordinality{% endmacro %}
 {% macro spark__json_element_number(alias) %}({{ alias }}.position + 1){% endmacro %}
 
-{#- A Postgres type name as Spark spells it (the seeds' column_types are written in Postgres's names). -#}
+{#- A Postgres type name as Spark spells it: the seeds' column_types and the model contracts' data_type are written
+    in Postgres's names (numeric(p, s) is Spark's decimal(p, s); integer, bigint, boolean, date are the same). -#}
 {% macro spark_type_name(type_name) -%}
-    {%- set names = {'text': text_type(), 'timestamptz': timestamptz_type(), 'numeric': numeric_type(),
-                     'jsonb': json_type(), 'double precision': double_type()} -%}
-    {{- return(names.get(type_name | lower | trim, type_name)) -}}
+    {%- set names = {'text': text_type(), 'timestamptz': timestamptz_type(), 'timestamp with time zone': timestamptz_type(),
+                     'numeric': numeric_type(), 'jsonb': json_type(), 'double precision': double_type()} -%}
+    {%- set key = type_name | lower | trim -%}
+    {%- if key.startswith('numeric(') -%}
+        {{- return('decimal' ~ key[7:] | replace(' ', '')) -}}
+    {%- endif -%}
+    {{- return(names.get(key, type_name)) -}}
 {%- endmacro %}
+
+{#- dbt's cast (which checks a model contract: each declared data_type is cast to and compared with what the model
+    gives) with the Postgres type name translated by spark_type_name. -#}
+{% macro spark__cast(field, type) %}cast({{ field }} as {{ spark_type_name(type) }}){% endmacro %}
 
 {#- dbt-spark's seed table, with the seeds' column_types translated by spark_type_name. -#}
 {% macro spark__create_csv_table(model, agate_table) %}
@@ -148,8 +157,10 @@
 {% macro default__series(start, stop, alias, step) -%}
     generate_series({{ start }}, {{ stop }}{% if step %}, interval '1 {{ step }}'{% endif %}) as {{ alias }}
 {%- endmacro %}
+{#- Spark's sequence counts down when stop < start (generate_series gives no rows): such a range gives none here. -#}
 {% macro spark__series(start, stop, alias, step) -%}
-    explode(sequence({{ start }}, {{ stop }}{% if step %}, interval 1 {{ step }}{% endif %})) as {{ alias }}_series({{ alias }})
+    explode(case when {{ start }} <= {{ stop }} then sequence({{ start }}, {{ stop }}{% if step %}, interval 1 {{ step }}{% endif %}) end)
+    as {{ alias }}_series({{ alias }})
 {%- endmacro %}
 
 {% macro join_series(start, stop, alias, step=none) -%}
@@ -182,12 +193,13 @@
 {#- Incremental models that replace every row of the keys a run builds (a day, a tenant): Postgres deletes those
     keys and inserts (delete+insert on unique_key); Spark's Parquet tables cannot delete rows, so the table is
     partitioned by the key and a run overwrites the partitions it builds (insert_overwrite). -#}
-{% macro replace_keys_strategy() -%}
-    {{ return('insert_overwrite' if target.type == 'spark' else 'delete+insert') }}
-{%- endmacro %}
-{% macro replace_keys_partition_by(key) -%}
-    {{ return(key if target.type == 'spark' else none) }}
-{%- endmacro %}
+{% macro replace_keys_strategy() %}{{ return(adapter.dispatch('replace_keys_strategy')()) }}{% endmacro %}
+{% macro default__replace_keys_strategy() %}{{ return('delete+insert') }}{% endmacro %}
+{% macro spark__replace_keys_strategy() %}{{ return('insert_overwrite') }}{% endmacro %}
+
+{% macro replace_keys_partition_by(key) %}{{ return(adapter.dispatch('replace_keys_partition_by')(key)) }}{% endmacro %}
+{% macro default__replace_keys_partition_by(key) %}{{ return(none) }}{% endmacro %}
+{% macro spark__replace_keys_partition_by(key) %}{{ return(key) }}{% endmacro %}
 
 {#- dbt-spark's seed rows, as escaped literals (a value with a quote in it loads as it is) cast to the seeds'
     column_types translated by spark_type_name. -#}
@@ -225,3 +237,119 @@
 {% macro int_div(numerator, denominator) %}{{ return(adapter.dispatch('int_div')(numerator, denominator)) }}{% endmacro %}
 {% macro default__int_div(numerator, denominator) %}{{ numerator }} / {{ denominator }}{% endmacro %}
 {% macro spark__int_div(numerator, denominator) %}{{ numerator }} div {{ denominator }}{% endmacro %}
+
+{#- Whole months from one month start to another (both the first day of a month). -#}
+{% macro months_between_starts(start_expr, end_expr) %}
+    {{- return(adapter.dispatch('months_between_starts')(start_expr, end_expr)) -}}
+{% endmacro %}
+{% macro default__months_between_starts(start_expr, end_expr) -%}
+    (
+        extract(year from age({{ end_expr }}, {{ start_expr }})) * 12
+        + extract(month from age({{ end_expr }}, {{ start_expr }}))
+    )
+{%- endmacro %}
+{% macro spark__months_between_starts(start_expr, end_expr) -%}
+    cast(months_between({{ end_expr }}, {{ start_expr }}) as int)
+{%- endmacro %}
+
+{#- A date `months_expr` whole months after `date_expr` (Postgres' date + n * interval '1 month', as a date). -#}
+{% macro add_months(date_expr, months_expr) %}{{ return(adapter.dispatch('add_months')(date_expr, months_expr)) }}{% endmacro %}
+{% macro default__add_months(date_expr, months_expr) %}({{ date_expr }} + {{ months_expr }} * interval '1 month')::date{% endmacro %}
+{% macro spark__add_months(date_expr, months_expr) %}add_months({{ date_expr }}, {{ months_expr }}){% endmacro %}
+
+{#- The non-null elements of an array built from a list of SQL expressions (Postgres array_remove(array[...], null)). -#}
+{% macro compact_array(elements) %}{{ return(adapter.dispatch('compact_array')(elements)) }}{% endmacro %}
+{% macro default__compact_array(elements) -%}
+    array_remove(array[{{ elements | join(', ') }}], null)
+{%- endmacro %}
+{% macro spark__compact_array(elements) -%}
+    filter(array({{ elements | join(', ') }}), element -> element is not null)
+{%- endmacro %}
+
+{#- The non-null values of `expr` over the window `window_name`, as an array: null when the window frame has no rows
+    (Postgres array_agg's null), empty when it has rows but every value is null. -#}
+{% macro window_values(expr, window_name) %}{{ return(adapter.dispatch('window_values')(expr, window_name)) }}{% endmacro %}
+{% macro default__window_values(expr, window_name) -%}
+    array_remove(array_agg({{ expr }}) over {{ window_name }}, null)
+{%- endmacro %}
+{% macro spark__window_values(expr, window_name) -%}
+    (case when count(*) over {{ window_name }} > 0 then collect_list({{ expr }}) over {{ window_name }} end)
+{%- endmacro %}
+
+{#- A window's ORDER BY a date column and its frame: the rows from `from_days` to `to_days` days before the current
+    row's day (both preceding, from_days >= to_days). -#}
+{% macro order_by_days_preceding(date_column, from_days, to_days) %}
+    {{- return(adapter.dispatch('order_by_days_preceding')(date_column, from_days, to_days)) -}}
+{% endmacro %}
+{% macro default__order_by_days_preceding(date_column, from_days, to_days) -%}
+    order by {{ date_column }}
+    range between interval '{{ from_days }} days' preceding and interval '{{ to_days }} {{ 'day' if to_days == 1 else 'days' }}' preceding
+{%- endmacro %}
+{% macro spark__order_by_days_preceding(date_column, from_days, to_days) -%}
+    order by unix_date({{ date_column }})
+    range between {{ from_days }} preceding and {{ to_days }} preceding
+{%- endmacro %}
+
+{#- Rows of constants or expressions over each row of the FROM clause it follows (Postgres' lateral VALUES list):
+    `rows` is a list of rows, each a list of SQL expressions (one per column, a column's values of one type);
+    the rows' columns are alias.<columns[i]>. -#}
+{% macro join_rows(rows, alias, columns) %}{{ return(adapter.dispatch('join_rows')(rows, alias, columns)) }}{% endmacro %}
+{% macro default__join_rows(rows, alias, columns) -%}
+    cross join lateral (
+        values
+        {%- for row in rows %}
+            ({{ row | join(', ') }}){% if not loop.last %},{% endif %}
+        {%- endfor %}
+    ) as {{ alias }} ({{ columns | join(', ') }})
+{%- endmacro %}
+{% macro spark__join_rows(rows, alias, columns) -%}
+    cross join lateral stack(
+        {{ rows | length }}
+        {%- for row in rows %}, {{ row | join(', ') }}{% endfor %}
+    ) as {{ alias }}({{ columns | join(', ') }})
+{%- endmacro %}
+
+{#- The number of elements of an array, null for a null array (Spark's cardinality gives -1 there). -#}
+{% macro array_length(array_expr) %}{{ return(adapter.dispatch('array_length')(array_expr)) }}{% endmacro %}
+{% macro default__array_length(array_expr) %}cardinality({{ array_expr }}){% endmacro %}
+{% macro spark__array_length(array_expr) %}array_size({{ array_expr }}){% endmacro %}
+
+{#- The median of a numeric array expression (null for an empty array). -#}
+{% macro array_median(array_expr) -%}
+    {{ return(adapter.dispatch('array_median')(array_expr)) }}
+{%- endmacro %}
+
+{% macro default__array_median(array_expr) -%}
+    (select percentile_cont(0.5) within group (order by element.value) from unnest({{ array_expr }}) as element (value))
+{%- endmacro %}
+
+{#- Spark has no percentile over an array: the middle element (or the mean of the middle two) of the sorted non-null elements -#}
+{% macro spark__array_median(array_expr) -%}
+    {%- set values = "sort_array(filter(" ~ array_expr ~ ", element -> element is not null))" -%}
+    (case
+        when size({{ values }}) = 0 then null
+        when size({{ values }}) % 2 = 1 then cast(element_at({{ values }}, cast((size({{ values }}) + 1) / 2 as int)) as double)
+        else (cast(element_at({{ values }}, cast(size({{ values }}) / 2 as int)) as double)
+            + cast(element_at({{ values }}, cast(size({{ values }}) / 2 as int) + 1) as double)) / 2
+    end)
+{%- endmacro %}
+
+{#- Text from a template with %s placeholders and a list of SQL expressions for them (Postgres format; Spark
+    format_string). A decimal is written with its type's scale (Postgres numeric's own, Spark's decimal(38, 12)); a
+    null argument is '' in Postgres and 'null' in Spark: pass none. -#}
+{% macro format_text(template, args) %}{{ return(adapter.dispatch('format_text')(template, args)) }}{% endmacro %}
+{% macro default__format_text(template, args) -%}
+    format(
+        {{ template }},
+        {{ args | join(', ') }}
+    )
+{%- endmacro %}
+{#- Spark's %s writes a date as its day number: every argument goes in as its text. -#}
+{% macro spark__format_text(template, args) -%}
+    format_string(
+        {{ template }}
+        {%- for arg in args %},
+        cast({{ arg }} as string)
+        {%- endfor %}
+    )
+{%- endmacro %}

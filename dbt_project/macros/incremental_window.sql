@@ -53,7 +53,7 @@
         {%- set latest = '1900-01-01' -%}
         {%- if execute -%}
             {%- set result = run_query(
-                "select coalesce(max(" ~ date_column ~ "), date '1900-01-01')::text from " ~ this) -%}
+                "select coalesce(max(" ~ date_column ~ "), date '1900-01-01')::" ~ text_type() ~ " from " ~ this) -%}
             {%- set latest = result.columns[0].values()[0] -%}
         {%- endif -%}
         {{ return("(date '" ~ latest ~ "' - " ~ (margin_days | int) ~ ")") }}

@@ -11,7 +11,7 @@
 
 {#- the local calendar day of a timestamptz expression -#}
 {% macro reporting_date(ts_expr) -%}
-    {{ return(adapter.dispatch('reporting_date', 'execmetrics')(ts_expr)) }}
+    {{ return(adapter.dispatch('reporting_date')(ts_expr)) }}
 {%- endmacro %}
 
 {% macro default__reporting_date(ts_expr) -%}
@@ -20,7 +20,7 @@
 
 {#- the timestamptz at which a local calendar day (a date expression) starts -#}
 {% macro reporting_day_start(date_expr) -%}
-    {{ return(adapter.dispatch('reporting_day_start', 'execmetrics')(date_expr)) }}
+    {{ return(adapter.dispatch('reporting_day_start')(date_expr)) }}
 {%- endmacro %}
 
 {% macro default__reporting_day_start(date_expr) -%}

@@ -55,8 +55,18 @@
 {%- endmacro %}
 
 {#- The config of the ledger's incremental models (int_mrr_customer_days, fct_mrr_daily): appended after a pre-hook
-    deletes the days the run rebuilds (a day whose rows disappear is deleted too). -#}
+    deletes the days the run rebuilds (a day whose rows disappear is deleted too). Spark's Parquet tables cannot
+    delete rows: there the table is partitioned by day and a run overwrites the days it builds (replace_keys_strategy),
+    so a day left with no rows at all keeps its old ones until a full refresh. -#}
 {% macro mrr_ledger_config() -%}
+    {%- if replace_keys_strategy() == 'insert_overwrite' -%}
+        {{ return({
+            'materialized': 'incremental',
+            'incremental_strategy': 'insert_overwrite',
+            'partition_by': replace_keys_partition_by('day'),
+            'on_schema_change': 'fail',
+        }) }}
+    {%- endif -%}
     {{ return({
         'materialized': 'incremental',
         'incremental_strategy': 'append',
