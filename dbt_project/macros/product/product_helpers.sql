@@ -12,7 +12,7 @@
 
 {#- a ratio that is null (not 0, not an error) when the denominator is 0 -#}
 {% macro product_ratio(numerator, denominator, scale=4) -%}
-    round(({{ numerator }})::{{ numeric_type() }} / nullif(({{ denominator }})::{{ numeric_type() }}, 0), {{ scale }})
+    round(({{ numerator }})::{{ numeric_type() }} / nullif(({{ denominator }})::{{ numeric_type() }}, 0), {{ scale }})::{{ numeric_type() }}
 {%- endmacro %}
 
 {#-

@@ -4,7 +4,7 @@ with
 days as (
 
     select day::date as date_day
-    from generate_series('2015-01-01'::date, '2040-12-31'::date, interval '1 day') as day
+    from {{ series("date '2015-01-01'", "date '2040-12-31'", 'day', 'day') }}
 
 )
 

@@ -99,7 +99,7 @@ to_date as (
         grain,
         period_start,
         metric_date,
-        metric_date - period_start as day_offset,
+        {{ days_between('period_start', 'metric_date') }} as day_offset,
         {% for name, expression, type in kpis -%}
             ({{ expression }})::{{ type }} as {{ name }}{% if not loop.last %},{% endif %}
         {% endfor %}

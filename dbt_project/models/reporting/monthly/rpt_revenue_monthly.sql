@@ -43,10 +43,7 @@ spine as (
         month::date as month
     from tenants
     cross join bounds
-    cross join
-        lateral generate_series(
-            date_trunc('month', tenants.created_date)::date, bounds.last_month, interval '1 month'
-        ) as month
+    {{ join_series("date_trunc('month', tenants.created_date)::date", 'bounds.last_month', 'month', 'month') }}
 
     union
 
@@ -114,7 +111,7 @@ final as (
 
     select
         joined.month::date as month,
-        (joined.month + interval '1 month - 1 day')::date as month_end,
+        {{ month_last_day('joined.month') }} as month_end,
         joined.tenant_id::{{ text_type() }} as tenant_id,
         tenants.tenant_name::{{ text_type() }} as tenant_name,
         tenants.plan::{{ text_type() }} as plan,
@@ -147,11 +144,11 @@ final as (
     left join joined as previous
         on
             joined.tenant_id = previous.tenant_id
-            and previous.month = (joined.month - interval '1 month')::date
+            and previous.month = {{ add_months('joined.month', '-1') }}
     left join joined as last_year
         on
             joined.tenant_id = last_year.tenant_id
-            and last_year.month = (joined.month - interval '12 months')::date
+            and last_year.month = {{ add_months('joined.month', '-12') }}
 
 )
 

@@ -13,6 +13,14 @@
 -#}
 {%- set funnel_window_days = var('funnel_window_days') | int %}
 
+{#- the funnel's steps: number, name, the monthly count of tenants that reached it -#}
+{%- set steps = [
+    ['1', "'signed_up'", 'monthly.step_1'],
+    ['2', "'activated'", 'monthly.step_2'],
+    ['3', "'first_report'", 'monthly.step_3'],
+] %}
+{%- if product_funnel_has_paying() %}{% do steps.append(['4', "'paying'", 'monthly.step_4']) %}{% endif %}
+
 with
 
 tenants as (
@@ -92,14 +100,7 @@ steps as (
         monthly.step_1 as starting_tenants
 
     from monthly
-    cross join lateral (
-        values
-        (1, 'signed_up', monthly.step_1),
-        (2, 'activated', monthly.step_2),
-        (
-            3, 'first_report', monthly.step_3){% if product_funnel_has_paying() %},
-        (4, 'paying', monthly.step_4){% endif %}
-    ) as step (step_number, step_name, tenants)
+    {{ join_rows(steps, 'step', ['step_number', 'step_name', 'tenants']) }}
 
 ),
 

@@ -89,11 +89,10 @@ threshold_alerts as (
         value,
         threshold as expected_value,
         null::{{ numeric_type() }} as z_score,
-        format(
-            '%s: %s is %s on %s for %s (rule %s: %s %s)',
-            coalesce(description, metric), metric, value, metric_date, {{ product_tenant_label('tenant_id') }},
-            rule_id, comparator, threshold
-        ) as message
+        {{ format_text("'%s: %s is %s on %s for %s (rule %s: %s %s)'", [
+            'coalesce(description, metric)', 'metric', 'value', 'metric_date', product_tenant_label('tenant_id'),
+            'rule_id', 'comparator', 'threshold',
+        ]) }} as message
 
     from threshold_ranked
     where severity_order = 1
@@ -114,12 +113,11 @@ anomaly_alerts as (
         metric_value as value,
         round(expected_value, 4) as expected_value,
         round(z_score, 2) as z_score,
-        format(
-            'Anomaly: %s is %s on %s for %s, %s than the usual %s for that weekday (robust z = %s)',
-            metric, metric_value, metric_date, {{ product_tenant_label('tenant_id') }},
-            case when z_score > 0 then 'higher' else 'lower' end,
-            round(expected_value, 2), round(z_score, 1)
-        ) as message
+        {{ format_text("'Anomaly: %s is %s on %s for %s, %s than the usual %s for that weekday (robust z = %s)'", [
+            'metric', 'metric_value', 'metric_date', product_tenant_label('tenant_id'),
+            "case when z_score > 0 then 'higher' else 'lower' end",
+            'round(expected_value, 2)', 'round(z_score, 1)',
+        ]) }} as message
 
     from scores
     where

@@ -21,14 +21,16 @@
 
 {%- set history_days = var('anomaly_history_days') | int %}
 {{- assert_alert_metrics_known(alert_metric_names(), var('anomaly_metrics')) }}
-{%- set lower_bound = daily_metrics_window_start() or "date '0001-01-01'" %}
+{#- no lower bound on a full build (a year-1 sentinel minus days is before year 1: Spark's metastore rejects it) -#}
+{%- set lower_bound = daily_metrics_window_start() %}
 
 with
 
 daily as (
 
     select * from {{ ref('fct_daily_metrics') }}
-    where metric_date >= {{ lower_bound }} - {{ 2 * history_days }}
+    where true
+    {%- if lower_bound is not none %} and metric_date >= {{ lower_bound }} - {{ 2 * history_days }}{% endif %}
     {%- if window_max_date() is not none %} and metric_date <= {{ window_max_date() }}{% endif %}
 
 ),
@@ -42,12 +44,11 @@ series as (
         metric_value.value
 
     from daily
-    cross join lateral (
-        values
-        {%- for metric in var('anomaly_metrics') %}
-            ('{{ metric }}', daily.{{ metric }}::{{ numeric_type() }}){% if not loop.last %},{% endif %}
-        {%- endfor %}
-    ) as metric_value (metric, value)
+    {%- set rows = [] %}
+    {%- for metric in var('anomaly_metrics') %}
+        {%- do rows.append(["'" ~ metric ~ "'", 'daily.' ~ metric ~ '::' ~ numeric_type()]) %}
+    {%- endfor %}
+    {{ join_rows(rows, 'metric_value', ['metric', 'value']) }}
 
 ),
 
@@ -56,19 +57,18 @@ same_weekday as (
     -- the same weekday 1..4 weeks back (null where that day has no row)
     select
         series.*,
-        array_remove(array[
-            {%- for weeks in range(1, (history_days // 7) + 1) %}
-            max(value) over weeks_back_{{ weeks }}{% if not loop.last %},{% endif %}
-            {%- endfor %}
-        ], null) as weekday_history
+        {%- set weeks_back = [] %}
+        {%- for weeks in range(1, (history_days // 7) + 1) %}
+            {%- do weeks_back.append('max(value) over weeks_back_' ~ weeks) %}
+        {%- endfor %}
+        {{ compact_array(weeks_back) }} as weekday_history
 
     from series
     window
     {%- for weeks in range(1, (history_days // 7) + 1) %}
         weeks_back_{{ weeks }} as (
             partition by tenant_id, metric
-            order by metric_date
-            range between interval '{{ 7 * weeks }} days' preceding and interval '{{ 7 * weeks }} days' preceding
+            {{ order_by_days_preceding('metric_date', 7 * weeks, 7 * weeks) }}
         ){% if not loop.last %},{% endif %}
     {%- endfor %}
 
@@ -79,7 +79,7 @@ expected as (
     select
         same_weekday.*,
         {{ array_median('same_weekday.weekday_history') }} as expected_value,
-        cardinality(same_weekday.weekday_history) as weekday_points
+        {{ array_length('same_weekday.weekday_history') }} as weekday_points
 
     from same_weekday
 
@@ -90,16 +90,14 @@ history_scale as (
     -- the absolute residuals of the trailing days (a day with fewer than 2 same-weekday points has none)
     select
         expected.*,
-        array_remove(
-            array_agg(case when weekday_points >= 2 then abs(value - expected_value::{{ numeric_type() }}) end) over trailing_days,
-            null
-        ) as residual_history
+        {{ window_values(
+            'case when weekday_points >= 2 then abs(value - expected_value::' ~ numeric_type() ~ ') end', 'trailing_days'
+        ) }} as residual_history
 
     from expected
     window trailing_days as (
         partition by tenant_id, metric
-        order by metric_date
-        range between interval '{{ history_days }} days' preceding and interval '1 day' preceding
+        {{ order_by_days_preceding('metric_date', history_days, 1) }}
     )
 
 ),
@@ -113,7 +111,7 @@ final as (
         value::{{ numeric_type() }} as metric_value,
         (case when weekday_points >= 2 then expected_value end)::{{ numeric_type() }} as expected_value,
         weekday_points::integer as weekday_points,
-        cardinality(residual_history)::integer as history_points,
+        {{ array_length('residual_history') }}::integer as history_points,
         (case
             when weekday_points >= 2 and value is not null
                 then (value - expected_value::{{ numeric_type() }}) / greatest(
@@ -124,7 +122,9 @@ final as (
         end)::{{ numeric_type() }} as z_score
 
     from history_scale
+    {%- if lower_bound is not none %}
     where metric_date >= {{ lower_bound }}
+    {%- endif %}
 
 )
 

@@ -128,7 +128,7 @@ grid as (
 
     from cohorts
     cross join period_types
-    cross join lateral generate_series(0, period_types.max_period) as period_number
+    {{ join_series('0', 'period_types.max_period', 'period_number') }}
 
 ),
 

@@ -116,7 +116,7 @@ grid as (
         ) as is_observable
 
     from cohorts
-    cross join generate_series(0, {{ max_months }}) as period_number
+    {{ join_series('0', max_months, 'period_number') }}
 
 ),
 
@@ -129,11 +129,11 @@ retained as (
         count(*) filter (where tenant_months.mrr > 0) as retained_tenants
 
     from paying_members
-    cross join generate_series(0, {{ max_months }}) as period_number
+    {{ join_series('0', max_months, 'period_number') }}
     left join tenant_months
         on
             paying_members.tenant_id = tenant_months.tenant_id
-            and tenant_months.month = (paying_members.first_paying_month + period_number * interval '1 month')::date
+            and tenant_months.month = {{ add_months('paying_members.first_paying_month', 'period_number') }}
     group by paying_members.cohort_month, period_number
 
 ),

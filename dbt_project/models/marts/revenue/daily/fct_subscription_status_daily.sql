@@ -77,10 +77,7 @@ subscription_days as (
             when 'unpaid' then 1 when 'past_due' then 2 when 'paused' then 3 when 'active' then 4 else 5
         end) as status_rank
     from intervals
-    cross join
-        lateral generate_series(
-            intervals.valid_from, least(intervals.valid_to - 1, {{ revenue_as_of_date() }}), interval '1 day'
-        ) as day
+    {{ join_series('intervals.valid_from', 'least(intervals.valid_to - 1, ' ~ revenue_as_of_date() ~ ')', 'day', 'day') }}
     group by intervals.subscription_id, day::date
 
 ),

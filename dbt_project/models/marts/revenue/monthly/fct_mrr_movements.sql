@@ -32,10 +32,8 @@ relevant as (
 
     select
         customer_months.*,
-        (
-            extract(year from age(customer_months.month, customer_months.last_paying_month_before)) * 12
-            + extract(month from age(customer_months.month, customer_months.last_paying_month_before))
-        )::integer - 1 as gap_months,
+        {{ months_between_starts('customer_months.last_paying_month_before', 'customer_months.month') }}::integer
+        - 1 as gap_months,
         customer_months.starting_mrr = 0
         and customer_months.ending_mrr = 0
         and customer_months.peak_mrr > 0 as is_same_month_blip

@@ -13,7 +13,7 @@ open_invoices as (
     select
         invoices.*,
         {{ reporting_date('coalesce(invoices.due_at, invoices.created_at)') }} as due_day,
-        {{ revenue_as_of_date() }} - {{ reporting_date('coalesce(invoices.due_at, invoices.created_at)') }}
+        {{ days_between(reporting_date('coalesce(invoices.due_at, invoices.created_at)'), revenue_as_of_date()) }}
             as days_past_due
     from invoices
     where
