@@ -1,6 +1,7 @@
 """Read a relation from both engines and compare it: the Spark session the `spark` profile target describes, and
 the Postgres warehouse. Rows are compared as sets of normalised tuples: numbers within rounding, timestamps as
-UTC instants, JSON by value."""
+UTC instants, JSON by value, and the decimal numbers written into a text (an alert's message) by value too (each
+engine writes a decimal with its type's scale: Postgres 0.0500, Spark 0.050000000000)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import datetime as dt
 import json
 import math
 import os
+import re
 from collections import Counter
 from decimal import Decimal
 from pathlib import Path
@@ -19,6 +21,7 @@ import yaml
 from extract.settings import PROJECT_ROOT
 
 PLACES = 6  # numbers equal within rounding: compared at this many decimal places (relative for large values)
+DECIMAL_IN_TEXT = re.compile(r"(?<![\w.])-?\d+\.\d+(?![\w.])")
 
 
 def spark_conf(spark_dir: Path) -> dict[str, str]:
@@ -70,7 +73,9 @@ def normalise(value: Any) -> Any:
         try:
             return json.dumps(json.loads(value), sort_keys=True)
         except ValueError:
-            return value
+            pass
+    if isinstance(value, str):
+        return DECIMAL_IN_TEXT.sub(lambda match: str(normalise(Decimal(match.group()))), value)
     return value
 
 

@@ -1,11 +1,11 @@
 """The same dbt models on Postgres and on Spark (dbt-spark `session`, pyspark local mode), compared row for row.
 
 One fixture for both engines: the hand-checked app week of tests/dbt/test_daily_metrics.py and the Stripe edge-case
-customers of tests/dbt/fixtures/stripe/cases.py. Postgres builds the selection; the raw schema is landed as Parquet
-(extract/parquet.py) and Spark builds the same selection from the same model files; every model of it must hold
-the same rows on both (numbers equal within rounding, tests/spark/engines.py).
+customers of tests/dbt/fixtures/stripe/cases.py. Postgres builds every model (staging, intermediate, marts,
+reporting); the raw schema is landed as Parquet (extract/parquet.py) and Spark builds the same models from the same
+files; each must hold the same rows on both (numbers equal within rounding, tests/spark/engines.py;
+docs/ARCHITECTURE.md, "Engines").
 
-SPARK_MODELS is what builds on Spark so far; the port goes on layer by layer (docs/ARCHITECTURE.md, "Engines").
 Marked `spark`: `make test` does not run it (it needs the spark extra and Java 17, and Spark is slow to start);
 run it with `pytest -m spark tests/spark`.
 """
@@ -31,28 +31,16 @@ from orchestration.dbt_cli import run_dbt
 
 pytestmark = pytest.mark.spark
 
-STAGING = sorted(path.stem for path in (PROJECT_ROOT / "dbt_project/models/staging").glob("*.sql"))
-INTERMEDIATE = [
-    "int_cohort_member_periods",
-    "int_daily_activation",
-    "int_daily_api",
-    "int_daily_customers",
-    "int_daily_engagement",
-    "int_daily_jobs",
-    "int_daily_spine",
-    "int_invoice_lines_priced",
-    "int_stripe__customer_tenants",
-    "int_stripe__discounts",
-    "int_stripe__invoice_tenants",
-    "int_stripe__payment_failures",
-    "int_stripe__subscription_tenants",
-    "int_subscription_trials",
-    "int_tenant_funnel_steps",
-    "int_tenants_classified",
-    "int_user_daily_activity",
-    "int_users_classified",
-]
-SPARK_MODELS = {**dict.fromkeys(STAGING, "staging"), **dict.fromkeys(INTERMEDIATE, "intermediate")}
+MODELS_DIR = PROJECT_ROOT / "dbt_project/models"
+# Personal-data models are not built unless INCLUDE_PERSONAL_DATA is set (macros/access.sql): nothing to compare.
+PERSONAL_DATA = {"dim_revenue_customer_contacts", "rpt_customer_contacts"}
+# Every model, by the schema its folder builds into (dbt_project.yml).
+SPARK_MODELS = {
+    path.stem: layer
+    for layer in ("staging", "intermediate", "marts", "reporting")
+    for path in sorted((MODELS_DIR / layer).rglob("*.sql"))
+    if path.stem not in PERSONAL_DATA
+}
 
 
 def _java_ok() -> bool:
@@ -70,7 +58,7 @@ def engines(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iter
         pytest.skip("Spark needs Java 17 or later on PATH")
     from engines import spark_session
 
-    selection = " ".join(f"+{model}" for model in SPARK_MODELS)  # with their parents, compared or not
+    selection = "staging intermediate marts reporting"  # every model (each one is compared)
     tmp = tmp_path_factory.mktemp("spark_engines")
     with fresh_warehouse(pg_server) as target:
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
