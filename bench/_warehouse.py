@@ -42,7 +42,15 @@ def company_warehouse(
         base.ensure_database(name)
     counts: dict[str, int] = company.write_app_database(base.target.with_db(app_db).conninfo)
     company.write_stripe_dump(work / "stripe")
-    settings = base.settings.model_copy(
+    settings = company_settings(base, company, work, db, app_db)
+    with Warehouse(settings).connect() as conn:
+        ensure_raw_schema(conn)
+    return counts, settings
+
+
+def company_settings(base: Warehouse, company: Any, work: Path, db: str, app_db: str) -> Settings:
+    """The bench's Settings for `company_warehouse`'s databases and `work` folder (also to reuse them later)."""
+    return base.settings.model_copy(
         update={
             "warehouse_url": base.target.with_db(db).url.replace("+psycopg", ""),
             "app_database_url": base.target.with_db(app_db).url,
@@ -55,6 +63,3 @@ def company_warehouse(
             "company_founded_date": company.start,
         }
     )
-    with Warehouse(settings).connect() as conn:
-        ensure_raw_schema(conn)
-    return counts, settings
