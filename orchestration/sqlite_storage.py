@@ -12,6 +12,13 @@ took about 20 s before the first step.
 cannot corrupt the database; a crash of the process loses nothing) and keeps one idle connection open to each
 such file once it is in WAL mode, so closing Dagster's connections does not checkpoint and delete the WAL every time
 (SQLite still checkpoints every 1000 pages). Postgres storage (DAGSTER_PG_URL) is not affected.
+
+`QuickSqliteEventLogStorage` (DAGSTER_HOME's dagster.yaml names it as the event log storage) is Dagster's SQLite event
+log with one SQLAlchemy engine kept per file instead of one created and disposed for every event: a new engine has
+an empty statement cache, so every event's inserts and updates were compiled again, and a new SQLite connection was
+opened (and set up) for every event: together most of the run process's time in storing events. Each kept engine
+holds one connection, used under the storage's lock by one caller at a time and idle (holding no lock on the file)
+between events; the check tables' existence, asked on every check event, is remembered once found.
 """
 
 from __future__ import annotations
@@ -19,8 +26,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from dagster._core.storage.event_log.sqlite.sqlite_event_log import SqliteEventLogStorage
+from dagster._core.storage.sql import create_engine
+from dagster._core.storage.sqlite import SQLITE_BUSY_TIMEOUT_SECONDS, create_db_conn_string
+from dagster._serdes import ConfigurableClassData
+from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.pool import NullPool, StaticPool
 
 KEPT_FILES = 16  # idle connections kept: the index and run-list files, plus the most recent runs' shards
 
@@ -64,3 +80,56 @@ def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         while len(_kept) > KEPT_FILES:
             _, oldest = _kept.popitem(last=False)
             oldest.close()
+
+
+class QuickSqliteEventLogStorage(SqliteEventLogStorage):
+    """Dagster's SQLite event log storage, keeping an engine per file (the index and the latest KEPT_FILES runs)."""
+
+    def __init__(self, base_dir: str, inst_data: ConfigurableClassData | None = None):
+        self._engines: OrderedDict[str, Engine] = OrderedDict()
+        self._tables: set[str] = set()
+        super().__init__(base_dir, inst_data)
+
+    @classmethod
+    def from_config_value(  # type: ignore[override]
+        cls, inst_data: ConfigurableClassData | None, config_value: dict[str, Any]
+    ) -> QuickSqliteEventLogStorage:
+        return cls(inst_data=inst_data, **config_value)
+
+    @contextmanager
+    def _connect(self, shard: str) -> Iterator[Connection]:  # type: ignore[override]
+        with self._db_lock:
+            engine = self._engines.get(shard)
+            if engine is None:
+                url = create_db_conn_string(self._base_dir, shard)
+                if shard not in self._initialized_dbs:
+                    timeout = {"timeout": SQLITE_BUSY_TIMEOUT_SECONDS}
+                    setup = create_engine(url, poolclass=NullPool, connect_args=timeout)
+                    self._initdb(setup)
+                    setup.dispose()
+                    self._initialized_dbs.add(shard)
+                # one connection, used by one caller at a time (under the lock); idle between events, so it holds
+                # no lock on the file that other processes would wait for
+                engine = create_engine(
+                    url,
+                    poolclass=StaticPool,
+                    connect_args={"timeout": SQLITE_BUSY_TIMEOUT_SECONDS, "check_same_thread": False},
+                )
+                self._engines[shard] = engine
+                while len(self._engines) > KEPT_FILES:
+                    self._engines.popitem(last=False)[1].dispose()
+            else:
+                self._engines.move_to_end(shard)
+            with engine.connect() as conn, conn.begin():
+                yield conn
+
+    def has_table(self, table_name: str) -> bool:
+        if table_name not in self._tables and super().has_table(table_name):
+            self._tables.add(table_name)  # tables are added by migrations, never dropped while running
+        return table_name in self._tables
+
+    def dispose(self) -> None:
+        with self._db_lock:
+            while self._engines:
+                self._engines.popitem()[1].dispose()
+        super().dispose()

@@ -69,6 +69,13 @@ def dagster_yaml(settings: Settings) -> dict[str, object]:
     }
     if settings.dagster_pg_url:
         config["storage"] = {"postgres": {"postgres_url": settings.dagster_pg_url}}
+    else:
+        # Dagster's default SQLite files, the event log through orchestration/sqlite_storage.py's class
+        config["event_log_storage"] = {
+            "module": "orchestration.sqlite_storage",
+            "class": "QuickSqliteEventLogStorage",
+            "config": {"base_dir": str(Path(settings.dagster_home).resolve() / "history" / "runs")},
+        }
     return config
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from extract.settings import Settings
-from orchestration.sqlite_storage import quick_sqlite_commits
+from orchestration.sqlite_storage import QuickSqliteEventLogStorage, quick_sqlite_commits
 from orchestration.ui import get_instance
 
 FULL, NORMAL = 2, 1
@@ -52,11 +52,20 @@ def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     def tiny() -> None:
         one()
 
-    instance = get_instance(Settings(dagster_home=tmp_path / "dagster_home"))
+    settings = Settings(dagster_home=tmp_path / "dagster_home")
+    instance = get_instance(settings)
+    assert isinstance(instance.event_log_storage, QuickSqliteEventLogStorage)
+    # another process's instance (the webserver's, say) keeps its own engines; it still sees every later run
+    reader = get_instance(settings)
+    assert reader.fetch_run_status_changes(DagsterEventType.RUN_SUCCESS, limit=10).records == []
     result = tiny.execute_in_process(instance=instance)
     assert result.success
     assert instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
     assert instance.all_logs(result.run_id, of_type=DagsterEventType.STEP_SUCCESS)
+    assert len(reader.all_logs(result.run_id)) == len(instance.all_logs(result.run_id))
+    again = tiny.execute_in_process(instance=instance)
+    finished = reader.fetch_run_status_changes(DagsterEventType.RUN_SUCCESS, limit=10).records
+    assert {record.run_id for record in finished} == {result.run_id, again.run_id}
     shard = tmp_path / "dagster_home" / "history" / "runs" / f"{result.run_id}.db"
     assert shard.exists()
     engine = create_engine(f"sqlite:///{shard}", poolclass=NullPool)
