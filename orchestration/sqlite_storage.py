@@ -128,8 +128,15 @@ class QuickSqliteEventLogStorage(SqliteEventLogStorage):
             self._tables.add(table_name)  # tables are added by migrations, never dropped while running
         return table_name in self._tables
 
-    def dispose(self) -> None:
+    def _close_engines(self) -> None:
         with self._db_lock:
             while self._engines:
                 self._engines.popitem()[1].dispose()
+
+    def wipe(self) -> None:
+        self._close_engines()  # the run files are deleted: the next event opens its file anew
+        super().wipe()
+
+    def dispose(self) -> None:
+        self._close_engines()
         super().dispose()

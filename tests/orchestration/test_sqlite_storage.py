@@ -72,3 +72,7 @@ def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("pragma synchronous")).scalar_one() == NORMAL
     engine.dispose()
+    # a wipe deletes the run files: the kept connections go with them, and what is written next lands in a new file
+    instance.event_log_storage.wipe()
+    instance.report_engine_event("after the wipe", job_name="tiny", run_id=again.run_id)
+    assert [entry.message for entry in get_instance(settings).all_logs(again.run_id)] == ["after the wipe"]
