@@ -1,8 +1,9 @@
 """The Dagster instance (DAGSTER_HOME) and `execmetrics ui`: dagster-webserver + dagster-daemon on 127.0.0.1.
 
 DAGSTER_HOME (settings.dagster_home, default `.dagster/` at the repo root) gets a `dagster.yaml` written by
-`write_dagster_yaml()`: SQLite storage by default, Postgres storage (dagster-postgres) when DAGSTER_PG_URL is set;
-a queued run coordinator that never runs two runs of the same partition at once; run retries for crashed runs.
+`write_dagster_yaml()`: SQLite storage by default (the event log through orchestration/sqlite_storage.py), Postgres
+storage (dagster-postgres) when DAGSTER_PG_URL is set; a queued run coordinator that never runs two runs of the same
+partition at once; run retries for crashed runs.
 """
 
 from __future__ import annotations
