@@ -301,7 +301,13 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
     counted: dict[str, int] = {}
     conn: Any = None
     try:
-        while (event := events.get()) is not _END:
+        while True:
+            try:
+                event = events.get(timeout=1.0)  # wakes once a second: a run's termination is never held up
+            except queue.Empty:
+                continue
+            if event is _END:
+                break
             if isinstance(event, BaseException):
                 raise event
             node = nodes.get(str(getattr(event.metadata.get("unique_id"), "text", ""))) if event.metadata else None

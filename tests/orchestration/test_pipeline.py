@@ -103,6 +103,9 @@ def test_one_daily_partition_materializes(orch_env, one_day) -> None:  # noqa: A
     assert events["partition_window"].startswith("2025-11-03T00:00:00+00:00..2025-11-04")
     mart = result.assets["marts/fct_daily_metrics"]
     assert mart["partition_window"] == "2025-11-03..2025-11-03" and isinstance(mart["dagster/row_count"], int)
+    with orch_env.warehouse.connect() as conn:
+        assert mart["dagster/row_count"] == conn.execute("select count(*) from marts.fct_daily_metrics").fetchone()[0]
+    assert "dagster/row_count" not in result.assets["staging/stg_app__events"]  # a view is not counted
     # the GE checks ran and passed
     assert result.checks["raw/app_tenants:ge_errors"].passed
     assert any("one run" in message for message in messages)
