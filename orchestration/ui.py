@@ -68,8 +68,20 @@ def dagster_yaml(settings: Settings) -> dict[str, object]:
         "nux": {"enabled": False},
     }
     if settings.dagster_pg_url:
-        config["storage"] = {"postgres": {"postgres_url": settings.dagster_pg_url}}
+        config["storage"] = {"postgres": {"postgres_url": dagster_storage_url(settings.dagster_pg_url)}}
     return config
+
+
+def dagster_storage_url(url: str) -> str:
+    """DAGSTER_PG_URL with the psycopg2 driver: dagster-postgres sends `NOTIFY <channel>, :id`, which only a driver
+    that binds parameters on the client can run, and SQLAlchemy 2.1 reads a bare `postgresql://` with psycopg 3
+    (whose server-side `$1` Postgres refuses in NOTIFY)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
 def write_dagster_yaml(settings: Settings) -> Path:

@@ -1,14 +1,17 @@
-"""Dagster's SQLite storage under DAGSTER_HOME commits without syncing every event (orchestration/sqlite_storage.py)."""
+"""Dagster's storage: SQLite under DAGSTER_HOME commits without syncing every event (orchestration/sqlite_storage.py);
+Postgres storage (DAGSTER_PG_URL) stores and reads back a run whatever driver the URL names."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from dagster import DagsterEventType, job, op
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from extract.settings import Settings
+from extract.warehouse import Target
 from orchestration.sqlite_storage import quick_sqlite_commits
 from orchestration.ui import get_instance
 
@@ -43,7 +46,7 @@ def test_only_files_under_dagster_home_skip_the_syncs(tmp_path: Path) -> None:
     assert _synchronous_and_wal_kept(elsewhere / "other.db") == (FULL, False)
 
 
-def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
+def _tiny():  # -> JobDefinition
     @op
     def one() -> int:
         return 1
@@ -52,8 +55,12 @@ def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     def tiny() -> None:
         one()
 
+    return tiny
+
+
+def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     instance = get_instance(Settings(dagster_home=tmp_path / "dagster_home"))
-    result = tiny.execute_in_process(instance=instance)
+    result = _tiny().execute_in_process(instance=instance)
     assert result.success
     assert instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
     assert instance.all_logs(result.run_id, of_type=DagsterEventType.STEP_SUCCESS)
@@ -63,3 +70,21 @@ def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     with engine.connect() as conn:
         assert conn.execute(text("pragma synchronous")).scalar_one() == NORMAL
     engine.dispose()
+
+
+@pytest.mark.parametrize("driver", ["postgresql", "postgresql+psycopg", "postgresql+psycopg2"])
+def test_a_run_is_stored_in_postgres_storage(tmp_path: Path, pg_target: Target, driver: str) -> None:
+    url = pg_target.url.replace("postgresql+psycopg", driver, 1)
+    instance = get_instance(Settings(dagster_home=tmp_path / "dagster_home", dagster_pg_url=url))
+    try:
+        result = _tiny().execute_in_process(instance=instance)
+        assert result.success
+        assert instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
+        assert [run.run_id for run in instance.get_runs()] == [result.run_id]
+    finally:
+        instance.dispose()
+    engine = create_engine(url.replace(driver, "postgresql+psycopg", 1), poolclass=NullPool)
+    with engine.connect() as conn:  # in the database itself, not in files under DAGSTER_HOME
+        assert conn.execute(text("select count(*) from runs")).scalar_one() == 1
+    engine.dispose()
+    assert not list((tmp_path / "dagster_home").rglob("*.db"))
