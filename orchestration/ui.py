@@ -8,6 +8,7 @@ a queued run coordinator that never runs two runs of the same partition at once;
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -115,15 +116,28 @@ def write_dagster_yaml(settings: Settings) -> Path:
 
 
 def get_instance(settings: Settings):  # -> DagsterInstance
-    """The persistent instance in DAGSTER_HOME (what the UI shows)."""
+    """The persistent instance in DAGSTER_HOME (what the UI shows), its storage created.
+
+    Processes starting together on a fresh DAGSTER_HOME (`execmetrics ui` and a CLI backfill in two terminals) would
+    each create the SQLite schemas: the losers fail ("table runs already exists") or leave the storage's migration
+    history with two heads. One process at a time writes dagster.yaml and opens every storage, under a lock on a file
+    in DAGSTER_HOME; the next finds them made."""
     from dagster import DagsterInstance
 
     from orchestration.sqlite_storage import quick_sqlite_commits
 
-    home = write_dagster_yaml(settings)
-    plan_ranges_in_one_event()
-    quick_sqlite_commits(home)
-    return DagsterInstance.from_config(str(home))
+    home = Path(settings.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".instance.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        write_dagster_yaml(settings)
+        plan_ranges_in_one_event()
+        quick_sqlite_commits(home)
+        instance = DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_asset_records()
+        instance.schedule_storage.all_instigator_state()  # type: ignore[union-attr]
+    return instance
 
 
 # ------------------------------------------------------------------------------------------------ processes
@@ -181,13 +195,9 @@ def start_ui(
 ) -> UiProcesses:
     """Start dagster-webserver and dagster-daemon (own process groups) and wait until the webserver answers."""
     port = port or settings.ui_port
-    home = write_dagster_yaml(settings)
-    # Create the instance's storage here, once: the webserver and the daemon starting together on a fresh
-    # DAGSTER_HOME would both create the SQLite schemas, and the one that loses that race exits.
-    instance = get_instance(settings)
-    instance.get_runs(limit=1)
-    instance.event_log_storage.get_asset_records()
-    instance.schedule_storage.all_instigator_state()  # type: ignore[union-attr]
+    # The storage is created here, before the webserver and the daemon start (they would race to create it).
+    get_instance(settings).dispose()
+    home = Path(settings.dagster_home).resolve()
     # Build the manifest once up front, so the webserver, daemon and run workers find it fresh.
     from orchestration.assets.dbt import dbt_project, prepare_manifest
 

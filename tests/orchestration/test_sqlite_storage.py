@@ -1,9 +1,12 @@
 """Dagster's storage: SQLite under DAGSTER_HOME commits without syncing every event (orchestration/sqlite_storage.py);
-Postgres storage (DAGSTER_PG_URL) stores and reads back a run whatever driver the URL names."""
+Postgres storage (DAGSTER_PG_URL) stores and reads back a run whatever driver the URL names; processes opening a
+fresh DAGSTER_HOME together all get its storage."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
 import pytest
 from dagster import DagsterEventType, job, op
@@ -88,3 +91,32 @@ def test_a_run_is_stored_in_postgres_storage(tmp_path: Path, pg_target: Target, 
         assert conn.execute(text("select count(*) from runs")).scalar_one() == 1
     engine.dispose()
     assert not list((tmp_path / "dagster_home").rglob("*.db"))
+
+
+def _open_instance(homes: list[str], barrier: Any, answers: Any) -> None:
+    from orchestration.ui import get_instance
+
+    for home in homes:
+        barrier.wait()  # every process opens the same fresh DAGSTER_HOME at once
+        try:
+            get_instance(Settings(dagster_home=Path(home))).dispose()
+            answers.put("ok")
+        except Exception as exc:  # noqa: BLE001 - the answer names any failure
+            answers.put(f"{type(exc).__name__}: {exc}"[:300])
+
+
+def test_processes_opening_a_fresh_dagster_home_together_all_get_its_storage(tmp_path: Path) -> None:
+    # The UI and a CLI backfill started together: without a lock, most such rounds failed for one of them.
+    homes = [str(tmp_path / f"home{i}") for i in range(3)]
+    context = multiprocessing.get_context("spawn")
+    barrier, answers = context.Barrier(3), context.Queue()
+    processes = [context.Process(target=_open_instance, args=(homes, barrier, answers)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    assert [answers.get(timeout=5) for _ in range(9)] == ["ok"] * 9
+    for home in homes:
+        instance = get_instance(Settings(dagster_home=Path(home)))
+        assert instance.get_runs() == []
+        instance.dispose()
