@@ -32,7 +32,7 @@ demo: install
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy extract orchestration dashboards
+	$(BIN)/mypy --explicit-package-bases extract orchestration dashboards bench
 	$(BIN)/sqlfluff lint dbt_project/models --disable-progress-bar --processes 2
 
 test: install system-deps lint

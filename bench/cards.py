@@ -219,13 +219,13 @@ def main() -> int:
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         tenant = conn.execute(
             "select tenant_name from reporting.rpt_tenants where not is_all_tenants order by tenant_id limit 1"
-        ).fetchone()[0]
+        ).fetchone()[0]  # type: ignore[index]
         print(f"\n{'card':<64} {'all tenants p95':>16} {'one tenant p95':>15}   (ms, {args.repeat} runs each)")
         for spec in specs:
             for card in spec.cards:
                 if (spec.key, card.name) not in chosen:
                     continue
-                figures = []
+                figures: list[float | None] = []
                 for given in ({}, {"tenant": tenant}):
                     if given and "tenant" not in card.tags:
                         figures.append(None)

@@ -80,7 +80,7 @@ def build(wh: Warehouse, dbname: str, months: int, tenants: int, users: int, rep
         for statement in DATA_SQL.split(";\n"):
             if statement.strip():
                 conn.execute(statement, params)
-        events = conn.execute("select count(*) from raw.app_events").fetchone()[0]
+        events = conn.execute("select count(*) from raw.app_events").fetchone()[0]  # type: ignore[index]
     with tempfile.TemporaryDirectory() as tmp:
         run_dbt(
             ["build", "--select", SELECT, "--exclude", "resource_type:test", "--quiet"], target, target_path=Path(tmp)

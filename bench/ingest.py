@@ -221,11 +221,13 @@ def main() -> None:
             extractor_s, copy_s = statistics.median(extractor_times), statistics.median(copy_times)
             extractor_rate, copy_rate = args.rows / extractor_s, args.rows / copy_s
             print(f"median of {args.repeat} rounds:")
-            path = "staged and checked" if args.staged else "copied straight in, checked by COPY"
+            path = "staged and checked" if args.staged else "copied straight in, checked on the way and by COPY"
             path += ", from an app database" if args.database else ", from a CSV file"
             print(f"extractor : {extractor_s:6.2f}s  {extractor_rate:12,.0f} rows/s  ({path})")
             print(f"psql \\copy: {copy_s:6.2f}s  {copy_rate:12,.0f} rows/s")
             print(f"ratio     : {extractor_rate / copy_rate:.2f} of \\copy's rate (goal >= 0.90)")
+            paired = statistics.median(c / e for e, c in zip(extractor_times, copy_times, strict=True))
+            print(f"            {paired:.2f} as the median of each round's own ratio (its two loads side by side)")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

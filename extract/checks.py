@@ -14,7 +14,7 @@ the future tolerance), `%(start)s` / `%(end)s` (the window, either may be null).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Literal, NamedTuple
 
 from extract.tables import (
@@ -71,13 +71,15 @@ class Rule(NamedTuple):
     """One rule of a column: the condition that makes a row bad and its reason, over the value's text `v_<name>` and
     typed value `<name>` (see app_check_sql); `stored` is the same test over the row as COPY stores it (the typed
     columns alone, app_copy_where), None where COPY cannot store such a value at all (its type's input function
-    refuses it, a JSON document is never copied as it is) or where the source itself vouches for the text
-    (a timestamp's first character: extract/app/sources.py's PlainCsv). A condition may be null where a value is
-    null: that is not bad."""
+    refuses it, a JSON document is never copied as it is, the raw table's NOT NULL refuses a null) or where the
+    source itself vouches for the text (a timestamp's first character: extract/app/sources.py's PlainCsv). `kind`
+    names a rule a plain source may judge on its own bytes instead (PlainCsv.judges). A condition may be null where a
+    value is null: that is not bad."""
 
     bad: str
     reason: str
     stored: str | None = None
+    kind: Literal["", "blank", "tenant"] = ""
 
 
 def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
@@ -87,10 +89,10 @@ def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
     label = literal(name + ": ")
     rules: list[Rule] = []
     if column.required:
-        blank = f"{typed} is null"
-        if column.type == "text":  # btrim only for '' or a value beginning with a space: no copy of every value
-            blank += f" or (ascii({typed}) in (0, 32) and btrim({typed}) = '')"
-        rules.append(Rule(f"{text} is null or btrim({text}) = ''", literal(name + ": missing"), blank))
+        # Stored: a null breaks the raw table's NOT NULL (the COPY fails and the rows are staged); a text may be blank
+        # (btrim only for '' or a value beginning with a space: no copy of every value).
+        blank = f"ascii({typed}) in (0, 32) and btrim({typed}) = ''" if column.type == "text" else None
+        rules.append(Rule(f"{text} is null or btrim({text}) = ''", literal(name + ": missing"), blank, "blank"))
     if shape == "document" and column.type != "jsonb":
         jtype = ident("j_" + name)
         rules.append(
@@ -112,14 +114,18 @@ def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
             f"{typed} not in {_set(column.allowed)}",
             f"{label} || quote_literal({typed}) || {literal(' is not one of ' + ', '.join(column.allowed))}",
         )
+
+    def on_range(condition: str, reason: str) -> None:  # a double's: one range test in the COPY (_copy_tests)
+        rules.append(Rule(condition, reason, None if column.type == "double precision" else condition))
+
     if column.type == "double precision":
-        on_value(f"{typed} in ('NaN', 'Infinity', '-Infinity')", f"{label} || {text} || ' is not a finite number'")
+        on_range(f"{typed} in ('NaN', 'Infinity', '-Infinity')", f"{label} || {text} || ' is not a finite number'")
     if column.minimum is not None:
-        on_value(
+        on_range(
             f"{typed} < {column.minimum:g}", f"{label} || {typed}::text || {literal(f' is below {column.minimum:g}')}"
         )
     if column.maximum is not None:
-        on_value(
+        on_range(
             f"{typed} > {column.maximum:g}", f"{label} || {typed}::text || {literal(f' is above {column.maximum:g}')}"
         )
     if column.type == "timestamptz":
@@ -139,6 +145,7 @@ def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
                 # COPY's WHERE takes no subquery: the known tenants come as the keys of a JSON object (a binary
                 # search per row; a text array would be scanned whole, as COPY's WHERE is not planned)
                 f"not %(tenants)s::jsonb ? {typed}",
+                "tenant",
             )
         )
     return rules
@@ -176,18 +183,31 @@ def app_fast_sql(table: AppTable, stage: str, staged: Mapping[str, str]) -> str:
     return f"select * from ({level} offset 0) t2 where {' and '.join(bad)} and not {_outside(table)}"
 
 
-def app_copy_where(table: AppTable) -> str:
+def _copy_tests(column: Column, judged: Collection[str]) -> list[str]:
+    """A column's rules as tests over the stored row (Rule.stored), except the kinds the source judges itself."""
+    tests = [
+        rule.stored for rule in _column_rules(column, "columns") if rule.stored is not None and rule.kind not in judged
+    ]
+    if column.type == "double precision":  # not finite, below or above in two comparisons (NaN sorts above Infinity)
+        typed = ident(column.name)
+        low = f"< {column.minimum:g}" if column.minimum is not None else "= '-Infinity'"
+        high = f"> {column.maximum:g}" if column.maximum is not None else ">= 'Infinity'"
+        tests.append(f"{typed} {low} or {typed} {high}")
+    return tests
+
+
+def app_copy_where(table: AppTable, judged: Collection[str] = ()) -> str:
     """The WHERE of a COPY of source rows straight into the raw table (the app extractor's direct load): a row
     outside the window is skipped, as app_check_sql skips it, and the first row that breaks a rule stops the COPY
     with an error, so that the load falls back to staging, whose checks reject that row with its reason. Judged on
-    the stored row (Rule.stored): what a type cannot read, COPY's input functions refuse themselves. Parameters:
-    app_check_sql's, and `%(tenants)s`, a JSON object whose keys are the known tenants."""
-    bad = " or ".join(
-        f"({rule.stored})"
-        for column in table.columns
-        for rule in _column_rules(column, "columns")
-        if rule.stored is not None
-    )
+    the stored row (Rule.stored): what a type cannot read, COPY's input functions refuse themselves, and a null
+    where one is required, the raw table's NOT NULL. `judged`: the kinds of rule (Rule.kind) the source has judged
+    on the way. Parameters: app_check_sql's, and `%(tenants)s`, a JSON object whose keys are the known tenants.
+
+    Each test is a plain comparison: COPY's WHERE is not planned, so a list is scanned, not hashed, and a NOT over
+    comparisons may fail (`not (a between x and y)` on timestamps, Postgres 16: "cache lookup failed for function
+    0")."""
+    bad = " or ".join(f"({test})" for column in table.columns for test in _copy_tests(column, judged))
     # SQL has no raise: a text that is no boolean, cast to one, ends the COPY with an error naming the row.
     stop = f"('breaks a rule: id ' || coalesce(quote_literal({ident('id')}), 'null'))::boolean"
     return f"case when {_outside(table)} then false when {bad} then {stop} else true end"

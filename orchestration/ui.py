@@ -9,6 +9,7 @@ partition at once; run retries for crashed runs.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import signal
 import subprocess
@@ -69,7 +70,7 @@ def dagster_yaml(settings: Settings) -> dict[str, object]:
         "nux": {"enabled": False},
     }
     if settings.dagster_pg_url:
-        config["storage"] = {"postgres": {"postgres_url": settings.dagster_pg_url}}
+        config["storage"] = {"postgres": {"postgres_url": dagster_storage_url(settings.dagster_pg_url)}}
     else:
         # Dagster's default SQLite files, the event log through orchestration/sqlite_storage.py's class
         config["event_log_storage"] = {
@@ -78,6 +79,18 @@ def dagster_yaml(settings: Settings) -> dict[str, object]:
             "config": {"base_dir": str(Path(settings.dagster_home).resolve() / "history" / "runs")},
         }
     return config
+
+
+def dagster_storage_url(url: str) -> str:
+    """DAGSTER_PG_URL with the psycopg2 driver: dagster-postgres sends `NOTIFY <channel>, :id`, which only a driver
+    that binds parameters on the client can run, and SQLAlchemy 2.1 reads a bare `postgresql://` with psycopg 3
+    (whose server-side `$1` Postgres refuses in NOTIFY)."""
+    from sqlalchemy.engine import make_url
+
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "postgresql":
+        return url
+    return parsed.set(drivername="postgresql+psycopg2").render_as_string(hide_password=False)
 
 
 def write_dagster_yaml(settings: Settings) -> Path:
@@ -111,15 +124,28 @@ def write_dagster_yaml(settings: Settings) -> Path:
 
 
 def get_instance(settings: Settings):  # -> DagsterInstance
-    """The persistent instance in DAGSTER_HOME (what the UI shows)."""
+    """The persistent instance in DAGSTER_HOME (what the UI shows), its storage created.
+
+    Processes starting together on a fresh DAGSTER_HOME (`execmetrics ui` and a CLI backfill in two terminals) would
+    each create the SQLite schemas: the losers fail ("table runs already exists") or leave the storage's migration
+    history with two heads. One process at a time writes dagster.yaml and opens every storage, under a lock on a file
+    in DAGSTER_HOME; the next finds them made."""
     from dagster import DagsterInstance
 
     from orchestration.sqlite_storage import quick_sqlite_commits
 
-    home = write_dagster_yaml(settings)
-    plan_ranges_in_one_event()
-    quick_sqlite_commits(home)
-    return DagsterInstance.from_config(str(home))
+    home = Path(settings.dagster_home).resolve()
+    home.mkdir(parents=True, exist_ok=True)
+    with (home / ".instance.lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        write_dagster_yaml(settings)
+        plan_ranges_in_one_event()
+        quick_sqlite_commits(home)
+        instance = DagsterInstance.from_config(str(home))
+        instance.get_runs(limit=1)
+        instance.event_log_storage.get_asset_records()
+        instance.schedule_storage.all_instigator_state()  # type: ignore[union-attr]
+    return instance
 
 
 # ------------------------------------------------------------------------------------------------ processes
@@ -177,13 +203,9 @@ def start_ui(
 ) -> UiProcesses:
     """Start dagster-webserver and dagster-daemon (own process groups) and wait until the webserver answers."""
     port = port or settings.ui_port
-    home = write_dagster_yaml(settings)
-    # Create the instance's storage here, once: the webserver and the daemon starting together on a fresh
-    # DAGSTER_HOME would both create the SQLite schemas, and the one that loses that race exits.
-    instance = get_instance(settings)
-    instance.get_runs(limit=1)
-    instance.event_log_storage.get_asset_records()
-    instance.schedule_storage.all_instigator_state()  # type: ignore[union-attr]
+    # The storage is created here, before the webserver and the daemon start (they would race to create it).
+    get_instance(settings).dispose()
+    home = Path(settings.dagster_home).resolve()
     # Build the manifest once up front, so the webserver, daemon and run workers find it fresh.
     from orchestration.assets.dbt import dbt_project, prepare_manifest
 

@@ -24,6 +24,7 @@ names the failed tables.
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
@@ -364,15 +365,17 @@ def _load_direct(
     table instead."""
     columns = ", ".join(map(ident, plain.columns))
     conn.execute("select set_config(%s, %s, true)", (BATCH_ID_SETTING, params["batch_id"]))  # _batch_id's default
-    known = conn.execute("select coalesce(jsonb_object_agg(id, true), '{}')::text from raw.app_tenants").fetchone()
-    params = {**params, "tenants": known[0] if known else "{}"}
-    statement = f"copy {spec.raw_table} ({columns}) from stdin with (format csv) where {app_copy_where(spec)}"
+    known = any(column.tenant for column in spec.columns)
+    tenants = [row[0] for row in conn.execute("select id from raw.app_tenants")] if known else []
+    params = {**params, "tenants": json.dumps(dict.fromkeys(tenants, True))}
+    where = app_copy_where(spec, plain.judges)
+    statement = f"copy {spec.raw_table} ({columns}) from stdin with (format csv) where {where}"
     try:
         with conn.transaction():
             cursor = conn.cursor()
             # The queued writer sends from another thread: Postgres parses while Python reads and checks on.
             with cursor.copy(statement, params, writer=QueuedLibpqWriter(cursor)) as copy:
-                for chunk in plain.chunks():
+                for chunk in plain.chunks(tenants):
                     copy.write(chunk)
     except (NotPlain, errors.DataError, errors.IntegrityError) as exc:
         log.debug("app.%s: no direct copy, staging the rows (%s)", spec.name, str(exc).strip().splitlines()[0])

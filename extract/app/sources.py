@@ -20,11 +20,11 @@ import csv
 import io
 import itertools
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
-from typing import IO, Any, Literal, Protocol
+from typing import IO, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 
@@ -54,8 +54,10 @@ class PlainCsv:
     a quote (a field that may hold a comma or a line break), a NUL byte, a line ending other than the header's, a
     line without exactly the header's number of fields (an empty line too), JSON brackets nested deeper than
     Postgres parses, or a timestamp that does not begin with a digit ('now', 'epoch', 'Jan 8': Postgres reads
-    those, the checks refuse them, and a stored timestamp no longer tells). Everything else a row must meet is
-    judged by COPY itself (extract/checks.py's app_copy_where).
+    those, the checks refuse them, and a stored timestamp no longer tells). It also judges two rules itself
+    (`judges`, extract/checks.py's Rule.kind), cheaper on the bytes than per row in COPY: a required text that
+    begins with a space (it may be blank), and a tenant id that is not a known tenant's. Everything else a row must
+    meet is judged by COPY itself (extract/checks.py's app_copy_where).
     """
 
     table: str
@@ -64,11 +66,20 @@ class PlainCsv:
     columns: tuple[str, ...]  # the contract column of each field, in the file's order
     eol: bytes  # the header's line ending, b"\n" or b"\r\n"
     rows: int = 0  # lines handed out so far
+    judges: ClassVar[frozenset[str]] = frozenset({"blank", "tenant"})
 
-    def chunks(self) -> Iterator[bytes]:
-        """Blocks of whole lines, as the file has them."""
+    def chunks(self, tenants: Collection[str]) -> Iterator[bytes]:
+        """Blocks of whole lines, as the file has them; `tenants`: the known tenant ids."""
         spec = APP_TABLES[self.table]
-        timestamps = [i for i, name in enumerate(self.columns) if spec.column(name).type == "timestamptz"]
+        columns = [spec.column(name) for name in self.columns]
+        fields = _Fields(
+            len(columns),
+            self.eol,
+            digit_first=[i for i, column in enumerate(columns) if column.type == "timestamptz"],
+            no_space_first=[i for i, column in enumerate(columns) if column.required and column.type == "text"],
+            tenant=[i for i, column in enumerate(columns) if column.tenant],
+            known=_sorted_ids(tenants),
+        )
         nested = any(spec.column(name).type == "jsonb" for name in self.columns)
         with self.path.open("rb") as handle:
             handle.seek(self.offset)
@@ -77,38 +88,87 @@ class PlainCsv:
                     data += handle.readline()
                     if not data.endswith(b"\n"):
                         data += self.eol
-                lines = _plain_lines(data, len(self.columns), self.eol, timestamps)
+                lines = fields.plain_lines(data)
                 if lines is None or (nested and data.count(b"[") + data.count(b"{") > MAX_JSON_DEPTH):
                     raise NotPlain(f"{self.path.name}: a block of lines after line {self.rows + 1} is not plain")
                 self.rows += lines
                 yield data
 
 
-def _plain_lines(data: bytes, width: int, eol: bytes, timestamps: Sequence[int]) -> int | None:
-    """How many lines a block of whole lines has when COPY can read them as they are (PlainCsv), else None."""
-    if b'"' in data or b"\x00" in data:
-        return None
-    block = np.frombuffer(data, np.uint8)
-    ends = np.flatnonzero(block == ord("\n"))
-    if eol == b"\r\n":  # every line feed after a carriage return (one inside a line: COPY refuses it)
-        if (block[ends - 1] != ord("\r")).any():
+def _sorted_ids(ids: Collection[str]) -> np.ndarray:
+    """Ids as a sorted array of fixed-width byte strings, for np.searchsorted (at least one byte wide)."""
+    encoded = sorted(value.encode() for value in ids)
+    return np.array(encoded, dtype=f"S{max(map(len, encoded), default=1)}")
+
+
+@dataclass(frozen=True)
+class _Fields:
+    """What PlainCsv checks on a block's fields, by position in the line."""
+
+    width: int  # fields per line
+    eol: bytes
+    digit_first: Sequence[int]  # a value must begin with a digit (timestamps)
+    no_space_first: Sequence[int]  # a value must not begin with a space (required texts)
+    tenant: Sequence[int]  # a value must be one of `known`
+    known: np.ndarray  # _sorted_ids
+
+    def plain_lines(self, data: bytes) -> int | None:
+        """How many lines a block of whole lines has when COPY can read them as they are, else None. An empty field
+        is a null, left to the raw table's NOT NULL."""
+        if b'"' in data or b"\x00" in data:
             return None
-    elif b"\r" in data:
-        return None
-    commas = np.flatnonzero(block == ord(","))
-    if len(commas) != len(ends) * (width - 1):
-        return None
-    # The commas in order, width - 1 per line: each line has exactly that many when each row of them lies on its line.
-    fields = commas.reshape(len(ends), width - 1)
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    if not ((fields[:, 0] >= starts).all() and (fields[:, -1] < ends).all()):
-        return None
-    for position in timestamps:
-        first = block[starts if position == 0 else fields[:, position - 1] + 1]
-        empty = (first == ord(",")) | (first == ord("\r")) | (first == ord("\n"))  # null: no value to judge
-        if not (((first >= ord("0")) & (first <= ord("9"))) | empty).all():
+        block = np.frombuffer(data, np.uint8)
+        ends = np.flatnonzero(block == ord("\n"))
+        if self.eol == b"\r\n":  # every line feed after a carriage return (one inside a line: COPY refuses it)
+            if (block[ends - 1] != ord("\r")).any():
+                return None
+        elif b"\r" in data:
             return None
-    return len(ends)
+        commas = np.flatnonzero(block == ord(","))
+        if len(commas) != len(ends) * (self.width - 1):
+            return None
+        # The commas in order, width - 1 per line: each line has exactly that many when each row of them lies on
+        # its line.
+        fields = commas.reshape(len(ends), self.width - 1)
+        starts = np.concatenate(([0], ends[:-1] + 1))
+        if not ((fields[:, 0] >= starts).all() and (fields[:, -1] < ends).all()):
+            return None
+
+        def begin(position: int) -> np.ndarray:
+            return starts if position == 0 else fields[:, position - 1] + 1
+
+        def end(position: int) -> np.ndarray:
+            return fields[:, position] if position < self.width - 1 else ends - (len(self.eol) - 1)
+
+        for position in self.digit_first:
+            first = block[begin(position)]
+            empty = (first == ord(",")) | (first == ord("\r")) | (first == ord("\n"))  # null: no value to judge
+            if not (((first >= ord("0")) & (first <= ord("9"))) | empty).all():
+                return None
+        for position in self.no_space_first:
+            if (block[begin(position)] == ord(" ")).any():
+                return None
+        for position in self.tenant:
+            if not _all_known(block, begin(position), end(position), self.known):
+                return None
+        return len(ends)
+
+
+def _all_known(block: np.ndarray, begin: np.ndarray, end: np.ndarray, known: np.ndarray) -> bool:
+    """Whether every field block[begin[i]:end[i]] is empty (a null) or one of `known` (_sorted_ids): each field is
+    gathered into a fixed-width byte string (a longer one is none of them) and looked up by binary search."""
+    lengths = end - begin
+    width = known.dtype.itemsize
+    if len(known) == 0:
+        return not lengths.any()
+    if (lengths > width).any():
+        return False
+    offsets = np.arange(width)
+    index = np.minimum(begin[:, None] + offsets, len(block) - 1)
+    values = np.where(offsets < lengths[:, None], block[index], 0).astype(np.uint8)
+    keys = values.view(known.dtype).ravel()
+    found = known[np.minimum(np.searchsorted(known, keys), len(known) - 1)] == keys
+    return bool((found | (lengths == 0)).all())
 
 
 @dataclass
@@ -420,8 +480,9 @@ class PlainQuery:
     start: datetime | None
     end: datetime | None
     rows: int = 0  # rows handed out so far
+    judges: ClassVar[frozenset[str]] = frozenset()  # every rule is left to COPY's WHERE
 
-    def chunks(self) -> Iterator[bytes]:
+    def chunks(self, tenants: Collection[str]) -> Iterator[bytes]:  # noqa: ARG002 - COPY judges the tenants
         for block, long in self.source.copy_blocks(self.table, self.columns, self.start, self.end, numbered=False):
             data = b"".join(block)
             if not _stageable(data, block, long, self.columns):

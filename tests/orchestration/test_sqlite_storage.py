@@ -1,14 +1,20 @@
-"""Dagster's SQLite storage under DAGSTER_HOME commits without syncing every event (orchestration/sqlite_storage.py)."""
+"""Dagster's storage: SQLite under DAGSTER_HOME commits without syncing every event (orchestration/sqlite_storage.py);
+Postgres storage (DAGSTER_PG_URL) stores and reads back a run whatever driver the URL names; processes opening a
+fresh DAGSTER_HOME together all get its storage."""
 
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
+from typing import Any
 
+import pytest
 from dagster import DagsterEventType, job, op
 from sqlalchemy import create_engine, text
 from sqlalchemy.pool import NullPool
 
 from extract.settings import Settings
+from extract.warehouse import Target
 from orchestration.sqlite_storage import QuickSqliteEventLogStorage, quick_sqlite_commits
 from orchestration.ui import get_instance
 
@@ -43,7 +49,7 @@ def test_only_files_under_dagster_home_skip_the_syncs(tmp_path: Path) -> None:
     assert _synchronous_and_wal_kept(elsewhere / "other.db") == (FULL, False)
 
 
-def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
+def _tiny():  # -> JobDefinition
     @op
     def one() -> int:
         return 1
@@ -52,6 +58,11 @@ def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     def tiny() -> None:
         one()
 
+    return tiny
+
+
+def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
+    tiny = _tiny()
     settings = Settings(dagster_home=tmp_path / "dagster_home")
     instance = get_instance(settings)
     assert isinstance(instance.event_log_storage, QuickSqliteEventLogStorage)
@@ -76,3 +87,50 @@ def test_a_run_on_the_instance_is_stored_and_read_back(tmp_path: Path) -> None:
     instance.event_log_storage.wipe()
     instance.report_engine_event("after the wipe", job_name="tiny", run_id=again.run_id)
     assert [entry.message for entry in get_instance(settings).all_logs(again.run_id)] == ["after the wipe"]
+
+
+@pytest.mark.parametrize("driver", ["postgresql", "postgresql+psycopg", "postgresql+psycopg2"])
+def test_a_run_is_stored_in_postgres_storage(tmp_path: Path, pg_target: Target, driver: str) -> None:
+    url = pg_target.url.replace("postgresql+psycopg", driver, 1)
+    instance = get_instance(Settings(dagster_home=tmp_path / "dagster_home", dagster_pg_url=url))
+    try:
+        result = _tiny().execute_in_process(instance=instance)
+        assert result.success
+        assert instance.all_logs(result.run_id, of_type=DagsterEventType.RUN_SUCCESS)
+        assert [run.run_id for run in instance.get_runs()] == [result.run_id]
+    finally:
+        instance.dispose()
+    engine = create_engine(url.replace(driver, "postgresql+psycopg", 1), poolclass=NullPool)
+    with engine.connect() as conn:  # in the database itself, not in files under DAGSTER_HOME
+        assert conn.execute(text("select count(*) from runs")).scalar_one() == 1
+    engine.dispose()
+    assert not list((tmp_path / "dagster_home").rglob("*.db"))
+
+
+def _open_instance(homes: list[str], barrier: Any, answers: Any) -> None:
+    from orchestration.ui import get_instance
+
+    for home in homes:
+        barrier.wait()  # every process opens the same fresh DAGSTER_HOME at once
+        try:
+            get_instance(Settings(dagster_home=Path(home))).dispose()
+            answers.put("ok")
+        except Exception as exc:  # noqa: BLE001 - the answer names any failure
+            answers.put(f"{type(exc).__name__}: {exc}"[:300])
+
+
+def test_processes_opening_a_fresh_dagster_home_together_all_get_its_storage(tmp_path: Path) -> None:
+    # The UI and a CLI backfill started together: without a lock, most such rounds failed for one of them.
+    homes = [str(tmp_path / f"home{i}") for i in range(3)]
+    context = multiprocessing.get_context("spawn")
+    barrier, answers = context.Barrier(3), context.Queue()
+    processes = [context.Process(target=_open_instance, args=(homes, barrier, answers)) for _ in range(3)]
+    for process in processes:
+        process.start()
+    for process in processes:
+        process.join(timeout=300)
+    assert [answers.get(timeout=5) for _ in range(9)] == ["ok"] * 9
+    for home in homes:
+        instance = get_instance(Settings(dagster_home=Path(home)))
+        assert instance.get_runs() == []
+        instance.dispose()
