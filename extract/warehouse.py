@@ -311,6 +311,7 @@ class Warehouse:
             "INCLUDE_PERSONAL_DATA": str(self.settings.include_personal_data).lower(),
             "EXECMETRICS_ACTOR": actor(self.settings),
             "SPARK_DIR": str(Path(self.settings.spark_dir).resolve()),
+            "DBT_TARGET": self.settings.dbt_target,
         }
 
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
+import re
+import shutil
+import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,6 +19,44 @@ from extract.warehouse import Target
 
 class DbtError(RuntimeError):
     pass
+
+
+SPARK_MODULES = ("pyspark", "dbt.adapters.spark", "pyarrow")
+JAVA_MIN = 17
+
+
+def _java_major() -> int | None:
+    java = shutil.which("java")
+    if java is None:
+        return None
+    try:
+        shown = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    found = re.search(r'version "(\d+)(?:\.(\d+))?', shown)
+    if found is None:
+        return None
+    major = int(found.group(1))
+    return int(found.group(2) or 0) if major == 1 else major  # "1.8.0" is Java 8
+
+
+def spark_engine_problem() -> str | None:
+    """Why dbt cannot build on the `spark` target here (the spark extra or Java missing), else None."""
+    missing = []
+    for module in SPARK_MODULES:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ModuleNotFoundError:
+            found = False
+        if not found:
+            missing.append(module.split(".")[-1] if module.startswith("dbt.") else module)
+    if missing:
+        return f"DBT_TARGET=spark needs the spark extra ({', '.join(missing)} not installed): pip install -e '.[spark]'"
+    major = _java_major()
+    if major is None or major < JAVA_MIN:
+        seen = "no java on PATH" if major is None else f"java {major} on PATH"
+        return f"DBT_TARGET=spark needs Java {JAVA_MIN} or later ({seen}): install a JDK, e.g. openjdk-17-jre-headless"
+    return None
 
 
 @contextmanager

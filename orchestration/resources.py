@@ -63,7 +63,8 @@ def _field_value(name: str, value: Any) -> Any:
 
 
 class WarehouseResource(SettingsResource):
-    """The warehouse: WAREHOUSE_URL, or the embedded server under WAREHOUSE_DIR (started on demand); the roles."""
+    """The warehouse: WAREHOUSE_URL, or the embedded server under WAREHOUSE_DIR (started on demand); the roles; the
+    engine dbt builds the models on (DBT_TARGET, SPARK_DIR)."""
 
     warehouse_url: str | None = None
     warehouse_dir: str
@@ -76,6 +77,8 @@ class WarehouseResource(SettingsResource):
     warehouse_tenant_password: str | None = None
     include_personal_data: bool = False
     execmetrics_actor: str | None = None
+    dbt_target: str = "warehouse"  # the engine dbt builds on: warehouse (Postgres) or spark
+    spark_dir: str | None = None  # with dbt_target spark: where the raw Parquet and Spark's tables live
 
     def get(self, *others: SettingsResource) -> Warehouse:
         """The warehouse, started when embedded; its settings carry the fields of `others` too (a source's)."""

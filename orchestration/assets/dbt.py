@@ -34,7 +34,7 @@ from dagster_dbt import DagsterDbtTranslator, DagsterDbtTranslatorSettings, DbtC
 
 from extract.settings import PROJECT_ROOT, Settings
 from extract.warehouse import Warehouse
-from orchestration.dbt_cli import dbt_base_env, environ
+from orchestration.dbt_cli import dbt_base_env, environ, spark_engine_problem
 from orchestration.partitions import dbt_window_env
 from orchestration.resources import WarehouseResource, partition_locks
 
@@ -78,10 +78,13 @@ def _failed_nodes(invocation: Any) -> str:
 
 
 def dbt_project(settings: Settings) -> DbtProject:
-    """The dbt project, with one manifest per warehouse database (relation names in it carry the database)."""
+    """The dbt project, with one manifest per warehouse database (relation names in it carry the database) and
+    engine (a manifest parsed for Postgres names Postgres relations and macros: not valid on Spark)."""
     warehouse = Warehouse(settings)
     # personal-data models exist only when included (INCLUDE_PERSONAL_DATA): one manifest for each choice
     folder = warehouse.target.dbname + ("-personal" if settings.include_personal_data else "")
+    if settings.dbt_target != "warehouse":
+        folder += f"-{settings.dbt_target}"
     return DbtProject(
         project_dir=PROJECT_ROOT, profiles_dir=PROJECT_ROOT, target_path=Path("target", "dagster", folder)
     )
@@ -105,6 +108,8 @@ def prepare_manifest(settings: Settings, project: DbtProject, force: bool = Fals
     dagster-dbt's preparer guards the parse with a lock file, so the webserver, the daemon and run workers starting
     together parse once. dbt runs with the warehouse's connection settings and finds the `dbt` next to this Python.
     """
+    if settings.dbt_target == "spark" and (problem := spark_engine_problem()) is not None:
+        raise DbtManifestError(problem)
     warehouse = Warehouse(settings)
     manifest = project.manifest_path
     env = {
@@ -260,9 +265,16 @@ def run_dbt_build(
         "DBT_TARGET_PATH": str(project.target_path),
     }
     with environ(env), partition_locks(wh, "dbt", ["build"]):
-        context.log.info(f"dbt {' '.join(args)}")
+        if wh.settings.dbt_target == "spark":
+            land_for_spark(context, wh)
+        context.log.info(f"dbt {' '.join(args)} (target {wh.settings.dbt_target})")
         invocation = dbt.cli(args, context=context, raise_on_error=False)
-        for event in with_row_counts(invocation, wh.as_role("transformer")):
+        # row counts come from Postgres: on Spark its tables are not the ones this build wrote (left out there)
+        if wh.settings.dbt_target == "warehouse":
+            events = with_row_counts(invocation, wh.as_role("transformer"))
+        else:
+            events = invocation.stream()
+        for event in events:
             if isinstance(event, Output | AssetMaterialization):
                 merged: dict[str, Any] = {**(event.metadata or {}), **extra}
                 event = event.with_metadata(merged)
@@ -329,6 +341,22 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
     finally:
         if conn is not None:
             conn.close()
+
+
+def land_for_spark(context: AssetExecutionContext, wh: Warehouse) -> None:
+    """DBT_TARGET=spark: the raw schema as Parquet under SPARK_DIR (as `execmetrics warehouse land-parquet` does),
+    which dbt's on-run-start hook registers as the raw source tables; then dbt builds on Spark."""
+    if (problem := spark_engine_problem()) is not None:
+        raise DbtBuildError(problem)
+    from extract.parquet import land_raw_parquet
+
+    began = time.monotonic()
+    with wh.as_role("transformer").connect() as conn:
+        counts = land_raw_parquet(conn, wh.settings.spark_dir)
+    context.log.info(
+        f"raw tables landed as Parquet in {wh.settings.spark_dir / 'raw'}: {sum(counts.values()):,} rows in"
+        f" {len(counts)} tables ({time.monotonic() - began:.1f}s)"
+    )
 
 
 def _dbt_assets_for(

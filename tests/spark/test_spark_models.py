@@ -12,8 +12,6 @@ run it with `pytest -m spark tests/spark`.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -27,7 +25,7 @@ from extract.parquet import land_raw_parquet
 from extract.settings import PROJECT_ROOT
 from extract.stripe.loader import load_objects
 from extract.warehouse import Target
-from orchestration.dbt_cli import run_dbt
+from orchestration.dbt_cli import run_dbt, spark_engine_problem
 
 pytestmark = pytest.mark.spark
 
@@ -43,19 +41,10 @@ SPARK_MODELS = {
 }
 
 
-def _java_ok() -> bool:
-    if shutil.which("java") is None:
-        return False
-    version = subprocess.run(["java", "-version"], capture_output=True, text=True).stderr
-    return any(f'version "{major}' in version for major in ("17", "18", "19", "20", "21", "22", "23", "24", "25"))
-
-
 @pytest.fixture(scope="module")
 def engines(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, Any]]:
-    pytest.importorskip("pyspark", reason="the spark extra is not installed: pip install -e '.[spark]'")
-    pytest.importorskip("dbt.adapters.spark", reason="the spark extra is not installed: pip install -e '.[spark]'")
-    if not _java_ok():
-        pytest.skip("Spark needs Java 17 or later on PATH")
+    if (problem := spark_engine_problem()) is not None:
+        pytest.skip(problem)
     from engines import spark_session
 
     selection = "staging intermediate marts reporting"  # every model (each one is compared)
