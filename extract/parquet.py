@@ -119,3 +119,125 @@ def land_raw_parquet(
         if progress is not None:
             progress(table, rows)
     return counts
+
+
+# ------------------------------------------------------------------------------------------------ publishing
+
+# Arrow type id -> the Postgres type of a column read from a Spark table's Parquet (a model without a contract; a
+# model with one gets its contract's types). Spark writes its TIMESTAMP as an instant (the session timezone is UTC).
+_POSTGRES_TYPES: dict[str, str] = {
+    "string": "text",
+    "large_string": "text",
+    "bool": "boolean",
+    "int8": "smallint",
+    "int16": "smallint",
+    "int32": "integer",
+    "int64": "bigint",
+    "float": "real",
+    "double": "double precision",
+    "date32[day]": "date",
+}
+
+
+def postgres_type(arrow_type: object) -> str:
+    """The Postgres type for an Arrow column type; ParquetLandingError for one not mapped here."""
+    import pyarrow as pa
+
+    if pa.types.is_decimal(arrow_type):
+        return "numeric"
+    if pa.types.is_timestamp(arrow_type):
+        return "timestamptz"
+    if pa.types.is_list(arrow_type):
+        return postgres_type(arrow_type.value_type) + "[]"  # type: ignore[attr-defined]
+    name = str(arrow_type)
+    if name not in _POSTGRES_TYPES:
+        raise ParquetLandingError(f"no Postgres type for the Parquet type {name}")
+    return _POSTGRES_TYPES[name]
+
+
+def spark_table_folder(spark_dir: Path, schema: str, table: str) -> Path:
+    """Where the `spark` target (profiles.yml: spark.sql.warehouse.dir = <SPARK_DIR>/warehouse) keeps a table."""
+    return Path(spark_dir) / "warehouse" / f"{schema}.db" / table
+
+
+def publish_spark_table(
+    conn: psycopg.Connection,
+    spark_dir: Path,
+    schema: str,
+    table: str,
+    contract: list[tuple[str, str]] | None = None,
+    batch_rows: int = BATCH_ROWS,
+) -> int:
+    """Copy one table the `spark` target built into the Postgres warehouse, replacing it, in one transaction; returns
+    its rows. `contract`: the model's (column, Postgres type) when it has one, else the types follow the Parquet
+    schema (`postgres_type`). The replaced table gets its grants and policies back (`access.after_build`, as dbt's
+    post-hook does), so the readers see it only with them."""
+    import datetime as dt
+
+    import pyarrow as pa
+    import pyarrow.dataset as ds
+
+    from extract.warehouse import create_schema_sql
+
+    folder = spark_table_folder(spark_dir, schema, table)
+    if not folder.is_dir():
+        raise ParquetLandingError(f"{schema}.{table}: the Spark build left no table at {folder}")
+    # partition columns (a folder name such as day=2025-11-03) are read as text; the contract gives their type
+    partitioning = ds.HivePartitioning.discover(infer_dictionary=False, max_partition_dictionary_size=0)
+    dataset = ds.dataset(folder, format="parquet", partitioning=partitioning)
+    arrow_columns = {field.name: field.type for field in dataset.schema}
+    partitioned = sorted({p.name.split("=", 1)[0] for p in folder.iterdir() if p.is_dir() and "=" in p.name})
+    if contract is not None:
+        if not dataset.files:  # Spark wrote an empty table as no file at all
+            arrow_columns = {}
+        elif sorted(name for name, _ in contract) != sorted(arrow_columns):
+            raise ParquetLandingError(
+                f"{schema}.{table}: the Spark table's columns {sorted(arrow_columns)} are not its contract's"
+                f" {sorted(name for name, _ in contract)}"
+            )
+        columns = list(contract)
+    elif partitioned:
+        raise ParquetLandingError(
+            f"{schema}.{table}: partitioned by {', '.join(partitioned)} without a contract: its type is unknown"
+        )
+    elif not dataset.files:
+        raise ParquetLandingError(f"{schema}.{table}: no Parquet file and no contract: its columns are unknown")
+    else:
+        columns = [(name, postgres_type(kind)) for name, kind in arrow_columns.items()]
+    instants = {name for name, kind in arrow_columns.items() if pa.types.is_timestamp(kind)}
+    decimals = {name for name, kind in arrow_columns.items() if pa.types.is_decimal(kind)}
+    names = [name for name, _ in columns]
+    target = sql.Identifier(schema, table)
+    rows = 0
+    with conn.transaction():
+        conn.execute(create_schema_sql(schema))  # type: ignore[arg-type]
+        conn.execute(sql.SQL("drop table if exists {}").format(target))
+        conn.execute(
+            sql.SQL("create table {} ({})").format(
+                target,
+                sql.SQL(", ").join(
+                    sql.SQL("{} {}").format(sql.Identifier(name), sql.SQL(kind)) for name, kind in columns
+                ),
+            )
+        )
+        copy_sql = sql.SQL("copy {} ({}) from stdin").format(target, sql.SQL(", ").join(map(sql.Identifier, names)))
+        with conn.cursor() as cursor, cursor.copy(copy_sql) as copy:
+            for batch in dataset.to_batches(columns=names, batch_size=batch_rows) if dataset.files else []:
+                values = [batch.column(i).to_pylist() for i in range(batch.num_columns)]
+                for index, name in enumerate(names):
+                    if name in instants:  # Spark's TIMESTAMP: UTC instants, read back without a zone
+                        values[index] = [
+                            v.replace(tzinfo=dt.UTC) if v is not None and v.tzinfo is None else v for v in values[index]
+                        ]
+                    elif name in decimals:  # Spark's decimal(38, 12): 0.050000000000 published as 0.05
+                        values[index] = [None if v is None else format(v.normalize(), "f") for v in values[index]]
+                for row in zip(*values, strict=True):
+                    copy.write_row(row)
+                rows += batch.num_rows
+        secured = conn.execute(
+            "select case when to_regprocedure('access.after_build(text, text)') is null then false"
+            " else has_function_privilege('access.after_build(text, text)', 'execute') end"
+        ).fetchone()
+        if secured is not None and secured[0]:
+            conn.execute("select access.after_build(%s, %s)", (schema, table))
+    return rows

@@ -281,6 +281,8 @@ def run_dbt_build(
             yield event
         if not invocation.is_successful():
             raise DbtBuildError(_failed_nodes(invocation))
+        if wh.settings.dbt_target == "spark":
+            publish_from_spark(context, wh, project, grain)
     context.log.info(f"dbt {grain} build over {extra['partition_window']} took {time.monotonic() - began:.1f}s")
 
 
@@ -356,6 +358,38 @@ def land_for_spark(context: AssetExecutionContext, wh: Warehouse) -> None:
     context.log.info(
         f"raw tables landed as Parquet in {wh.settings.spark_dir / 'raw'}: {sum(counts.values()):,} rows in"
         f" {len(counts)} tables ({time.monotonic() - began:.1f}s)"
+    )
+
+
+def publish_from_spark(context: AssetExecutionContext, wh: Warehouse, project: DbtProject, grain: str) -> None:
+    """DBT_TARGET=spark: Spark computes, Postgres serves. Every marts and reporting table this step built is copied
+    from its Parquet into the warehouse (one transaction per table, its contract's types when it has one), so the
+    exports, alert deliveries, the board pack, Metabase and the summary read what Spark built."""
+    from extract.access import READ_SCHEMAS
+    from extract.parquet import ParquetLandingError, publish_spark_table
+
+    nodes = json.loads(project.manifest_path.read_text()).get("nodes", {})
+    tables = [
+        node
+        for node in nodes.values()
+        if node.get("resource_type") == "model"
+        and node.get("schema") in READ_SCHEMAS
+        and grain_of(node) == {grain}
+        and (node.get("config") or {}).get("materialized") in ("table", "incremental")
+    ]
+    began = time.monotonic()
+    published = 0
+    with wh.as_role("transformer").connect() as conn:
+        for node in sorted(tables, key=lambda n: (n["schema"], n["name"])):
+            enforced = ((node.get("config") or {}).get("contract") or {}).get("enforced")
+            contract = [(c["name"], c["data_type"]) for c in node["columns"].values()] if enforced else None
+            try:
+                published += publish_spark_table(conn, wh.settings.spark_dir, node["schema"], node["name"], contract)
+            except ParquetLandingError as exc:
+                raise DbtBuildError(f"publishing the Spark build to the warehouse failed: {exc}") from exc
+    context.log.info(
+        f"{len(tables)} marts and reporting tables ({published:,} rows) copied from Spark into the warehouse"
+        f" ({time.monotonic() - began:.1f}s)"
     )
 
 
