@@ -12,8 +12,9 @@ listed here is an error rather than a guess.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import psycopg
 from psycopg import sql
@@ -167,11 +168,14 @@ def publish_spark_table(
     table: str,
     contract: list[tuple[str, str]] | None = None,
     batch_rows: int = BATCH_ROWS,
+    indexes: Sequence[Mapping[str, Any]] = (),
 ) -> int:
     """Copy one table the `spark` target built into the Postgres warehouse, replacing it, in one transaction; returns
     its rows. `contract`: the model's (column, Postgres type) when it has one, else the types follow the Parquet
-    schema (`postgres_type`). The replaced table gets its grants and policies back (`access.after_build`, as dbt's
-    post-hook does), so the readers see it only with them."""
+    schema (`postgres_type`). `indexes`: the model's dbt `indexes` config (`columns`, `unique`, `type`), created as
+    dbt-postgres creates them, so the dashboards' filters find the same indexes as after a Postgres build (a unique
+    one the rows break fails the publishing). The replaced table gets its grants and policies back
+    (`access.after_build`, as dbt's post-hook does), so the readers see it only with them."""
     import datetime as dt
 
     import pyarrow as pa
@@ -234,6 +238,15 @@ def publish_spark_table(
                 for row in zip(*values, strict=True):
                     copy.write_row(row)
                 rows += batch.num_rows
+        for declared in indexes:
+            conn.execute(
+                sql.SQL("create {}index on {} using {} ({})").format(
+                    sql.SQL("unique " if declared.get("unique") else ""),
+                    target,
+                    sql.Identifier(declared.get("type") or "btree"),
+                    sql.SQL(", ").join(map(sql.Identifier, declared["columns"])),
+                )
+            )
         secured = conn.execute(
             "select case when to_regprocedure('access.after_build(text, text)') is null then false"
             " else has_function_privilege('access.after_build(text, text)', 'execute') end"

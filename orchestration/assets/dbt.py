@@ -384,7 +384,14 @@ def publish_from_spark(context: AssetExecutionContext, wh: Warehouse, project: D
             enforced = ((node.get("config") or {}).get("contract") or {}).get("enforced")
             contract = [(c["name"], c["data_type"]) for c in node["columns"].values()] if enforced else None
             try:
-                published += publish_spark_table(conn, wh.settings.spark_dir, node["schema"], node["name"], contract)
+                published += publish_spark_table(
+                    conn,
+                    wh.settings.spark_dir,
+                    node["schema"],
+                    node["name"],
+                    contract,
+                    indexes=(node.get("config") or {}).get("indexes") or (),
+                )
             except ParquetLandingError as exc:
                 raise DbtBuildError(f"publishing the Spark build to the warehouse failed: {exc}") from exc
     context.log.info(

@@ -5,6 +5,7 @@ tests/orchestration/test_spark_pipeline.py."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -132,14 +133,21 @@ def test_a_contract_gives_the_types_and_order_and_the_table_is_replaced(pg_targe
         conn.execute("create schema marts")
         conn.execute("create table marts.fct_things (stale text)")
         conn.execute("insert into marts.fct_things values ('old')")
-        assert publish_spark_table(conn, tmp_path, "marts", "fct_things", contract) == 2
+        indexes = [{"columns": ["day"]}, {"columns": ["id", "day"], "unique": True}]
+        assert publish_spark_table(conn, tmp_path, "marts", "fct_things", contract, indexes=indexes) == 2
         rows = conn.execute("select * from marts.fct_things order by id").fetchall()
+        declared = conn.execute(
+            "select indexdef from pg_indexes where schemaname = 'marts' and tablename = 'fct_things' order by 1"
+        ).fetchall()
         scale = conn.execute(
             "select numeric_scale from information_schema.columns where table_name = 'fct_things'"
             " and column_name = 'mrr'"
         ).fetchone()
     assert rows == [(date(2025, 11, 3), "a", Decimal("10.50")), (date(2025, 11, 3), "b", Decimal("2.00"))]
     assert scale == (2,)
+    # the model's dbt `indexes` config, as a Postgres build creates it (the dashboards' filters use them)
+    assert [re.sub(r"^.* USING ", "", d) for (d,) in declared] == ["btree (day)", "btree (id, day)"]
+    assert sum(" UNIQUE " in d for (d,) in declared) == 1
 
 
 def test_publishing_refuses_what_it_cannot_type(pg_target: Target, tmp_path: Path) -> None:
