@@ -115,17 +115,29 @@ def _column_rules(column: Column, shape: StageShape) -> list[Rule]:
             f"{label} || quote_literal({typed}) || {literal(' is not one of ' + ', '.join(column.allowed))}",
         )
 
-    def on_range(condition: str, reason: str) -> None:  # a double's: one range test in the COPY (_copy_tests)
-        rules.append(Rule(condition, reason, None if column.type == "double precision" else condition))
+    double = column.type == "double precision"
+    if double:
+        # Stored, for the COPY: not finite, below or above, in two comparisons (NaN sorts above Infinity in Postgres);
+        # the bounds' own rules below then need no stored test.
+        low = f"< {column.minimum:g}" if column.minimum is not None else "= '-Infinity'"
+        high = f"> {column.maximum:g}" if column.maximum is not None else ">= 'Infinity'"
+        rules.append(
+            Rule(
+                f"{typed} in ('NaN', 'Infinity', '-Infinity')",
+                f"{label} || {text} || ' is not a finite number'",
+                f"{typed} {low} or {typed} {high}",
+            )
+        )
 
-    if column.type == "double precision":
-        on_range(f"{typed} in ('NaN', 'Infinity', '-Infinity')", f"{label} || {text} || ' is not a finite number'")
+    def on_bound(condition: str, reason: str) -> None:
+        rules.append(Rule(condition, reason, None if double else condition))
+
     if column.minimum is not None:
-        on_range(
+        on_bound(
             f"{typed} < {column.minimum:g}", f"{label} || {typed}::text || {literal(f' is below {column.minimum:g}')}"
         )
     if column.maximum is not None:
-        on_range(
+        on_bound(
             f"{typed} > {column.maximum:g}", f"{label} || {typed}::text || {literal(f' is above {column.maximum:g}')}"
         )
     if column.type == "timestamptz":
@@ -183,19 +195,6 @@ def app_fast_sql(table: AppTable, stage: str, staged: Mapping[str, str]) -> str:
     return f"select * from ({level} offset 0) t2 where {' and '.join(bad)} and not {_outside(table)}"
 
 
-def _copy_tests(column: Column, judged: Collection[str]) -> list[str]:
-    """A column's rules as tests over the stored row (Rule.stored), except the kinds the source judges itself."""
-    tests = [
-        rule.stored for rule in _column_rules(column, "columns") if rule.stored is not None and rule.kind not in judged
-    ]
-    if column.type == "double precision":  # not finite, below or above in two comparisons (NaN sorts above Infinity)
-        typed = ident(column.name)
-        low = f"< {column.minimum:g}" if column.minimum is not None else "= '-Infinity'"
-        high = f"> {column.maximum:g}" if column.maximum is not None else ">= 'Infinity'"
-        tests.append(f"{typed} {low} or {typed} {high}")
-    return tests
-
-
 def app_copy_where(table: AppTable, judged: Collection[str] = ()) -> str:
     """The WHERE of a COPY of source rows straight into the raw table (the app extractor's direct load): a row
     outside the window is skipped, as app_check_sql skips it, and the first row that breaks a rule stops the COPY
@@ -207,7 +206,12 @@ def app_copy_where(table: AppTable, judged: Collection[str] = ()) -> str:
     Each test is a plain comparison: COPY's WHERE is not planned, so a list is scanned, not hashed, and a NOT over
     comparisons may fail (`not (a between x and y)` on timestamps, Postgres 16: "cache lookup failed for function
     0")."""
-    bad = " or ".join(f"({test})" for column in table.columns for test in _copy_tests(column, judged))
+    bad = " or ".join(
+        f"({rule.stored})"
+        for column in table.columns
+        for rule in _column_rules(column, "columns")
+        if rule.stored is not None and rule.kind not in judged
+    )
     # SQL has no raise: a text that is no boolean, cast to one, ends the COPY with an error naming the row.
     stop = f"('breaks a rule: id ' || coalesce(quote_literal({ident('id')}), 'null'))::boolean"
     return f"case when {_outside(table)} then false when {bad} then {stop} else true end"
