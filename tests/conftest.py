@@ -7,6 +7,7 @@ import shutil
 import socket
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -56,17 +57,24 @@ def remove_warehouse(server: EmbeddedServer) -> None:
     shutil.rmtree(server.base_dir, ignore_errors=True)
 
 
+@contextmanager
+def throwaway_database(server: Target, name: str, options: str = "") -> Iterator[Target]:
+    """Database `name` on `server`, created afresh (with `options`, e.g. an encoding) and dropped afterwards."""
+    with psycopg.connect(server.with_db("postgres").conninfo, autocommit=True) as conn:
+        conn.execute(f'drop database if exists "{name}"')
+        conn.execute(f'create database "{name}" {options}')
+    try:
+        yield server.with_db(name)
+    finally:
+        with psycopg.connect(server.with_db("postgres").conninfo, autocommit=True) as conn:
+            conn.execute(f'drop database if exists "{name}" with (force)')
+
+
 @pytest.fixture
 def pg_target(pg_server: Target) -> Iterator[Target]:
     """A fresh, empty database on the session server (dropped afterwards)."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield pg_server.with_db(name)
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with throwaway_database(pg_server, "t_" + uuid.uuid4().hex[:12]) as target:
+        yield target
 
 
 @pytest.fixture

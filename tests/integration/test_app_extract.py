@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from extract.app.sources import FileSource, SourceError, open_source
 from extract.demo.generator import _csv_value as csv_value
 from extract.tables import AppTable
 from extract.warehouse import Target, Warehouse
+from tests.conftest import throwaway_database
 
 T0 = datetime(2025, 3, 1, tzinfo=UTC)
 
@@ -317,24 +316,11 @@ def test_csv_source_and_missing_column_error(
         FileSource(tmp_path / "nowhere")
 
 
-@contextmanager
-def app_database(pg_server: Target, name: str, options: str = "") -> Iterator[Target]:
-    """A throw-away app database on the test server (created with `options`), dropped afterwards."""
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}"')
-        conn.execute(f'create database "{name}" {options}')
-    try:
-        yield pg_server.with_db(name)
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-
-
 def test_database_source_by_sqlalchemy_url(
     warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
 ) -> None:
     name = "app_src_" + tmp_path.name.replace("-", "_")[-20:].lower()
-    with app_database(pg_server, name) as app_db:
+    with throwaway_database(pg_server, name) as app_db:
         with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
@@ -374,7 +360,7 @@ def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_
     """A Postgres app database streams its tables by COPY, judged a block of rows at a time: a row that is not
     UTF-8 (a SQL_ASCII database) or holds JSON nested too deep is rejected naming its row, its block still loads."""
     name = "app_ascii_" + tmp_path.name.replace("-", "_")[-20:].lower()
-    with app_database(pg_server, name, "encoding 'SQL_ASCII' template template0 locale 'C'") as app_db:
+    with throwaway_database(pg_server, name, "encoding 'SQL_ASCII' template template0 locale 'C'") as app_db:
         with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "create table tenants (id text, name text, plan text, created_at timestamptz, updated_at timestamptz,"

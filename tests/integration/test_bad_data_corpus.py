@@ -25,6 +25,7 @@ from extract.demo.generator import _csv_value as csv_value
 from extract.stripe.dump import load_dump
 from extract.warehouse import Target, Warehouse
 from orchestration.dbt_cli import run_dbt
+from tests.conftest import throwaway_database
 from tests.integration.bad_data_cases import (
     API_KINDS,
     GOOD_APP,
@@ -170,14 +171,8 @@ def _line_of(reason: str) -> int:
 
 @pytest.fixture(scope="module")
 def app_database(pg_server: Target) -> Iterator[Target]:
-    name = "app_corpus_" + uuid.uuid4().hex[:8]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    try:
-        yield pg_server.with_db(name)
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+    with throwaway_database(pg_server, "app_corpus_" + uuid.uuid4().hex[:8]) as target:
+        yield target
 
 
 def _sql_schema(app_db: Target, index: int, column: str, sql_type: str, value: Any) -> str:
