@@ -1,7 +1,13 @@
 """Jobs: `daily_job` (extracts, their GE checks, the dbt models and tests tagged daily, then the alert delivery, also
 tagged daily), `monthly_job` (the dbt models tagged monthly: cohorts, monthly revenue), `alert_delivery_job` (the
 delivery alone: held messages after quiet hours, or a re-send after a failure) and `board_pack_job` (the weekly board
-pack by email). Freshness checks are not part of the jobs: a sensor evaluates them."""
+pack by email). Freshness checks are not part of the jobs: a sensor evaluates them.
+
+Every run executes its steps one after another in the run's own process (`in_process_executor`), whoever launches it
+(the daemon's schedules and backfills, the UI, the CLI). Dagster's default would start a process per step, and each
+such process loads the code location again (the dbt manifest, the definitions: about 4 s here) before its step
+runs: about 15 s of a daily run's 40 s went to that. The run is still isolated from the daemon and the webserver in
+its own run worker process."""
 
 from datetime import date
 from typing import Any
@@ -14,6 +20,7 @@ from dagster import (
     Failure,
     OpExecutionContext,
     define_asset_job,
+    in_process_executor,
     job,
     op,
 )
@@ -128,4 +135,6 @@ def board_pack_job() -> None:
 
 
 def jobs_definitions(freshness: list[AssetCheckKey], has_monthly: bool) -> Definitions:
-    return Definitions(jobs=build_jobs(freshness, has_monthly))
+    """The jobs, and the executor of every run of the code location (these jobs, and an asset materialized from the
+    UI): in process."""
+    return Definitions(jobs=build_jobs(freshness, has_monthly), executor=in_process_executor)
