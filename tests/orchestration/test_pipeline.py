@@ -84,7 +84,9 @@ def one_day(orch_env):  # noqa: ANN001, ANN201
     from orchestration.ui import get_instance
 
     messages: list[str] = []
-    result = run_pipeline(orch_env.settings, DAY, DAY, progress=messages.append)
+    with pytest.MonkeyPatch.context() as env:
+        env.setenv("DBT_LOG_LEVEL_FILE", "debug")  # dbt's log, not kept by default, read by the saved-parse test
+        result = run_pipeline(orch_env.settings, DAY, DAY, progress=messages.append)
     return result, get_instance(orch_env.settings), messages
 
 
@@ -132,8 +134,9 @@ def test_dbt_runs_keep_the_saved_parse(orch_env, one_day) -> None:  # noqa: ANN0
         for run in result.runs
         for log in (project.project_dir / project.target_path).glob(f"dbt_*-{run.run_id[:7]}-*/dbt.log")
     ]
-    assert len(logs) == 2  # the daily and the monthly dbt build
+    assert len(logs) == 2  # the daily and the monthly dbt build: DBT_LOG_LEVEL_FILE=debug keeps dbt's log
     for log in logs:
+        assert "Partial parsing enabled, no changes found, skipping parsing" in log.read_text(errors="replace")
         text = log.read_text(errors="replace")
         assert "Unable to do partial parsing" not in text and "Starting full parse" not in text, log
         assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
