@@ -102,8 +102,11 @@ def test_definitions_load(definitions_env) -> None:  # noqa: ANN001
     assert any(key.name.startswith("freshness_check") for key in check_keys)
     assert any(key.asset_key.path[0] == "marts" and "unique" in key.name for key in check_keys), "dbt tests as checks"
 
-    # jobs and schedules
+    # jobs and schedules; every run (a job's, or an asset materialized from the UI) executes its steps in its own
+    # process, not a process per step that loads the code location again
     assert {"daily_job", "monthly_job"} <= {job.name for job in repo.get_all_jobs()}
+    for job in repo.get_all_jobs():
+        assert job.executor_def.name == "in_process", job.name
     schedules = {s.name: s for s in repo.schedule_defs}
     assert schedules["daily_schedule"].cron_schedule == "0 1 * * *"
     assert schedules["daily_schedule"].execution_timezone == "UTC"
