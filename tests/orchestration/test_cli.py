@@ -204,10 +204,12 @@ def test_failed_dbt_model_names_it_and_the_log(env: pytest.MonkeyPatch, orch_env
         conn.execute("create schema if not exists intermediate")
         conn.execute("drop table if exists intermediate.int_user_daily_activity cascade")
         conn.execute("create table intermediate.int_user_daily_activity (changed_by_hand int)")
+    env.delenv("DBT_LOG_LEVEL_FILE", raising=False)  # dbt's log not kept: the error says how, and where the SQL is
     try:
         code, lines = invoke("backfill", "--start", DAY, "--end", DAY)
         error = assert_one_error(code, lines, "dbt build failed", "int_user_daily_activity", "dbt's log", "log: ")
         assert "step dbt_daily failed" in error
+        assert "DBT_LOG_LEVEL_FILE=debug" in error and "the SQL each node ran: " in error
     finally:
         with orch_env.warehouse.connect(autocommit=True) as conn:
             conn.execute("drop table if exists intermediate.int_user_daily_activity cascade")

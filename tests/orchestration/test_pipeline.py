@@ -136,8 +136,8 @@ def test_dbt_runs_keep_the_saved_parse(orch_env, one_day) -> None:  # noqa: ANN0
     ]
     assert len(logs) == 2  # the daily and the monthly dbt build: DBT_LOG_LEVEL_FILE=debug keeps dbt's log
     for log in logs:
-        assert "Partial parsing enabled, no changes found, skipping parsing" in log.read_text(errors="replace")
         text = log.read_text(errors="replace")
+        assert "Partial parsing enabled, no changes found, skipping parsing" in text, log
         assert "Unable to do partial parsing" not in text and "Starting full parse" not in text, log
         assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
 
