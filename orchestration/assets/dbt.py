@@ -25,6 +25,7 @@
 import json
 import os
 import queue
+import signal
 import sys
 import threading
 import time
@@ -304,7 +305,11 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
     Not `fetch_row_counts()`: its ordered map over a thread pool polls in a loop for as long as dbt is between two
     events, so the run process spent a core of CPU for the whole dbt step, taken from dbt and Postgres on a small
     machine. Here a thread reads dbt's events into a queue and this generator blocks on it; the counts run in order
-    on one connection (a count that fails is logged and left out, as dagster-dbt does)."""
+    on one connection (a count that fails is logged and left out, as dagster-dbt does).
+
+    A run terminated while dbt works interrupts this thread, not the reader, so dagster-dbt's own forwarding (in its
+    reading of dbt's output) never sees it: when this generator is left before dbt's last event, dbt is sent SIGINT
+    here and waited for, as dagster-dbt does, instead of building on after the run ended."""
     events: queue.Queue[Any] = queue.Queue()
 
     def read() -> None:
@@ -321,6 +326,7 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
     storage_kind = invocation.manifest.get("metadata", {}).get("adapter_type")
     counted: dict[str, int] = {}
     conn: Any = None
+    ended = False
     try:
         while True:
             try:
@@ -328,6 +334,7 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
             except queue.Empty:
                 continue
             if event is _END:
+                ended = True
                 break
             if isinstance(event, BaseException):
                 raise event
@@ -350,6 +357,10 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
     finally:
         if conn is not None:
             conn.close()
+        if not ended and invocation.process.poll() is None:
+            get_dagster_logger().info(f"stopping dbt (interrupted): {' '.join(map(str, invocation.process.args))}")
+            invocation.process.send_signal(signal.SIGINT)
+            invocation.process.wait(timeout=invocation.termination_timeout_seconds)
 
 
 def land_for_spark(context: AssetExecutionContext, wh: Warehouse) -> None:

@@ -4,7 +4,7 @@ hears of it), idempotent reruns."""
 from __future__ import annotations
 
 import json
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 from dagster import AssetKey, DagsterInstance
@@ -140,6 +140,40 @@ def test_dbt_runs_keep_the_saved_parse(orch_env, one_day) -> None:  # noqa: ANN0
         assert "Partial parsing enabled, no changes found, skipping parsing" in text, log
         assert "Unable to do partial parsing" not in text and "Starting full parse" not in text, log
         assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
+
+
+def test_an_interrupted_dbt_step_stops_dbt(orch_env, one_day) -> None:  # noqa: ANN001
+    """Terminating a run interrupts the step's own thread, while dbt's events are read in another (with_row_counts):
+    the interrupt reaches dbt, which stops, instead of building on after the run ended."""
+    import os
+    import signal
+
+    from dagster._core.errors import DagsterExecutionInterruptedError, raise_execution_interrupts
+    from dagster._utils.interrupts import capture_interrupts
+
+    from orchestration.assets.dbt import dbt_project, load_manifest, with_row_counts
+    from orchestration.dbt_cli import environ
+    from orchestration.partitions import dbt_window_env
+    from orchestration.resources import dbt_resource
+
+    project = dbt_project(orch_env.settings)
+    manifest = load_manifest(orch_env.settings, project)
+    warehouse = orch_env.warehouse.as_role("transformer")
+    seen = []
+    with environ({**warehouse.dbt_env(), **dbt_window_env(DAY, DAY + timedelta(days=1))}), capture_interrupts():
+        invocation = dbt_resource(project).cli(
+            ["build", "--select", "tag:daily", "--exclude", "tag:monthly"], manifest=manifest, raise_on_error=False
+        )
+        events = with_row_counts(invocation, warehouse)
+        with raise_execution_interrupts(), pytest.raises(DagsterExecutionInterruptedError):
+            for event in events:
+                seen.append(event)
+                os.kill(os.getpid(), signal.SIGINT)  # as a run worker told to terminate its run
+        events.close()
+    assert len(seen) == 1
+    assert invocation.process.returncode not in (None, 0), "dbt was not stopped"
+    built = json.loads((invocation.target_path / "run_results.json").read_text()).get("results", [])
+    assert len(built) < len([n for n in manifest["nodes"].values() if "daily" in (n.get("tags") or [])])
 
 
 def test_failing_ge_check_blocks_dbt_until_fixed_and_reruns_are_identical(orch_env, one_day, monkeypatch) -> None:  # noqa: ANN001
