@@ -358,7 +358,7 @@ def with_row_counts(invocation: Any, warehouse: Warehouse) -> Iterator[Any]:
         if conn is not None:
             conn.close()
         if not ended and invocation.process.poll() is None:
-            get_dagster_logger().info(f"stopping dbt (interrupted): {' '.join(map(str, invocation.process.args))}")
+            get_dagster_logger().info(f"stopping dbt (interrupted): {invocation.dbt_command}")
             invocation.process.send_signal(signal.SIGINT)
             invocation.process.wait(timeout=invocation.termination_timeout_seconds)
 
