@@ -10,7 +10,6 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-import psycopg
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
@@ -19,6 +18,7 @@ from orch_helpers import write_app_source, write_stripe_dump  # noqa: E402
 
 from extract.settings import Settings  # noqa: E402
 from extract.warehouse import Target, Warehouse, ensure_raw_schema  # noqa: E402
+from tests.conftest import throwaway_database  # noqa: E402
 
 FIRST_DAY = date(2025, 11, 1)
 LAST_DAY = date(2025, 11, 7)
@@ -33,18 +33,6 @@ class OrchEnv:
     stripe_dir: Path
     env: dict[str, str]
     settings: Settings  # what an entry point builds from `env`
-
-
-def _create_database(pg_server: Target) -> Target:
-    name = "o_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    return pg_server.with_db(name)
-
-
-def _drop_database(pg_server: Target, target: Target) -> None:
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{target.dbname}" with (force)')
 
 
 @contextmanager
@@ -78,19 +66,17 @@ def _orch_env(target: Target, root: Path) -> Iterator[OrchEnv]:
 @pytest.fixture(scope="module")
 def orch_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[OrchEnv]:
     """A fresh database for the module (its tests run the pipeline and change what is in it)."""
-    target = _create_database(pg_server)
-    try:
-        with _orch_env(target, tmp_path_factory.mktemp("orch")) as env:
-            yield env
-    finally:
-        _drop_database(pg_server, target)
+    with (
+        throwaway_database(pg_server, "o_" + uuid.uuid4().hex[:12]) as target,
+        _orch_env(target, tmp_path_factory.mktemp("orch")) as env,
+    ):
+        yield env
 
 
 @pytest.fixture(scope="session")
 def _definitions_database(pg_server: Target) -> Iterator[Target]:
-    target = _create_database(pg_server)
-    yield target
-    _drop_database(pg_server, target)
+    with throwaway_database(pg_server, "o_" + uuid.uuid4().hex[:12]) as target:
+        yield target
 
 
 @pytest.fixture(scope="module")
