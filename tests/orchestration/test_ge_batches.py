@@ -1,0 +1,90 @@
+"""The GE checks compute on the warehouse: a window's rows are counted and checked there, never sent to the process.
+
+GX reads the column names of a query batch by running the batch's query; on a client-side cursor that brought every
+row of the window into the check step (1.25 GB for the 30-day setup of the large company at scale 0.02). The batches
+are temporary tables on the server instead (`create_temp_table`)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from extract.warehouse import Warehouse
+from orchestration.checks.ge import validate_raw
+
+DAY = datetime(2025, 11, 3, tzinfo=UTC)
+ROWS = 3000
+
+
+@pytest.fixture
+def largest_result() -> Iterator[list[int]]:
+    """The row count of every result set GX's engine returned while the test ran."""
+    counts: list[int] = []
+
+    def after(conn, cursor, statement, parameters, context, executemany) -> None:  # noqa: ANN001
+        if cursor.description is not None:
+            counts.append(cursor.rowcount)
+
+    event.listen(Engine, "after_cursor_execute", after)
+    try:
+        yield counts
+    finally:
+        event.remove(Engine, "after_cursor_execute", after)
+
+
+def _events(conn, day: datetime, rows: int) -> None:  # noqa: ANN001
+    conn.execute(
+        "insert into raw.app_events (id, tenant_id, event_type, occurred_at, _batch_id)"
+        " select %s || g, 't1', 'login', %s + g * interval '1 second', 'b' from generate_series(1, %s) g",
+        (f"e{day:%d%H}_", day, rows),
+    )
+
+
+def test_a_window_is_checked_without_its_rows_leaving_the_warehouse(
+    warehouse: Warehouse, tmp_path: Path, largest_result: list[int]
+) -> None:
+    with warehouse.connect() as conn:
+        for back in range(1, 8):  # the trailing week the row-count band compares with
+            _events(conn, DAY - timedelta(days=back), ROWS)
+        _events(conn, DAY, ROWS)
+        conn.commit()
+
+    outcomes = validate_raw(
+        warehouse, ["app_events"], DAY, DAY + timedelta(days=1), output_dir=tmp_path, founded_day=date(2025, 1, 1)
+    )
+
+    assert {(o.level, o.success, o.row_count) for o in outcomes} == {("error", True, ROWS), ("warning", True, ROWS)}
+    assert largest_result, "GX ran no query through its engine"
+    assert max(largest_result) < 100, f"a result of {max(largest_result)} rows came back to the process"
+
+
+def test_a_failure_in_a_temporary_batch_is_still_found(warehouse: Warehouse, tmp_path: Path) -> None:
+    with warehouse.connect() as conn:
+        _events(conn, DAY, ROWS)
+        _events(conn, DAY + timedelta(hours=20), 5)  # after "now" below: in the future
+        _events(conn, DAY + timedelta(days=1, hours=20), 7)  # after the window: not in the batch
+        conn.commit()
+
+    outcomes = {
+        o.level: o
+        for o in validate_raw(
+            warehouse,
+            ["app_events"],
+            DAY,
+            DAY + timedelta(days=1),
+            now=DAY + timedelta(hours=18),
+            output_dir=tmp_path,
+            founded_day=date(2025, 1, 1),
+        )
+    }
+
+    assert not outcomes["error"].success
+    assert outcomes["error"].row_count == ROWS + 5
+    assert any(f.startswith("occurred_at is between") and ": 5 unexpected" in f for f in outcomes["error"].failures), (
+        outcomes["error"].failures
+    )
