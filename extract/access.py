@@ -62,6 +62,7 @@ AUDIT_TABLES = {
     "ge_validation_results": ("loader", False),  # the raw-data checks' results (orchestration/checks/ge.py)
     "alert_deliveries": ("transformer", True),  # what was delivered to whom (dashboards/delivery/store.py)
     "pipeline_notifications": ("transformer", True),
+    "seed_loads": ("transformer", False),  # each seed's last load, to load it again only when changed (assets/dbt.py)
 }
 
 

@@ -408,7 +408,9 @@ def backfill_command(
     start: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="First day (inclusive).")],
     end: Annotated[datetime, typer.Option(formats=["%Y-%m-%d"], help="Last day (inclusive).")],
     chunk_days: Annotated[int, typer.Option("--chunk-days", help="Days per run (0: the whole range in one run).")] = 0,
-    full_refresh: Annotated[bool, typer.Option(help="Rebuild incremental models and reload Stripe fully.")] = False,
+    full_refresh: Annotated[
+        bool, typer.Option(help="Rebuild incremental models, reload every seed and reload Stripe fully.")
+    ] = False,
     deliver_historical: Annotated[
         bool,
         typer.Option(

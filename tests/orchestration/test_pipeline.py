@@ -12,6 +12,7 @@ from dagster import AssetKey, DagsterInstance
 DAY = date(2025, 11, 3)
 BAD_DAY = date(2025, 11, 4)
 SECRET = "whsec_data_team"
+SEED_LOADS = "select trim(both '\"' from split_part(relation, '.', 3)), fingerprint from audit.seed_loads"
 
 
 class DataChannel:
@@ -140,6 +141,47 @@ def test_dbt_runs_keep_the_saved_parse(orch_env, one_day) -> None:  # noqa: ANN0
         assert "Partial parsing enabled, no changes found, skipping parsing" in text, log
         assert "Unable to do partial parsing" not in text and "Starting full parse" not in text, log
         assert "Partial parsing: updated file" not in text, log  # nothing re-parsed, the seeds included
+
+
+def _seeds_built(orch_env, run_id: str) -> set[str]:  # noqa: ANN001
+    """The seeds dbt loaded in a run (its run_results.json)."""
+    from orchestration.assets.dbt import dbt_project
+
+    project = dbt_project(orch_env.settings)
+    [results] = (project.project_dir / project.target_path).glob(f"dbt_daily-{run_id[:7]}-*/run_results.json")
+    uids = [result["unique_id"] for result in json.loads(results.read_text())["results"]]
+    return {uid.split(".")[-1] for uid in uids if uid.startswith("seed.")}
+
+
+def test_a_daily_run_loads_only_the_seeds_that_changed(orch_env, one_day) -> None:  # noqa: ANN001
+    """The first run loaded every seed and recorded each one's fingerprint; a run after it leaves the unchanged ones
+    (and their tests) out of dbt, and still records the partition of their assets; a changed seed (its file or config:
+    another fingerprint) or one never recorded is loaded again."""
+    from orchestration.pipeline import run_pipeline
+
+    first, _, _ = one_day
+    seeds = _seeds_built(orch_env, first.runs[0].run_id)
+    assert {"alert_thresholds", "currencies", "fx_rates"} <= seeds
+    with orch_env.warehouse.connect() as conn:
+        recorded = dict(conn.execute(SEED_LOADS))
+    assert set(recorded) == seeds
+
+    again = run_pipeline(orch_env.settings, DAY, DAY, include_monthly=False)
+    assert _seeds_built(orch_env, again.runs[0].run_id) == set()
+    assert again.assets["seeds/currencies"]["seed"].startswith("unchanged since its load at ")
+    assert again.assets["seeds/currencies"]["partition_window"] == "2025-11-03..2025-11-03"
+    assert any(not key.startswith("raw/") for key in again.checks), "no dbt test ran"
+    assert not any("currencies" in key for key in again.checks)  # its tests ran when it was loaded
+
+    with orch_env.warehouse.connect() as conn:
+        conn.execute("update audit.seed_loads set fingerprint = 'before the edit' where relation like '%currencies%'")
+        conn.execute("delete from audit.seed_loads where relation like '%fx_rates%'")
+        conn.commit()
+    changed = run_pipeline(orch_env.settings, DAY, DAY, include_monthly=False)
+    assert _seeds_built(orch_env, changed.runs[0].run_id) == {"currencies", "fx_rates"}
+    assert any("currencies" in key for key in changed.checks)
+    with orch_env.warehouse.connect() as conn:
+        assert dict(conn.execute(SEED_LOADS)) == recorded
 
 
 def test_an_interrupted_dbt_step_stops_dbt(orch_env, one_day) -> None:  # noqa: ANN001
