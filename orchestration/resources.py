@@ -10,10 +10,8 @@ takes from its own fields only (`settings_from`), never from the environment.
 from __future__ import annotations
 
 import fcntl
-import importlib
 import os
 import sys
-import threading
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from datetime import date
@@ -115,35 +113,11 @@ class StripeSourceResource(SettingsResource):
 
 
 class RawChecksResource(SettingsResource):
-    """The Great Expectations checks: where their project and Data Docs go, the earliest valid timestamp.
-
-    A run that uses it starts importing GX (about 3 s of a new process's CPU) when its resources are set up, in a
-    thread of its own, so the import goes on while the extracts wait on the sources and the warehouse instead of
-    opening the check step."""
+    """The Great Expectations checks: where their project and Data Docs go, the earliest valid timestamp."""
 
     output_dir: str
     company_founded_date: str | None = None
     partitions_start_date: str | None = None
-
-    def setup_for_execution(self, context: Any) -> None:
-        preload_module("great_expectations")
-
-
-_PRELOADING: dict[str, threading.Thread] = {}
-
-
-def preload_module(name: str) -> None:
-    """Import module `name` in a background thread, once per process; whoever imports it later waits for that import
-    to end (Python's import lock), or imports it again if it failed (the error is theirs to report)."""
-    if name in sys.modules or name in _PRELOADING:
-        return
-
-    def load() -> None:
-        with suppress(Exception):
-            importlib.import_module(name)
-
-    _PRELOADING[name] = threading.Thread(target=load, name=f"preload {name}", daemon=True)
-    _PRELOADING[name].start()
 
 
 class DeliveryResource(SettingsResource):

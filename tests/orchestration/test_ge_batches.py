@@ -88,25 +88,3 @@ def test_a_failure_in_a_temporary_batch_is_still_found(warehouse: Warehouse, tmp
     assert any(f.startswith("occurred_at is between") and ": 5 unexpected" in f for f in outcomes["error"].failures), (
         outcomes["error"].failures
     )
-
-
-def test_a_run_with_the_checks_starts_importing_gx_when_its_resources_are_set_up() -> None:
-    """GX's import (about 3 s) runs in a thread from the run's start, while the extracts run, not in the check step."""
-    import subprocess
-    import sys
-
-    from extract.settings import PROJECT_ROOT
-
-    code = (
-        "import sys, threading\n"
-        "from orchestration.resources import RawChecksResource\n"
-        "assert 'great_expectations' not in sys.modules, 'imported before the run'\n"
-        "RawChecksResource(output_dir='.').setup_for_execution(None)\n"
-        "[loader] = [t for t in threading.enumerate() if t.name == 'preload great_expectations']\n"
-        "loader.join(300)\n"
-        "import great_expectations.data_context\n"  # the step's own import finds it done
-        "print(sorted(m for m in sys.modules if m.startswith('great_expectations.expectations.core'))[:1])\n"
-    )
-    done = subprocess.run([sys.executable, "-c", code], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=600)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert "great_expectations.expectations.core" in done.stdout
