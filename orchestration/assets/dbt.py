@@ -18,9 +18,10 @@
   dagster-dbt copies into the run's own target folder.
 - dbt tests are Dagster asset checks (dagster-dbt's default).
 - A seed is loaded when it changed: its file or its config differs from what the last load of its table recorded in
-  `audit.seed_loads`, or its table is missing, or the run is a full refresh. An unchanged seed (and its tests, which
-  ran when it was loaded) is left out of the run's `dbt build`; its asset still gets the partition's materialization,
-  saying since when it is unchanged. The seeds and their tests were 24 of a daily run's 202 dbt nodes.
+  `audit.seed_loads` (a load is recorded once the seed's tests passed), or its table is missing, or the run is a full
+  refresh. An unchanged seed (and its tests, which passed when it was loaded) is left out of the run's `dbt build`;
+  its asset still gets the partition's materialization, saying since when it is unchanged. The seeds and their tests
+  were 24 of a daily run's 202 dbt nodes.
 - dbt's own log file (`dbt.log` in the run's target folder) is not written unless DBT_LOG_LEVEL_FILE asks for it
   (`debug`, `info`): at dbt's default (debug, every SQL statement) it took about a tenth of dbt's CPU in a daily run.
   dbt's info lines still reach the run's log in Dagster, and the SQL each node ran stays under the target folder.
@@ -395,14 +396,33 @@ def unchanged_seeds(warehouse: Warehouse, seeds: Iterable[SeedLoad]) -> list[See
     return unchanged
 
 
+def settled_seeds(results: list[Mapping[str, Any]], nodes: Mapping[str, Any], seeds: Iterable[str]) -> dict[str, bool]:
+    """For each seed of `seeds` (dbt unique ids) this build ran: True when it loaded and every test of it in the build
+    passed, so later runs may leave it out until it changes; False when its load failed or a test on it did not pass
+    (failed, warned, errored or skipped), so the next run loads and tests it again."""
+    status = {str(r.get("unique_id")): r.get("status") for r in results}
+    settled = {}
+    for uid in seeds:
+        if uid not in status:
+            continue
+        tests = [
+            test
+            for test, node in nodes.items()
+            if test in status and node.get("resource_type") == "test" and uid in node["depends_on"]["nodes"]
+        ]
+        settled[uid] = status[uid] == "success" and all(status[test] == "pass" for test in tests)
+    return settled
+
+
 def record_seed_loads(warehouse: Warehouse, invocation: Any, seeds: Mapping[str, SeedLoad], run_id: str) -> None:
-    """Record the fingerprint of every seed this dbt build loaded (run_results.json: its status success)."""
+    """Record the fingerprint of every seed this dbt build loaded and tested (`settled_seeds`); forget those it loaded
+    whose load or tests did not pass."""
     try:
         results = invocation.get_artifact("run_results.json").get("results", [])
     except (OSError, ValueError):
         return
-    loaded = [seeds[r["unique_id"]] for r in results if r.get("unique_id") in seeds and r.get("status") == "success"]
-    if not loaded:
+    settled = settled_seeds(results, invocation.manifest.get("nodes", {}), seeds)
+    if not settled:
         return
     with warehouse.connect() as conn:
         conn.execute(SEED_LOADS_DDL)
@@ -411,8 +431,11 @@ def record_seed_loads(warehouse: Warehouse, invocation: Any, seeds: Mapping[str,
                 """insert into audit.seed_loads (relation, fingerprint, loaded_at, run_id) values (%s, %s, now(), %s)
                    on conflict (relation) do update
                    set fingerprint = excluded.fingerprint, loaded_at = excluded.loaded_at, run_id = excluded.run_id""",
-                [(seed.relation, seed.fingerprint, run_id) for seed in loaded],
+                [(seeds[uid].relation, seeds[uid].fingerprint, run_id) for uid, ok in settled.items() if ok],
             )
+            forget = [seeds[uid].relation for uid, ok in settled.items() if not ok]
+            if forget:
+                cur.execute("delete from audit.seed_loads where relation = any(%s)", (forget,))
         conn.commit()
 
 
