@@ -22,6 +22,7 @@ from orch_helpers import write_app_source, write_stripe_dump  # noqa: E402
 from extract.access import PARTS, password_variable  # noqa: E402
 from extract.settings import Settings  # noqa: E402
 from extract.warehouse import Target, Warehouse  # noqa: E402
+from tests.conftest import throwaway_database  # noqa: E402
 
 
 def _drop_roles(admin: Target, prefix: str) -> None:
@@ -35,12 +36,9 @@ def granted_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> 
     """A fresh database, its roles granted (passwords from the settings, as an external warehouse needs)."""
     name = "a_" + uuid.uuid4().hex[:12]
     prefix = "t" + uuid.uuid4().hex[:8]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
     root = tmp_path_factory.mktemp("access")
     env = {
-        "WAREHOUSE_URL": target.url.replace("+psycopg", ""),
+        "WAREHOUSE_URL": pg_server.with_db(name).url.replace("+psycopg", ""),
         "WAREHOUSE_DIR": str(root / "warehouse"),
         "WAREHOUSE_ROLE_PREFIX": prefix,
         "DAGSTER_HOME": str(root / "dagster_home"),
@@ -54,16 +52,14 @@ def granted_env(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> 
         **{password_variable(part): secrets.token_urlsafe(12) for part in PARTS},
     }
     try:
-        with pytest.MonkeyPatch.context() as mp:
+        with throwaway_database(pg_server, name) as target, pytest.MonkeyPatch.context() as mp:
             for key, value in env.items():
                 mp.setenv(key, value)
             for key in ("STRIPE_API_KEY", "APP_DATABASE_URL", "DAGSTER_PG_URL", "INCLUDE_PERSONAL_DATA"):
                 mp.delenv(key, raising=False)
             yield Granted(Warehouse(Settings()), target, root, env, prefix)
     finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
-        _drop_roles(pg_server, prefix)
+        _drop_roles(pg_server, prefix)  # after the database is dropped: the roles hold privileges in it
 
 
 @pytest.fixture(scope="module")

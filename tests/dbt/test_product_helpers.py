@@ -16,6 +16,7 @@ from psycopg.rows import dict_row
 
 from extract.warehouse import Target, ensure_raw_schema
 from orchestration.dbt_cli import run_dbt
+from tests.conftest import throwaway_database
 
 EXTRACTED_AT = datetime(2026, 1, 1, tzinfo=UTC)
 STRIPE_CASES = Path(__file__).parent / "fixtures" / "stripe" / "cases.py"
@@ -49,18 +50,10 @@ def ts(text: str) -> datetime:
 @contextmanager
 def fresh_warehouse(pg_server: Target) -> Iterator[Target]:
     """A fresh database with the raw schema, dropped afterwards (usable from module-scoped fixtures)."""
-    name = "p_" + uuid.uuid4().hex[:12]
-    admin = pg_server.with_db("postgres").conninfo
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
-    try:
+    with throwaway_database(pg_server, "p_" + uuid.uuid4().hex[:12]) as target:
         with psycopg.connect(target.conninfo, autocommit=True) as conn:
             ensure_raw_schema(conn)
         yield target
-    finally:
-        with psycopg.connect(admin, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def insert(conn: psycopg.Connection, table: str, rows: Sequence[Mapping[str, Any]]) -> None:

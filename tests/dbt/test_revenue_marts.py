@@ -23,6 +23,7 @@ from test_product_helpers import stripe_cases  # noqa: I001
 from extract.stripe.loader import load_objects
 from extract.warehouse import Target, ensure_raw_schema
 from orchestration.dbt_cli import run_dbt
+from tests.conftest import throwaway_database
 
 REVENUE_MODELS = (
     "currencies fx_rates finance_monthly_inputs revenue_policy_presets"
@@ -146,11 +147,7 @@ def expected_for(preset: str) -> dict[str, list[float]]:
 
 @pytest.fixture(scope="module")
 def db(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RevenueDb]:
-    name = "rev_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
-    try:
+    with throwaway_database(pg_server, "rev_" + uuid.uuid4().hex[:12]) as target:
         with psycopg.connect(target.conninfo) as conn:
             ensure_raw_schema(conn)
             result = load_objects(conn, cases.build_objects(), batch_id="fixture")
@@ -164,9 +161,6 @@ def db(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
         revenue.daily = read_daily(revenue)
         revenue.movements = read_movements(revenue)
         yield revenue
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def test_stripe_preset_month_end_mrr(db: RevenueDb) -> None:

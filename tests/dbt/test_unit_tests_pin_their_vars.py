@@ -17,6 +17,7 @@ import yaml  # type: ignore[import-untyped]
 from extract.settings import PROJECT_ROOT
 from extract.warehouse import Target, ensure_raw_schema
 from orchestration.dbt_cli import run_dbt
+from tests.conftest import throwaway_database
 
 CALLER_VARS: dict[str, Any] = {
     "reporting_timezone": "Pacific/Chatham",
@@ -63,20 +64,13 @@ def test_the_caller_vars_cover_every_project_var() -> None:
 @pytest.fixture(scope="module")
 def empty_marts(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Target, Path]]:
     """A warehouse whose relations exist, built on empty raw tables: unit tests read their parents' columns."""
-    name = "ut_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
     work = tmp_path_factory.mktemp("unit_vars")
-    try:
+    with throwaway_database(pg_server, "ut_" + uuid.uuid4().hex[:12]) as target:
         with psycopg.connect(target.conninfo) as conn:
             ensure_raw_schema(conn)
         run_dbt(["seed"], target, target_path=work / "dbt_target")
         run_dbt(["run"], target, target_path=work / "dbt_target")
         yield target, work
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def test_unit_tests_pass_whatever_the_caller_vars(empty_marts: tuple[Target, Path]) -> None:

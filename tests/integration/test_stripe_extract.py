@@ -12,7 +12,6 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
-import psycopg
 import pytest
 import stripe
 
@@ -22,6 +21,7 @@ from extract.stripe import api as api_module
 from extract.stripe.api import extract_stripe
 from extract.stripe.client import AuthError, SdkTransport, StripeApi
 from extract.warehouse import Target, Warehouse, ensure_raw_schema
+from tests.conftest import throwaway_database
 from tests.integration.stripe_helpers import (
     TEST_KEY,
     LocalStripe,
@@ -50,17 +50,11 @@ def ls(localstripe: LocalStripe) -> LocalStripe:
 @pytest.fixture
 def other_warehouse(pg_server: Target) -> Iterator[Warehouse]:
     """A second, independent warehouse (fresh database) for comparison runs."""
-    name = "t_" + uuid.uuid4().hex[:12]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    wh = Warehouse(Settings(warehouse_url=pg_server.with_db(name).url.replace("+psycopg", "")))
-    with wh.connect() as conn:
-        ensure_raw_schema(conn)
-    try:
+    with throwaway_database(pg_server, "t_" + uuid.uuid4().hex[:12]) as target:
+        wh = Warehouse(Settings(warehouse_url=target.url.replace("+psycopg", "")))
+        with wh.connect() as conn:
+            ensure_raw_schema(conn)
         yield wh
-    finally:
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
 
 
 def sdk(ls: LocalStripe) -> stripe.StripeClient:

@@ -30,6 +30,7 @@ from ui_harness import RunningUi, launch_backfill, wait_for_backfill
 
 from extract.settings import ENV_FILE_VARIABLE, PROJECT_ROOT
 from extract.warehouse import Target
+from tests.conftest import throwaway_database
 
 pytestmark = pytest.mark.slow
 
@@ -48,8 +49,6 @@ def _free_port() -> int:
 def user(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
     """A user's environment: a fresh warehouse, no source variables, no Chromium, a settings file of its own."""
     name = "first_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
     home = tmp_path_factory.mktemp("first_hour")
     env = {key: value for key, value in os.environ.items() if key not in SOURCE_KEYS}
     env.pop("PARTITIONS_START_DATE", None)
@@ -66,10 +65,10 @@ def user(pg_server: Target, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         }
     )
     env["HOME_FOR_TEST"] = str(home)
-    yield env
+    with throwaway_database(pg_server, name):
+        yield env
     with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'drop database if exists "{name}" with (force)')
-        conn.execute('drop database if exists "app_demo" with (force)')
+        conn.execute('drop database if exists "app_demo" with (force)')  # the app database the demo created
 
 
 def run(env: dict[str, str], *args: str, timeout: float = 1500) -> tuple[int, list[str]]:

@@ -10,16 +10,17 @@ import socket
 import time
 import urllib.request
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
-import psycopg
 import pytest
 
 from extract.settings import Settings
 from extract.warehouse import Target, Warehouse, ensure_raw_schema
+from tests.conftest import throwaway_database
 
 FIRST_DAY = date(2025, 11, 1)
 LAST_DAY = date(2025, 11, 7)
@@ -63,10 +64,8 @@ def shared_ui(pg_server: Target, tmp_path_factory: pytest.TempPathFactory, reque
 
     from orchestration.ui import start_ui
 
-    name = "ui_" + uuid.uuid4().hex[:10]
-    with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-        conn.execute(f'create database "{name}"')
-    target = pg_server.with_db(name)
+    database = ExitStack()
+    target = database.enter_context(throwaway_database(pg_server, "ui_" + uuid.uuid4().hex[:10]))
     root = tmp_path_factory.mktemp("dagster_ui")
     env = {
         "WAREHOUSE_URL": target.url.replace("+psycopg", ""),
@@ -104,8 +103,7 @@ def shared_ui(pg_server: Target, tmp_path_factory: pytest.TempPathFactory, reque
     def stop() -> None:
         procs.stop()
         _STATE.pop("ui", None)
-        with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f'drop database if exists "{name}" with (force)')
+        database.close()
 
     request.addfinalizer(stop)
     _STATE["ui"] = ui
