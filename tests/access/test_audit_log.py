@@ -17,6 +17,7 @@ from extract.access import PARTS, credentials_path, role_name
 from extract.settings import Settings
 from extract.warehouse import Warehouse
 from orchestration.cli import app
+from tests.conftest import throwaway_database
 
 runner = CliRunner()
 
@@ -186,7 +187,6 @@ def test_grant_by_a_database_owner_that_is_not_a_superuser(pg_server, tmp_path) 
     owner, database, prefix = f"owner_{suffix}", f"owned_{suffix}", f"o{suffix}"
     with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
         conn.execute(f"create role {owner} login createrole password 'owner-pw'")
-        conn.execute(f"create database {database} owner {owner}")
     passwords = {f"warehouse_{part}_password": secrets.token_hex(8) for part in PARTS}
     settings = Settings(
         warehouse_url=f"postgresql://{owner}:owner-pw@{pg_server.host}:{pg_server.port}/{database}",
@@ -195,21 +195,21 @@ def test_grant_by_a_database_owner_that_is_not_a_superuser(pg_server, tmp_path) 
         **passwords,
     )
     try:
-        first = grant(Warehouse(settings))
-        second = grant(Warehouse(settings))
-        assert len(first.created_roles) == 4 and second.created_roles == []
-        with Warehouse(settings).as_role("loader").connect() as conn:
-            assert conn.execute("select count(*) from raw.app_events").fetchone()[0] == 0
-        with psycopg.connect(pg_server.with_db("postgres").conninfo) as conn:
-            powers = conn.execute(
-                "select rolname from pg_roles where rolname like %s"
-                " and (rolsuper or rolcreaterole or rolcreatedb or rolbypassrls)",
-                (prefix + "_%",),
-            ).fetchall()
-        assert powers == []
+        with throwaway_database(pg_server, database, f"owner {owner}"):
+            first = grant(Warehouse(settings))
+            second = grant(Warehouse(settings))
+            assert len(first.created_roles) == 4 and second.created_roles == []
+            with Warehouse(settings).as_role("loader").connect() as conn:
+                assert conn.execute("select count(*) from raw.app_events").fetchone()[0] == 0
+            with psycopg.connect(pg_server.with_db("postgres").conninfo) as conn:
+                powers = conn.execute(
+                    "select rolname from pg_roles where rolname like %s"
+                    " and (rolsuper or rolcreaterole or rolcreatedb or rolbypassrls)",
+                    (prefix + "_%",),
+                ).fetchall()
+            assert powers == []
     finally:
         with psycopg.connect(pg_server.with_db("postgres").conninfo, autocommit=True) as conn:
-            conn.execute(f"drop database if exists {database} with (force)")
             for part in PARTS:
                 conn.execute(f'drop role if exists "{prefix}_{part}"')
             conn.execute(f"drop role if exists {owner}")
