@@ -17,7 +17,7 @@ from extract.access import PARTS, credentials_path, role_name
 from extract.settings import Settings
 from extract.warehouse import Warehouse
 from orchestration.cli import app
-from tests.conftest import throwaway_database
+from tests.conftest import remove_warehouse, throwaway_database
 
 runner = CliRunner()
 
@@ -174,6 +174,7 @@ def test_the_embedded_warehouse_has_its_roles_from_the_first_start(tmp_path, mon
     finally:
         if wh.embedded is not None:
             wh.embedded.stop()
+            remove_warehouse(wh.embedded)  # as root its data lives outside tmp_path: nothing else removes it
 
 
 def test_grant_by_a_database_owner_that_is_not_a_superuser(pg_server, tmp_path) -> None:  # noqa: ANN001
