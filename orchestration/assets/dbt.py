@@ -337,7 +337,6 @@ class SeedLoad:
     """A seed of the run's selection: its relation, what its load depends on (`fingerprint`), its last load."""
 
     name: str
-    unique_id: str
     relation: str
     fingerprint: str
     asset_key: AssetKey
@@ -366,7 +365,7 @@ def selected_seeds(context: AssetExecutionContext) -> dict[str, SeedLoad]:
             continue
         key = dagster_translator.get_asset_key(node)
         if key in selected:
-            seeds[uid] = SeedLoad(node["name"], uid, node["relation_name"], seed_fingerprint(node), key)
+            seeds[uid] = SeedLoad(node["name"], node["relation_name"], seed_fingerprint(node), key)
     return seeds
 
 
