@@ -16,7 +16,9 @@
   Not as `--vars`: dbt hashes those into its partial-parse check, and a new window every run would re-parse the
   project every run. The run starts from the manifest's saved parse (`partial_parse.msgpack` next to it), which
   dagster-dbt copies into the run's own target folder.
-- dbt tests are Dagster asset checks (dagster-dbt's default).
+- dbt tests are Dagster asset checks (dagster-dbt's default). The tests tagged `enforced_at_load` (what the app
+  extractor enforces on every row it loads: required columns, keys, allowed values, known tenants) are left out of
+  both sets: CI and an analyst's `dbt build` run them, a partition run does not re-read its largest tables for them.
 - A seed is loaded when it changed: its file or its config differs from what the last load of its table recorded in
   `audit.seed_loads` (a load is recorded once the seed's tests passed), or its table is missing, or the run is a full
   refresh. An unchanged seed (and its tests, which passed when it was loaded) is left out of the run's `dbt build`;
@@ -53,6 +55,9 @@ from orchestration.resources import WarehouseResource, partition_locks
 DAILY = "daily"
 MONTHLY = "monthly"
 GRAINS = (DAILY, MONTHLY)
+# Tests of what the app extractor enforces on every row it loads (dbt_project/models/staging/_app__models.yml): run by
+# CI and an analyst's `dbt build`, left out of the partition runs.
+ENFORCED_AT_LOAD = "enforced_at_load"
 BUILDABLE = ("model", "seed", "snapshot")
 PARSE_WAIT_SECONDS = 600  # how long a process waits for another one's dbt parse of the same project
 DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")
@@ -565,13 +570,14 @@ def publish_from_spark(context: AssetExecutionContext, wh: Warehouse, project: D
 def _dbt_assets_for(
     project: DbtProject, manifest: Mapping[str, Any], grain: str, partitions_def: Any, backfill: Any
 ) -> Any:
-    """One `@dbt_assets` definition, `dbt_<grain>`: the nodes tagged `grain` (daily leaves out monthly tests)."""
+    """One `@dbt_assets` definition, `dbt_<grain>`: the nodes tagged `grain` (daily leaves out monthly tests), without
+    the tests of what the load enforces."""
 
     @dbt_assets(
         manifest=manifest,
         project=project,
         select=f"tag:{grain}",
-        exclude=f"tag:{MONTHLY}" if grain == DAILY else None,
+        exclude=f"tag:{MONTHLY} tag:{ENFORCED_AT_LOAD}" if grain == DAILY else f"tag:{ENFORCED_AT_LOAD}",
         name=f"dbt_{grain}",
         partitions_def=partitions_def,
         backfill_policy=backfill,

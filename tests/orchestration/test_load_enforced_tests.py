@@ -1,0 +1,95 @@
+"""The staging tests tagged `enforced_at_load` are left out of the partition runs because the app extractor already
+enforces what they check on every row it loads. Each tag is held here to the raw declaration (extract/tables.py) it
+relies on: a tag on a test the load does not enforce, or an enforced test left untagged, fails."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dagster import AssetKey
+
+from extract.tables import APP_TABLES
+from orchestration.assets.dbt import ENFORCED_AT_LOAD, dbt_project, load_manifest
+
+# `id::{{ text_type() }} as event_id`, `coalesce(is_staff, false)::boolean as is_staff`: a staging column and the raw
+# column it is cast from.
+RENAMED = re.compile(r"^\s*(?:coalesce\()?(\w+)(?:,\s*\w+\))?::[^,]*?\s+as\s+(\w+),?\s*$", re.MULTILINE)
+# The versioned views keep the latest version of each id: no newer row with the same id.
+LATEST_VERSION = re.compile(r"newer\.id\s*=\s*source\.id\s+and\s+newer\.updated_at\s*>\s*source\.updated_at")
+
+
+def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """Why the load makes this staging test pass whatever the data (None: it does not)."""
+    table = APP_TABLES.get(model["name"].removeprefix("stg_app__"))
+    if not model["name"].startswith("stg_app__") or table is None or not test.get("column_name"):
+        return None
+    raw_of = {staged: raw for raw, staged in RENAMED.findall(model["raw_code"])}
+    column = next((c for c in table.columns if c.name == raw_of.get(test["column_name"])), None)
+    if column is None:
+        return None
+    kind = test["test_metadata"]["name"]
+    kwargs = test["test_metadata"].get("kwargs") or {}
+    if kind == "not_null" and column.required:
+        return f"{table.raw_table}.{column.name} is required (not null)"
+    if kind == "unique" and table.key == (column.name,):
+        return f"{table.raw_table}'s primary key is ({column.name})"
+    if kind == "unique" and table.key == (column.name, "updated_at") and LATEST_VERSION.search(model["raw_code"]):
+        return f"{table.raw_table}'s primary key is {table.key} and the view keeps the latest version of each id"
+    if kind == "accepted_values" and column.allowed and set(column.allowed) <= set(kwargs.get("values") or ()):
+        return f"{table.raw_table}.{column.name} must be one of {', '.join(column.allowed)}"
+    if (
+        kind == "relationships"
+        and column.tenant
+        and kwargs.get("to") == "ref('stg_app__tenants')"
+        and kwargs.get("field") == "tenant_id"
+    ):
+        return f"{table.raw_table}.{column.name} must be a tenant already in raw.app_tenants"
+    return None
+
+
+def _app_staging_tests(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+    nodes = manifest["nodes"]
+    return [
+        (node, nodes[node["attached_node"]])
+        for node in nodes.values()
+        if node["resource_type"] == "test"
+        and (node.get("attached_node") or "").startswith("model.execmetrics.stg_app__")
+        and node.get("test_metadata")
+    ]
+
+
+def test_a_test_is_left_to_the_load_exactly_when_the_load_enforces_it(definitions_env) -> None:  # noqa: ANN001
+    manifest = load_manifest(definitions_env.settings, dbt_project(definitions_env.settings))
+    tests = _app_staging_tests(manifest)
+    assert len(tests) >= 20
+    tagged = {test["name"] for test, _ in tests if ENFORCED_AT_LOAD in test["tags"]}
+    enforced = {test["name"] for test, model in tests if enforced_at_load(test, model)}
+    assert tagged == enforced
+    # the keys of the two largest tables, the costliest tests of a large company's daily run
+    assert {"unique_stg_app__events_event_id", "unique_stg_app__api_requests_request_id"} <= tagged
+    # the event types are not enforced: unknown ones are loaded and kept, and this test runs in every partition
+    event_types = [test["name"] for test, _ in tests if test["name"].startswith("accepted_values_stg_app__events")]
+    assert len(event_types) == 1
+    assert event_types[0] not in tagged
+
+    # the reasons follow the declarations: a column that stops being required loses its reason
+    (occurred_at,) = [(test, model) for test, model in tests if test["name"] == "not_null_stg_app__events_occurred_at"]
+    assert enforced_at_load(*occurred_at) == "raw.app_events.occurred_at is required (not null)"
+    test, model = occurred_at
+    renamed = {**model, "raw_code": model["raw_code"].replace("occurred_at::", "occured::")}
+    assert enforced_at_load(test, renamed) is None
+
+
+def test_the_partition_runs_leave_out_the_tests_of_what_the_load_enforces(definitions_env) -> None:  # noqa: ANN001
+    from orchestration.definitions import build_definitions
+
+    manifest = load_manifest(definitions_env.settings, dbt_project(definitions_env.settings))
+    tagged = {test["name"] for test, _ in _app_staging_tests(manifest) if ENFORCED_AT_LOAD in test["tags"]}
+    definitions = build_definitions(definitions_env.settings)
+    daily = definitions.resolve_assets_def(AssetKey(["staging", "stg_app__events"]))
+    checks = {key.name for key in daily.check_keys}
+    assert not tagged & checks
+    # the tests that are not enforced at load remain checks of the daily run
+    assert any(name.startswith("accepted_values_stg_app__events_event_type") for name in checks)
+    assert "unique_stg_stripe__charges_charge_id" in checks
