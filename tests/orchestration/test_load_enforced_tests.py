@@ -33,9 +33,9 @@ def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
     if kind == "not_null" and column.required:
         return f"{table.raw_table}.{column.name} is required (not null)"
     if kind == "unique" and table.key == (column.name,):
-        return f"{table.raw_table}'s primary key is ({column.name})"
+        return f"{table.raw_table} is unique on ({column.name})"
     if kind == "unique" and table.key == (column.name, "updated_at") and LATEST_VERSION.search(model["raw_code"]):
-        return f"{table.raw_table}'s primary key is {table.key} and the view keeps the latest version of each id"
+        return f"{table.raw_table} is unique on {table.key} and the view keeps the latest version of each id"
     if kind == "accepted_values" and column.allowed and set(column.allowed) <= set(kwargs.get("values") or ()):
         return f"{table.raw_table}.{column.name} must be one of {', '.join(column.allowed)}"
     if (
