@@ -20,7 +20,11 @@ jobs as (
 
     from {{ ref('stg_app__jobs') }}
     where
-        tenant_id in (select tenant_id from tenants)
+        -- a job created or ended in the window was last updated in or after it (updated_at is the time of a row's
+        -- last change, the extractor's watermark): the jobs of the window come from an index range on raw's
+        -- updated_at, not from every version of every job ever loaded
+        updated_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        and tenant_id in (select tenant_id from tenants)
         and (
             (
                 created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
