@@ -282,8 +282,9 @@ class Cost:
 
 
 def step_breakdown(settings: Any, job: str, run_id: str, wall_s: float) -> str:
-    """A run's steps with their times; a dbt step also with dbt's own split (from its run_results.json); then the
-    run's time outside its steps (creating the run and its planned events, starting and ending it)."""
+    """A run's steps with their times; a dbt step also with dbt's own split (from its run_results.json) and its
+    three slowest nodes; then the run's time outside its steps (creating the run and its planned events, starting and
+    ending it)."""
     import json
 
     from orchestration.assets.dbt import dbt_project
@@ -307,7 +308,9 @@ def step_breakdown(settings: Any, job: str, run_id: str, wall_s: float) -> str:
             if log.exists():
                 full = "Starting full parse" in log.read_text(errors="replace")
                 parse = "full parse; " if full else "partial parse; "
-            text += f" [{parse}dbt nodes {nodes:.1f}s, the rest {seconds - nodes:.1f}s]"
+            slowest = sorted(results.get("results", []), key=lambda r: -float(r.get("execution_time") or 0))[:3]
+            named = ", ".join(f"{r['unique_id'].split('.')[2]} {float(r['execution_time']):.1f}s" for r in slowest)
+            text += f" [{parse}dbt nodes {nodes:.1f}s, the rest {seconds - nodes:.1f}s; slowest {named}]"
         parts.append(text)
     parts.append(f"outside the steps {wall_s - in_steps:.1f}s")
     return f"{job}: " + ", ".join(parts)
