@@ -382,6 +382,12 @@ def raw_ddl() -> list[str]:
             batch_id text primary key, source text not null, table_name text, window_start timestamptz,
             window_end timestamptz, rows_loaded bigint not null default 0, rows_rejected bigint not null default 0,
             started_at timestamptz not null, finished_at timestamptz)""",
+        # Each Stripe dump file's last load that took every object in it: unchanged, it is not read again
+        # (extract/stripe/dump.py).
+        """create table if not exists raw._stripe_dump_files (
+            object_type text primary key, file_name text not null, size_bytes bigint not null,
+            mtime_ns bigint not null, sha256 text not null, objects bigint not null, batch_id text not null,
+            loaded_at timestamptz not null)""",
     ]
     return statements
 

@@ -275,15 +275,25 @@ def extract_stripe_command(
 
 
 @load_app.command("stripe-dump")
-def load_stripe_dump(directory: Annotated[Path, typer.Argument(help="Folder of <type>.jsonl|json files.")]) -> None:
+def load_stripe_dump(
+    directory: Annotated[Path, typer.Argument(help="Folder of <type>.jsonl|json files.")],
+    full_refresh: Annotated[
+        bool, typer.Option(help="Read every file, also those unchanged since a load that took all their objects.")
+    ] = False,
+) -> None:
     """Load a Stripe JSON dump into raw.stripe_* through the same loader as the API path."""
     from extract.stripe.dump import load_dump_into
 
-    result = load_dump_into(Warehouse(load_settings()), directory, _note)
+    result = load_dump_into(Warehouse(load_settings()), directory, _note, full_refresh=full_refresh)
     grid = Table("table", "new versions", "unchanged", title=f"Stripe dump {directory}")
     for name in sorted(set(result.loaded) | set(result.unchanged)):
         grid.add_row(f"raw.stripe_{name}", f"{result.loaded.get(name, 0):,}", f"{result.unchanged.get(name, 0):,}")
     out.print(grid)
+    if result.skipped:
+        out.print(
+            f"not read (unchanged since a load that took every object in them; --full-refresh reads them):"
+            f" {', '.join(result.skipped)}"
+        )
     if result.rejected:
         reasons = ", ".join(f"{reason}: {count}" for reason, count in result.reject_reasons.items())
         out.print(f"[yellow]{result.rejected:,} objects rejected[/] ({reasons}): see raw._rejects")

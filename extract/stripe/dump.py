@@ -1,11 +1,20 @@
 """Read a Stripe JSON dump: a folder with one file per object type, `<type>.jsonl` (one object per line) or
 `<type>.json` (a Stripe list object `{"object": "list", "data": [...]}` or a JSON array). Each file (object type)
-loads in a transaction of its own."""
+loads in a transaction of its own.
+
+A file whose last load took every object in it is not read again while it is unchanged (the same name and size, and
+the same modification time or, failing that, the same SHA-256): `raw._stripe_dump_files` records each such load in
+the load's transaction. A daily run over a dump folder that did not change reads nothing; a file whose last load
+rejected objects is read every time (an object rejected as in the future is taken once its time has come), and
+`full_refresh` reads every file.
+"""
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -80,24 +89,101 @@ def read_dump_file(path: Path) -> Iterator[Sourced | Reject]:
         yield Sourced(f"{path.name} item {number}", item)
 
 
+@dataclass(frozen=True)
+class FileState:
+    """What identifies a dump file's content: its name and size, with its modification time (cheap to compare) and
+    the SHA-256 of its bytes (read only when the time differs: a copy of the same file)."""
+
+    name: str
+    size: int
+    mtime_ns: int
+
+    @staticmethod
+    def of(path: Path) -> FileState:
+        stat = path.stat()
+        return FileState(path.name, stat.st_size, stat.st_mtime_ns)
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while block := handle.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True)
+class LoadedFile:
+    """The last load of an object type's file that took every object in it (raw._stripe_dump_files)."""
+
+    state: FileState
+    sha256: str
+    objects: int
+    batch_id: str
+
+    def matches(self, path: Path, state: FileState) -> bool:
+        if (state.name, state.size) != (self.state.name, self.state.size):
+            return False
+        return state.mtime_ns == self.state.mtime_ns or file_sha256(path) == self.sha256
+
+
+def loaded_files(conn: psycopg.Connection) -> dict[str, LoadedFile]:
+    rows = conn.execute(
+        "select object_type, file_name, size_bytes, mtime_ns, sha256, objects, batch_id from raw._stripe_dump_files"
+    ).fetchall()
+    return {row[0]: LoadedFile(FileState(row[1], row[2], row[3]), row[4], row[5], row[6]) for row in rows}
+
+
+def _record_file(
+    conn: psycopg.Connection, kind: str, path: Path, state: FileState, sha256: str, result: LoadResult, batch_id: str
+) -> None:
+    """Record the file's load (in the load's transaction) when it took every object in it and the file was not
+    rewritten while it was read; else forget the last one recorded."""
+    if result.rejected or FileState.of(path) != state:
+        conn.execute("delete from raw._stripe_dump_files where object_type = %s", (kind,))
+        return
+    objects = sum(result.loaded.values()) + sum(result.unchanged.values())
+    conn.execute(
+        """insert into raw._stripe_dump_files
+               (object_type, file_name, size_bytes, mtime_ns, sha256, objects, batch_id, loaded_at)
+           values (%s, %s, %s, %s, %s, %s, %s, clock_timestamp())
+           on conflict (object_type) do update set
+               file_name = excluded.file_name, size_bytes = excluded.size_bytes, mtime_ns = excluded.mtime_ns,
+               sha256 = excluded.sha256, objects = excluded.objects, batch_id = excluded.batch_id,
+               loaded_at = excluded.loaded_at""",
+        (kind, state.name, state.size, state.mtime_ns, sha256, objects, batch_id),
+    )
+
+
 def load_dump(
     conn: psycopg.Connection,
     directory: Path,
     batch_id: str | None = None,
     future_tolerance: timedelta = DEFAULT_FUTURE_TOLERANCE,
+    full_refresh: bool = False,
 ) -> LoadResult:
     """Load every file of a dump, each object type in a transaction of its own with its batch record.
 
-    A file that cannot be loaded at all (unreadable) is named in `result.failed`; the other types still load.
+    A file unchanged since a load that took every object in it is not read (`result.skipped`; its objects count as
+    unchanged) unless `full_refresh`. A file that cannot be loaded at all (unreadable) is named in `result.failed`;
+    the other types still load.
     """
     files = dump_files(directory)
     ensure_raw_schema(conn)
     conn.commit()
     batch_id = batch_id or new_batch_id()
+    before = {} if full_refresh else loaded_files(conn)
     total = LoadResult()
     for kind, path in files:
         started = datetime.now(UTC)
         try:
+            state = FileState.of(path)
+            last = before.get(kind)
+            if last is not None and last.matches(path, state):
+                total.unchanged[OBJECT_TABLES[kind]] += last.objects
+                total.skipped[kind] = last.batch_id
+                continue
+            sha256 = file_sha256(path)
             with conn.transaction():
                 result = load_objects(
                     conn, read_dump_file(path), batch_id, started, expected_type=kind, future_tolerance=future_tolerance
@@ -106,6 +192,7 @@ def load_dump(
                     conn, f"{batch_id}:{kind}", "stripe_dump", kind, (None, None), result.total_loaded,
                     result.rejected, started,
                 )  # fmt: skip
+                _record_file(conn, kind, path, state, sha256, result, batch_id)
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except (OSError, psycopg.Error) as exc:
@@ -115,9 +202,11 @@ def load_dump(
     return total
 
 
-def load_dump_into(warehouse: Warehouse, directory: Path, note: Callable[[str], None]) -> LoadResult:
+def load_dump_into(
+    warehouse: Warehouse, directory: Path, note: Callable[[str], None], full_refresh: bool = False
+) -> LoadResult:
     """`execmetrics load stripe-dump`: the dump into the raw tables as the loader role, the warehouse started when
     needed (`note` gets what its start decided)."""
     start_warehouse(warehouse, note)
     with warehouse.as_role("loader").connect() as conn:
-        return load_dump(conn, directory)
+        return load_dump(conn, directory, full_refresh=full_refresh)

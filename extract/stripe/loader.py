@@ -51,6 +51,7 @@ class LoadResult:
     rejected: int = 0
     reject_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed: dict[str, str] = field(default_factory=dict)  # object type -> why it did not load at all
+    skipped: dict[str, str] = field(default_factory=dict)  # object type -> the batch that loaded its unchanged file
 
     def merge(self, other: LoadResult) -> None:
         for key, value in other.loaded.items():
@@ -61,6 +62,7 @@ class LoadResult:
         for key, value in other.reject_reasons.items():
             self.reject_reasons[key] += value
         self.failed.update(other.failed)
+        self.skipped.update(other.skipped)
 
     @property
     def total_loaded(self) -> int:

@@ -173,9 +173,13 @@ def build_extract_assets(daily: Any, backfill: Any) -> list:
 
                 dump_dir = Path(stripe_source.stripe_dump_dir)
                 with wh.connect() as conn:
-                    result = load_dump(conn, dump_dir)
+                    result = load_dump(conn, dump_dir, full_refresh=config.full_refresh)
                     conn.commit()
                 origin = f"dump {dump_dir}"
+                if result.skipped:
+                    context.log.info(
+                        f"not read, unchanged since a load that took every object in them: {', '.join(result.skipped)}"
+                    )
             else:
                 raise ExtractError("no Stripe source configured: set STRIPE_API_KEY (live API) or STRIPE_DUMP_DIR")
         duration = round(time.monotonic() - began, 3)

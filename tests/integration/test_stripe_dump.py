@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 from pathlib import Path
 
 import psycopg
@@ -131,3 +132,42 @@ def test_a_change_back_to_an_earlier_state_is_the_latest_version(raw_conn: psyco
         load_dump(raw_conn, write_dump(tmp_path / f"d{step}", {"customers": [{**CUSTOMER, "email": email}]}))
     versions = raw_conn.execute("select payload->>'email' from raw.stripe_customers order by _seq").fetchall()
     assert [v[0] for v in versions] == ["a@b.test", "b@b.test", "a@b.test"]
+
+
+def test_an_unchanged_file_is_not_read_again_unless_full_refresh(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER], "plans": [PLAN]})
+    first = load_dump(raw_conn, dump)
+    assert dict(first.loaded) == {"customers": 1, "plans": 1} and not first.skipped
+    # Rows removed behind the loader's back stay removed while the files are unchanged: the files are not read.
+    raw_conn.execute("delete from raw.stripe_customers")
+    second = load_dump(raw_conn, dump)
+    assert set(second.skipped) == {"customer", "plan"} and second.total_loaded == 0
+    assert dict(second.unchanged) == {"customers": 1, "plans": 1}  # the objects of the load that is not repeated
+    assert counts(raw_conn)["customers"] == 0
+    batches = "select count(*) from raw._batches where source = 'stripe_dump'"
+    assert raw_conn.execute(batches).fetchone()[0] == 2  # the first load's two files, nothing since
+    # full_refresh reads every file.
+    again = load_dump(raw_conn, dump, full_refresh=True)
+    assert not again.skipped and (again.loaded["customers"], again.unchanged["plans"]) == (1, 1)
+
+
+def test_a_file_is_judged_by_its_content_not_its_time(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER]})
+    load_dump(raw_conn, dump)
+    copied = write_dump(tmp_path / "copy", {"customers": [CUSTOMER]})  # the same bytes, another time and folder
+    assert set(load_dump(raw_conn, copied).skipped) == {"customer"}
+    same_size = write_dump(tmp_path / "edit", {"customers": [{**CUSTOMER, "email": "z@b.test"}]})
+    assert (same_size / "customers.jsonl").stat().st_size == (dump / "customers.jsonl").stat().st_size
+    edited = load_dump(raw_conn, same_size)
+    assert not edited.skipped and edited.loaded["customers"] == 1
+
+
+def test_a_file_with_rejects_is_read_every_time(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    """An object rejected as in the future is taken by a later load, once its time has come."""
+    soon = raw_conn.execute("select extract(epoch from now() + interval '1 hour')::bigint").fetchone()[0]
+    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER, {**CUSTOMER, "id": "cus_soon", "created": soon}]})
+    first = load_dump(raw_conn, dump, future_tolerance=timedelta(minutes=10))
+    assert (dict(first.loaded), first.rejected) == ({"customers": 1}, 1)
+    later = load_dump(raw_conn, dump, future_tolerance=timedelta(hours=2))  # as if an hour had passed
+    assert not later.skipped and (later.loaded["customers"], later.rejected) == (1, 0)
+    assert set(load_dump(raw_conn, dump).skipped) == {"customer"}  # that load took every object

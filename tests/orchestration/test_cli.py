@@ -8,6 +8,7 @@ In-process through the top-level command (typer's CliRunner), on the orchestrati
 from __future__ import annotations
 
 import json
+import os
 import socket
 import sys
 from collections.abc import Iterator
@@ -100,6 +101,17 @@ def test_missing_stripe_source_and_unreadable_dump(env: pytest.MonkeyPatch, tmp_
     assert_one_error(*invoke("load", "stripe-dump", str(dump)), "customers.json")
     (dump / "notes.json").write_text("{}")
     assert_one_error(*invoke("load", "stripe-dump", str(dump)), "unknown files in the Stripe dump", "notes.json")
+
+
+def test_an_unchanged_stripe_dump_is_not_read_again(env: pytest.MonkeyPatch) -> None:
+    dump = os.environ["STRIPE_DUMP_DIR"]
+    code, first = invoke("load", "stripe-dump", dump)
+    assert code == 0 and not any(line.startswith("not read") for line in first), first
+    code, second = invoke("load", "stripe-dump", dump)
+    [skipped] = [line for line in second if line.startswith("not read")]
+    assert code == 0 and "--full-refresh" in skipped and "customer" in skipped, second
+    code, forced = invoke("load", "stripe-dump", dump, "--full-refresh")
+    assert code == 0 and not any(line.startswith("not read") for line in forced), forced
 
 
 # ------------------------------------------------------------------------------------------------ unreachable parts
