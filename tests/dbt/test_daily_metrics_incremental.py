@@ -107,3 +107,37 @@ def test_incremental_equals_full_refresh(pair: tuple[Target, Target, Path]) -> N
     # a run without a window (an analyst's `dbt run`) rebuilds from each model's last day built, to the last event
     dbt(incremental, tmp / "b", SELECT, command="run")
     assert snapshot(incremental) == expected
+
+
+def test_days_only_activation_needs_keep_their_rows_unless_one_is_missing(pair: tuple[Target, Target, Path]) -> None:
+    """int_daily_api (like _jobs and _engagement) rebuilds [min_date - lookback_days, max_date]; the older days of
+    fct_daily_metrics' window (activation's margin) read the rows earlier runs built, unless a spine row of those days
+    has none, in which case the model rebuilds the whole window."""
+    full, incremental, tmp = pair
+    dbt(full, tmp / "a2", SELECT, extra=["--exclude", "resource_type:test"])
+    dbt(incremental, tmp / "c", SELECT, extra=["--full-refresh", "--exclude", "resource_type:test"])
+    expected = snapshot(full)
+    assert snapshot(incremental) == expected
+    day = one(full, "select max(metric_date) d from marts.fct_daily_metrics")["d"] - timedelta(days=10)
+    older, recent = day - timedelta(days=5), day - timedelta(days=2)  # in activation's margin / in the lookback
+    api_all = "select api_requests n from {} where tenant_id = '__all__' and metric_date = %s"
+    true_older = one(full, api_all.format("intermediate.int_daily_api"), [older])["n"]
+    assert true_older > 0
+
+    with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
+        conn.execute(
+            "update intermediate.int_daily_api set api_requests = -1 where tenant_id = '__all__'"
+            " and metric_date = any(%s)",
+            [[older, recent]],
+        )
+    dbt(incremental, tmp / "c", SELECT, command="run", env=window(min_date=day.isoformat(), max_date=day.isoformat()))
+    assert one(incremental, api_all.format("intermediate.int_daily_api"), [recent])["n"] > 0  # rebuilt
+    assert one(incremental, api_all.format("intermediate.int_daily_api"), [older])["n"] == -1  # kept
+    assert one(incremental, api_all.format("marts.fct_daily_metrics"), [older])["n"] == -1  # read from the kept row
+
+    # a day of the window with no rows in the model (days skipped): the model rebuilds the whole window
+    with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
+        conn.execute("delete from intermediate.int_daily_api where metric_date = %s", [older])
+    dbt(incremental, tmp / "c", SELECT, command="run", env=window(min_date=day.isoformat(), max_date=day.isoformat()))
+    assert one(incremental, api_all.format("marts.fct_daily_metrics"), [older])["n"] == true_older
+    assert snapshot(incremental) == expected

@@ -16,8 +16,8 @@
 {%- endmacro %}
 
 {#-
-    The first day fct_daily_metrics, the int_daily_* models it joins and fct_metric_alerts rebuild (none: from the
-    first day). margin = max(lookback_days, activation_window_days - 1): late events, and signup cohorts whose
+    The first day fct_daily_metrics, the int_daily_* models it joins (but _api, _jobs and _engagement:
+    daily_metrics_late_rows_start) and fct_metric_alerts rebuild (none: from the first day). margin = max(lookback_days, activation_window_days - 1): late events, and signup cohorts whose
     activation window is still open.
 -#}
 {% macro daily_metrics_window_start() -%}
@@ -25,23 +25,49 @@
     {{ return(incremental_window_start('metric_date', margin)) }}
 {%- endmacro %}
 
-{#- a filter: `date_column` lies in the days this run builds (daily_metrics_window_start .. product_last_date) -#}
-{% macro daily_metrics_in_window(date_column) -%}
-    {%- set lower_bound = daily_metrics_window_start() -%}
+{#-
+    The first day int_daily_api, _jobs and _engagement rebuild: min_date - lookback_days. A row of theirs changes
+    only with late rows (requests, jobs, activity), so the older days of daily_metrics_window_start's margin, which
+    activation needs, keep their rows from earlier runs, and fct_daily_metrics reads those. When a spine row of
+    those older days has no row in the model (days skipped between runs, a first build of fewer days), the run
+    rebuilds the whole shared window instead, so fct_daily_metrics always finds a row for each spine row.
+-#}
+{% macro daily_metrics_late_rows_start() -%}
+    {%- set shared = daily_metrics_window_start() -%}
+    {%- if shared is none or not is_incremental() -%}{{ return(shared) }}{%- endif -%}
+    {%- set own = incremental_window_start('metric_date', var('lookback_days')) -%}
+    {%- if execute -%}
+        {%- set missing = run_query(
+            "select count(*) from " ~ ref('int_daily_spine') ~ " as spine"
+            ~ " where spine.metric_date >= " ~ shared ~ " and spine.metric_date < " ~ own
+            ~ " and not exists (select 1 from " ~ this ~ " as built"
+            ~ " where built.metric_date = spine.metric_date and built.tenant_id = spine.tenant_id)"
+        ).columns[0].values()[0] -%}
+        {%- if missing | int > 0 -%}{{ return(shared) }}{%- endif -%}
+    {%- endif -%}
+    {{ return(own) }}
+{%- endmacro %}
+
+{#-
+    a filter: `date_column` lies in the days this run builds (daily_metrics_window_start .. product_last_date; from
+    daily_metrics_late_rows_start with late_rows_only)
+-#}
+{% macro daily_metrics_in_window(date_column, late_rows_only=false) -%}
+    {%- set lower_bound = daily_metrics_late_rows_start() if late_rows_only else daily_metrics_window_start() -%}
     {{ date_column }} <= {{ product_last_date() }}
     {%- if lower_bound is not none %} and {{ date_column }} >= {{ lower_bound }}{% endif %}
 {%- endmacro %}
 
 {#-
-    The import CTEs of an int_daily_* model, each followed by a comma: `spine` (int_daily_spine in the run's window),
-    the counted `tenants` and `users` when asked, `days` (the window's days: the spine's '__all__' rows) and `bounds`
-    (the window's first_day and last_day) when asked.
+    The import CTEs of an int_daily_* model, each followed by a comma: `spine` (int_daily_spine in the run's window;
+    from daily_metrics_late_rows_start with late_rows_only), the counted `tenants` and `users` when asked, `days` (the
+    window's days: the spine's '__all__' rows) and `bounds` (the window's first_day and last_day) when asked.
 -#}
-{% macro daily_metrics_imports(tenants=false, users=false, days=false, bounds=false) -%}
+{% macro daily_metrics_imports(tenants=false, users=false, days=false, bounds=false, late_rows_only=false) -%}
 spine as (
 
     select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', late_rows_only) }}
 
 ),
 {%- if tenants %}

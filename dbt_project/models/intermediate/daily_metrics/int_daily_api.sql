@@ -6,7 +6,7 @@
 
 with
 
-{{ daily_metrics_imports(tenants=true, bounds=true) }}
+{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_only=true) }}
 
 excluded_users as (
 

@@ -6,7 +6,7 @@
 
 with
 
-{{ daily_metrics_imports(users=true, days=true) }}
+{{ daily_metrics_imports(users=true, days=true, late_rows_only=true) }}
 
 activity as (
 

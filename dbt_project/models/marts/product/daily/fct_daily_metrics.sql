@@ -6,9 +6,11 @@
     The rows are int_daily_spine's; each domain is one intermediate model with exactly those rows (int_daily_customers,
     _engagement, _activation, _jobs, _api, _revenue, _revenue_changes), plus the past-due subscriptions of
     fct_subscription_status_daily.
-    All of them are incremental by day with the same window: a run rebuilds [min_date - margin, max_date], margin =
+    All of them are incremental by day: this model and most parts rebuild [min_date - margin, max_date], margin =
     max(lookback_days, activation_window_days - 1) (late events, and signup cohorts whose activation window is still
-    open); see daily_metrics_window_start(). Revenue comes from daily models only: a monthly mart upstream would make
+    open); see daily_metrics_window_start(). _api, _jobs and _engagement change only with late rows and rebuild
+    [min_date - lookback_days, max_date]; for the older days this model reads the rows earlier runs built (all
+    there, or the part rebuilds the whole window: daily_metrics_late_rows_start()). Revenue comes from daily models only: a monthly mart upstream would make
     this model monthly in Dagster. nrr / grr are month-to-date: on the month's last day (or the as-of day) they equal
     fct_revenue_monthly's.
 -#}
