@@ -48,6 +48,29 @@ def company_warehouse(
     return counts, settings
 
 
+def reused_company_warehouse(
+    base: Warehouse, company: Any, work: Path, db: str, app_db: str
+) -> tuple[dict[str, int], Settings]:
+    """`company_warehouse` on the app database and the Stripe dump an earlier call left (`app_db`, `work`), without
+    generating them again: a new empty warehouse database `db` and a new DAGSTER_HOME."""
+    import shutil
+
+    from psycopg import connect
+
+    from extract.warehouse import ensure_raw_schema
+
+    base.drop_database(db)
+    base.ensure_database(db)
+    shutil.rmtree(work / "dagster_home", ignore_errors=True)
+    settings = company_settings(base, company, work, db, app_db)
+    with Warehouse(settings).connect() as conn:
+        ensure_raw_schema(conn)
+    with connect(base.target.with_db(app_db).conninfo) as conn:
+        tables = ("tenants", "users", "events", "jobs", "api_requests")
+        counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}  # type: ignore[index]
+    return counts, settings
+
+
 def company_settings(base: Warehouse, company: Any, work: Path, db: str, app_db: str) -> Settings:
     """The bench's Settings for `company_warehouse`'s databases and `work` folder (also to reuse them later)."""
     return base.settings.model_copy(

@@ -1,7 +1,7 @@
 """Benchmark: one day of the large company (10,000 tenants, ~1M users, ~10M events and ~10M API requests a day at
 scale 1) extracted and built through the daily Dagster job; goal <= 5 minutes wall at scale 1.
 
-    .venv/bin/python bench/day.py [--scale 1.0]
+    .venv/bin/python bench/day.py [--scale 1.0] [--work DIR [--reuse]]
 
 Generates the company with the demo generator's large mode (DemoConfig.large: three years of tenants and users,
 activity on the last 31 days), streamed by COPY into an app database (`bench_day_app`) and a Stripe dump; loads and
@@ -9,7 +9,9 @@ builds the 30 days before the last one (one backfill run: the history MAU reads;
 the last day as the daily schedule runs it (the daily job alone: extract app + Stripe, checks, dbt) with each step's
 time. Prints every figure with the load average at that moment and the process's peak RSS, and each step's largest
 RSS (the Dagster steps run in this process; Postgres is a server of its own). --scale multiplies the tenants (so
-users, events, requests).
+users, events, requests). `--work DIR` keeps the bench's folder; `--work DIR --reuse` then loads and builds the
+warehouse again from the app database and the dump that run left (the same --scale), without generating the company
+again: to compare code with code on the same company.
 """
 
 from __future__ import annotations
@@ -68,9 +70,18 @@ def load() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="1 = 10,000 tenants; 0.1 = 1,000 tenants")
+    parser.add_argument("--work", type=Path, help="the bench's folder (default: a new temporary one), kept")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the app database and the Stripe dump an earlier run at the same --scale left in --work: the"
+        " warehouse is loaded and built again, the company is not generated again",
+    )
     args = parser.parse_args()
+    if args.reuse and args.work is None:
+        parser.error("--reuse needs --work (the folder of the run whose company it reuses)")
 
-    from bench._warehouse import company_warehouse
+    from bench._warehouse import company_warehouse, reused_company_warehouse
     from bench.backfill import step_breakdown
     from extract.demo.generator import DemoCompany, DemoConfig
     from extract.settings import load_settings
@@ -80,12 +91,22 @@ def main() -> int:
     sampler.start()
     base = Warehouse(load_settings())
     base.ensure_running()
-    work = Path(tempfile.mkdtemp(prefix="execmetrics-bench-day-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="execmetrics-bench-day-"))
+    work.mkdir(parents=True, exist_ok=True)
     config = DemoConfig.large(scale=args.scale)
     print(f"large company at scale {args.scale}: {config.tenants:,} tenants, activity {config.activity_days} days")
     t0 = time.monotonic()
     company = DemoCompany(config)
-    counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
+    marker = work / "company"  # the scale whose company the app database and the dump hold
+    if args.reuse:
+        if not marker.exists() or marker.read_text() != repr(args.scale):
+            print(f"error: {work} holds no company at scale {args.scale} (run without --reuse)", file=sys.stderr)
+            return 1
+        counts, settings = reused_company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
+    else:
+        marker.unlink(missing_ok=True)
+        counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
+        marker.write_text(repr(args.scale))
     day = company.end
     from psycopg import connect
 
@@ -98,7 +119,8 @@ def main() -> int:
             for table, column in (("events", "occurred_at"), ("api_requests", "occurred_at"), ("jobs", "created_at"))
         }
     print(
-        f"generated in {time.monotonic() - t0:.0f}s ({load()}; peak RSS {peak_rss_mb():.0f} MB): "
+        f"{'reused' if args.reuse else 'generated'} in {time.monotonic() - t0:.0f}s ({load()};"
+        f" peak RSS {peak_rss_mb():.0f} MB): "
         + ", ".join(f"{k} {v:,}" for k, v in counts.items())
         + f"; users {users:,}; on {day}: "
         + ", ".join(f"{k} {v:,}" for k, v in day_rows.items())
