@@ -3,10 +3,10 @@
 loads in a transaction of its own.
 
 A file whose last load took every object in it is not read again while it is unchanged (the same name and size, and
-the same modification time or, failing that, the same SHA-256): `raw._stripe_dump_files` records each such load in
-the load's transaction. A daily run over a dump folder that did not change reads nothing; a file whose last load
-rejected objects is read every time (an object rejected as in the future is taken once its time has come), and
-`full_refresh` reads every file.
+the same modification time or, failing that, the same SHA-256) and its table is not empty: `raw._stripe_dump_files`
+records each such load in the load's transaction. A daily run over a dump folder that did not change reads nothing;
+a file whose last load rejected objects is read every time (an object rejected as in the future is taken once its
+time has come), and `full_refresh` reads every file.
 """
 
 from __future__ import annotations
@@ -134,6 +134,15 @@ def loaded_files(conn: psycopg.Connection) -> dict[str, LoadedFile]:
     return {row[0]: LoadedFile(FileState(row[1], row[2], row[3]), row[4], row[5], row[6]) for row in rows}
 
 
+def _holds_rows(conn: psycopg.Connection, kind: str, last: LoadedFile) -> bool:
+    """Whether the object type's raw table still holds rows, if the file's last load had objects: a table emptied
+    since (a reset, a table rebuilt) is loaded again."""
+    if last.objects == 0:
+        return True
+    table = f"raw.stripe_{OBJECT_TABLES[kind]}"
+    return bool(conn.execute(f"select exists (select 1 from {table})").fetchone()[0])  # type: ignore[index]
+
+
 def _record_file(
     conn: psycopg.Connection, kind: str, path: Path, state: FileState, sha256: str, result: LoadResult, batch_id: str
 ) -> None:
@@ -179,7 +188,7 @@ def load_dump(
         try:
             state = FileState.of(path)
             last = before.get(kind)
-            if last is not None and last.matches(path, state):
+            if last is not None and last.matches(path, state) and _holds_rows(conn, kind, last):
                 total.unchanged[OBJECT_TABLES[kind]] += last.objects
                 total.skipped[kind] = last.batch_id
                 continue

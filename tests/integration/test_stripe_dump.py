@@ -135,20 +135,25 @@ def test_a_change_back_to_an_earlier_state_is_the_latest_version(raw_conn: psyco
 
 
 def test_an_unchanged_file_is_not_read_again_unless_full_refresh(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
-    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER], "plans": [PLAN]})
+    other = {**CUSTOMER, "id": "cus_2"}
+    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER, other], "plans": [PLAN]})
     first = load_dump(raw_conn, dump)
-    assert dict(first.loaded) == {"customers": 1, "plans": 1} and not first.skipped
-    # Rows removed behind the loader's back stay removed while the files are unchanged: the files are not read.
-    raw_conn.execute("delete from raw.stripe_customers")
+    assert dict(first.loaded) == {"customers": 2, "plans": 1} and not first.skipped
+    # A row removed behind the loader's back stays removed while the files are unchanged: the files are not read.
+    raw_conn.execute("delete from raw.stripe_customers where id = 'cus_2'")
     second = load_dump(raw_conn, dump)
     assert set(second.skipped) == {"customer", "plan"} and second.total_loaded == 0
-    assert dict(second.unchanged) == {"customers": 1, "plans": 1}  # the objects of the load that is not repeated
-    assert counts(raw_conn)["customers"] == 0
+    assert dict(second.unchanged) == {"customers": 2, "plans": 1}  # the objects of the load that is not repeated
+    assert counts(raw_conn)["customers"] == 1
     batches = "select count(*) from raw._batches where source = 'stripe_dump'"
     assert raw_conn.execute(batches).fetchone()[0] == 2  # the first load's two files, nothing since
     # full_refresh reads every file.
     again = load_dump(raw_conn, dump, full_refresh=True)
     assert not again.skipped and (again.loaded["customers"], again.unchanged["plans"]) == (1, 1)
+    # A table emptied since (a reset, a table rebuilt) is loaded again.
+    raw_conn.execute("delete from raw.stripe_customers")
+    emptied = load_dump(raw_conn, dump)
+    assert set(emptied.skipped) == {"plan"} and emptied.loaded["customers"] == 2
 
 
 def test_a_file_is_judged_by_its_content_not_its_time(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
