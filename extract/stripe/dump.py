@@ -179,16 +179,18 @@ def load_dump(
     """
     files = dump_files(directory)
     ensure_raw_schema(conn)
+    before = {} if full_refresh else loaded_files(conn)
     conn.commit()
     batch_id = batch_id or new_batch_id()
-    before = {} if full_refresh else loaded_files(conn)
     total = LoadResult()
     for kind, path in files:
         started = datetime.now(UTC)
         try:
             state = FileState.of(path)
             last = before.get(kind)
-            if last is not None and last.matches(path, state) and _holds_rows(conn, kind, last):
+            unchanged = last is not None and last.matches(path, state) and _holds_rows(conn, kind, last)
+            conn.commit()  # end the check's read: the file loads in a transaction of its own
+            if last is not None and unchanged:
                 total.unchanged[OBJECT_TABLES[kind]] += last.objects
                 total.skipped[kind] = last.batch_id
                 continue

@@ -10,6 +10,7 @@ import psycopg
 import pytest
 
 from extract.stripe.dump import DumpError, load_dump
+from extract.warehouse import Warehouse
 
 CUSTOMER = {
     "id": "cus_1",
@@ -176,3 +177,18 @@ def test_a_file_with_rejects_is_read_every_time(raw_conn: psycopg.Connection, tm
     later = load_dump(raw_conn, dump, future_tolerance=timedelta(hours=2))  # as if an hour had passed
     assert not later.skipped and (later.loaded["customers"], later.rejected) == (1, 0)
     assert set(load_dump(raw_conn, dump).skipped) == {"customer"}  # that load took every object
+
+
+def test_each_file_commits_on_its_own(warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    """On a connection that is not in autocommit (the extract asset's), every file's load is committed when it ends,
+    the checks of which files changed included: another connection sees each before the caller commits."""
+    dump = write_dump(tmp_path / "d", {"customers": [CUSTOMER], "plans": [PLAN]})
+    changed = write_dump(tmp_path / "e", {"customers": [{**CUSTOMER, "email": "new@b.test"}], "plans": [PLAN]})
+    with warehouse.connect() as conn:
+        load_dump(conn, dump)
+        assert set(load_dump(conn, dump).skipped) == {"customer", "plan"}
+        assert load_dump(conn, changed).loaded["customers"] == 1
+        assert conn.info.transaction_status == psycopg.pq.TransactionStatus.IDLE
+        assert counts(raw_conn)["customers"] == 2  # both versions, seen from another connection
+        conn.rollback()
+    assert counts(raw_conn)["customers"] == 2

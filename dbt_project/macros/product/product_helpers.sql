@@ -17,8 +17,9 @@
 
 {#-
     The first day fct_daily_metrics, the int_daily_* models it joins (but _api, _jobs and _engagement:
-    daily_metrics_late_rows_start) and fct_metric_alerts rebuild (none: from the first day). margin = max(lookback_days, activation_window_days - 1): late events, and signup cohorts whose
-    activation window is still open.
+    daily_metrics_late_rows_start) and fct_metric_alerts rebuild (none: from the first day).
+    margin = max(lookback_days, activation_window_days - 1): late events, and signup cohorts whose activation window
+    is still open.
 -#}
 {% macro daily_metrics_window_start() -%}
     {%- set margin = [var('lookback_days') | int, (var('activation_window_days') | int) - 1] | max -%}

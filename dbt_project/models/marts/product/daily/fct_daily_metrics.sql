@@ -10,9 +10,9 @@
     max(lookback_days, activation_window_days - 1) (late events, and signup cohorts whose activation window is still
     open); see daily_metrics_window_start(). _api, _jobs and _engagement change only with late rows and rebuild
     [min_date - lookback_days, max_date]; for the older days this model reads the rows earlier runs built (all
-    there, or the part rebuilds the whole window: daily_metrics_late_rows_start()). Revenue comes from daily models only: a monthly mart upstream would make
-    this model monthly in Dagster. nrr / grr are month-to-date: on the month's last day (or the as-of day) they equal
-    fct_revenue_monthly's.
+    there, or the part rebuilds the whole window: daily_metrics_late_rows_start()). Revenue comes from daily models
+    only: a monthly mart upstream would make this model monthly in Dagster. nrr / grr are month-to-date: on the
+    month's last day (or the as-of day) they equal fct_revenue_monthly's.
 -#}
 {{
     config(
