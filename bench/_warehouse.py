@@ -29,45 +29,33 @@ def bench_warehouse(work: Path, port: int) -> Iterator[tuple[Warehouse, Target]]
 
 
 def company_warehouse(
-    base: Warehouse, company: Any, work: Path, db: str, app_db: str
+    base: Warehouse, company: Any, work: Path, db: str, app_db: str, *, reuse: bool = False
 ) -> tuple[dict[str, int], Settings]:
     """Point the pipeline at `company`: its app tables COPYed into database `app_db` (streamed), its Stripe history
-    as a dump under `work`, an empty warehouse database `db` (both dropped first), a temporary DAGSTER_HOME. Returns
-    the app rows per table and the bench's Settings (the base's with these databases and sources), which the bench
-    hands to every run."""
-    from extract.warehouse import ensure_raw_schema
-
-    for name in (db, app_db):
-        base.drop_database(name)
-        base.ensure_database(name)
-    counts: dict[str, int] = company.write_app_database(base.target.with_db(app_db).conninfo)
-    company.write_stripe_dump(work / "stripe")
-    settings = company_settings(base, company, work, db, app_db)
-    with Warehouse(settings).connect() as conn:
-        ensure_raw_schema(conn)
-    return counts, settings
-
-
-def reused_company_warehouse(
-    base: Warehouse, company: Any, work: Path, db: str, app_db: str
-) -> tuple[dict[str, int], Settings]:
-    """`company_warehouse` on the app database and the Stripe dump an earlier call left (`app_db`, `work`), without
-    generating them again: a new empty warehouse database `db` and a new DAGSTER_HOME."""
+    as a dump under `work`, an empty warehouse database `db` (both dropped first), a new DAGSTER_HOME. `reuse`: the
+    app database and the dump an earlier call left are kept, not generated again. Returns the app rows per table and
+    the bench's Settings (the base's with these databases and sources), which the bench hands to every run."""
     import shutil
 
     from psycopg import connect
 
     from extract.warehouse import ensure_raw_schema
 
+    if reuse:
+        with connect(base.target.with_db(app_db).conninfo) as conn:
+            tables = ("tenants", "users", "events", "jobs", "api_requests")
+            counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}  # type: ignore[index]
+    else:
+        base.drop_database(app_db)
+        base.ensure_database(app_db)
+        counts = company.write_app_database(base.target.with_db(app_db).conninfo)
+        company.write_stripe_dump(work / "stripe")
     base.drop_database(db)
     base.ensure_database(db)
     shutil.rmtree(work / "dagster_home", ignore_errors=True)
     settings = company_settings(base, company, work, db, app_db)
     with Warehouse(settings).connect() as conn:
         ensure_raw_schema(conn)
-    with connect(base.target.with_db(app_db).conninfo) as conn:
-        tables = ("tenants", "users", "events", "jobs", "api_requests")
-        counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}  # type: ignore[index]
     return counts, settings
 
 

@@ -81,7 +81,7 @@ def main() -> int:
     if args.reuse and args.work is None:
         parser.error("--reuse needs --work (the folder of the run whose company it reuses)")
 
-    from bench._warehouse import company_warehouse, reused_company_warehouse
+    from bench._warehouse import company_warehouse
     from bench.backfill import step_breakdown
     from extract.demo.generator import DemoCompany, DemoConfig
     from extract.settings import load_settings
@@ -102,11 +102,10 @@ def main() -> int:
         if not marker.exists() or marker.read_text() != repr(args.scale):
             print(f"error: {work} holds no company at scale {args.scale} (run without --reuse)", file=sys.stderr)
             return 1
-        counts, settings = reused_company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
     else:
         marker.unlink(missing_ok=True)
-        counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB)
-        marker.write_text(repr(args.scale))
+    counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB, reuse=args.reuse)
+    marker.write_text(repr(args.scale))
     day = company.end
     from psycopg import connect
 
