@@ -16,6 +16,7 @@ import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import cache, partial
 from pathlib import Path
 
 import psycopg
@@ -119,19 +120,19 @@ class LoadedFile:
     state: FileState
     sha256: str
     objects: int
-    batch_id: str
 
-    def matches(self, path: Path, state: FileState) -> bool:
+    def matches(self, state: FileState, digest: Callable[[], str]) -> bool:
+        """`state` and, when only the time differs, `digest()` (the file's SHA-256) match this load's file."""
         if (state.name, state.size) != (self.state.name, self.state.size):
             return False
-        return state.mtime_ns == self.state.mtime_ns or file_sha256(path) == self.sha256
+        return state.mtime_ns == self.state.mtime_ns or digest() == self.sha256
 
 
 def loaded_files(conn: psycopg.Connection) -> dict[str, LoadedFile]:
     rows = conn.execute(
-        "select object_type, file_name, size_bytes, mtime_ns, sha256, objects, batch_id from raw._stripe_dump_files"
+        "select object_type, file_name, size_bytes, mtime_ns, sha256, objects from raw._stripe_dump_files"
     ).fetchall()
-    return {row[0]: LoadedFile(FileState(row[1], row[2], row[3]), row[4], row[5], row[6]) for row in rows}
+    return {row[0]: LoadedFile(FileState(row[1], row[2], row[3]), row[4], row[5]) for row in rows}
 
 
 def _holds_rows(conn: psycopg.Connection, kind: str, last: LoadedFile) -> bool:
@@ -187,14 +188,15 @@ def load_dump(
         started = datetime.now(UTC)
         try:
             state = FileState.of(path)
+            digest = cache(partial(file_sha256, path))  # the file is hashed once at most
             last = before.get(kind)
-            unchanged = last is not None and last.matches(path, state) and _holds_rows(conn, kind, last)
+            skip = last if last is not None and last.matches(state, digest) and _holds_rows(conn, kind, last) else None
             conn.commit()  # end the check's read: the file loads in a transaction of its own
-            if last is not None and unchanged:
-                total.unchanged[OBJECT_TABLES[kind]] += last.objects
-                total.skipped[kind] = last.batch_id
+            if skip is not None:
+                total.unchanged[OBJECT_TABLES[kind]] += skip.objects
+                total.skipped.append(kind)
                 continue
-            sha256 = file_sha256(path)
+            sha256 = digest()
             with conn.transaction():
                 result = load_objects(
                     conn, read_dump_file(path), batch_id, started, expected_type=kind, future_tolerance=future_tolerance

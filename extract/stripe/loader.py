@@ -51,7 +51,7 @@ class LoadResult:
     rejected: int = 0
     reject_reasons: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     failed: dict[str, str] = field(default_factory=dict)  # object type -> why it did not load at all
-    skipped: dict[str, str] = field(default_factory=dict)  # object type -> the batch that loaded its unchanged file
+    skipped: list[str] = field(default_factory=list)  # object types whose file was unchanged and not read (dump)
 
     def merge(self, other: LoadResult) -> None:
         for key, value in other.loaded.items():
@@ -62,7 +62,7 @@ class LoadResult:
         for key, value in other.reject_reasons.items():
             self.reject_reasons[key] += value
         self.failed.update(other.failed)
-        self.skipped.update(other.skipped)
+        self.skipped += other.skipped
 
     @property
     def total_loaded(self) -> int:
