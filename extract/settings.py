@@ -81,6 +81,7 @@ class Settings(BaseSettings):
     board_pack_cron: str = "0 8 * * 1"
 
     app_lookback_hours: int = Field(default=48, description="re-read window for late append-only rows")
+    app_extract_workers: int = Field(default=2, ge=1, description="app tables loaded at once (after tenants)")
     future_tolerance_minutes: int = Field(
         default=10, description="rows dated beyond the load's clock plus this are rejected as in the future"
     )

@@ -96,6 +96,7 @@ class AppSourceResource(SettingsResource):
     app_database_url: str | None = None
     app_source_dir: str | None = None
     app_lookback_hours: int
+    app_extract_workers: int
     future_tolerance_minutes: int
 
     def spec(self) -> str | None:

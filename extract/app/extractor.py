@@ -29,6 +29,7 @@ import logging
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -156,13 +157,18 @@ class _Stager(threading.Thread):
     Rows the source cannot hand over (unreadable ones) are staged as they come too, every REJECT_GROUP_ROWS of them,
     in `raw._stage_<pid>_rejects` on a third connection, so memory stays bounded however many rows are rejected.
 
-    The tables are `raw._stage_<backend pid>_<n>`: a load that dies leaves them behind, and the next load drops
-    those whose backend is gone.
+    The tables are `raw._stage_<pid>_<n>`, `pid` the backend of the load's own connection (`owner`), which reads and
+    drops them in its transaction: a load that dies leaves them behind, and a later load drops those whose owner is
+    gone. Named after the stager's connections instead, a stage would look abandoned once they closed, while the load
+    (or another table's load beside it) had yet to read it.
     """
 
-    def __init__(self, connect: Callable[..., psycopg.Connection], rows: TableRows, progress: Progress | None):
+    def __init__(
+        self, connect: Callable[..., psycopg.Connection], rows: TableRows, progress: Progress | None, owner: int
+    ):
         super().__init__(name=f"stage {rows.origin}", daemon=True)
         self.connect = connect
+        self.owner = owner
         self.rows = rows
         self.progress = progress
         self.tables: list[str] = []
@@ -180,7 +186,7 @@ class _Stager(threading.Thread):
                 chunks = iter(self.rows.chunks)
                 pending = next(chunks, None)
                 while True:
-                    table = f"raw._stage_{conn.info.backend_pid}_{len(self.tables)}"
+                    table = f"raw._stage_{self.owner}_{len(self.tables)}"
                     conn.execute(f"create unlogged table {table} (_line bigint, {columns})")
                     cursor = conn.cursor()
                     size = 0
@@ -213,7 +219,7 @@ class _Stager(threading.Thread):
             return
         if self._rejects_conn is None or self.rejects_table is None:
             self._rejects_conn = self.connect(autocommit=True)
-            self.rejects_table = f"raw._stage_{self._rejects_conn.info.backend_pid}_rejects"
+            self.rejects_table = f"raw._stage_{self.owner}_rejects"
             self._rejects_conn.execute(f"create unlogged table {self.rejects_table} ({REJECT_STAGE_COLUMNS})")
         self.rejected += copy_rejects(self._rejects_conn, self.rejects_table, self.rows.rejects)
         self.rows.rejects.clear()
@@ -240,11 +246,13 @@ class _Stager(threading.Thread):
 
 
 def _drop_stale_stages(conn: psycopg.Connection) -> None:
-    """Staging tables whose loading backend is gone (a load that died)."""
+    """Staging tables whose load's backend is gone (a load that died), and any left under this connection's own
+    backend (a dead load's, its pid since reused): this connection is about to stage under that number."""
     stale = conn.execute(
         r"""select t.tablename from pg_tables t
             where t.schemaname = 'raw' and t.tablename ~ '^_stage_[0-9]+_([0-9]+|rejects)$'
-              and split_part(t.tablename, '_', 3)::int not in (select pid from pg_stat_activity)"""
+              and (split_part(t.tablename, '_', 3)::int not in (select pid from pg_stat_activity)
+                   or split_part(t.tablename, '_', 3)::int = pg_backend_pid())"""
     ).fetchall()
     for (name,) in stale:
         conn.execute(f"drop table if exists raw.{ident(name)}")
@@ -466,7 +474,9 @@ def load_table(
             if progress is not None:
                 progress(rows.origin, rows.rows)
         else:
-            _load_staged(conn, _Stager(connect, rows, progress), spec, rows, params, result, extracted_at)
+            _load_staged(
+                conn, _Stager(connect, rows, progress, conn.info.backend_pid), spec, rows, params, result, extracted_at
+            )
         result.watermark = _latest(conn, spec, ceiling)
         record_batch(
             conn, batch_id + ":" + spec.name, SOURCE, spec.name, window, result.loaded, result.rejected, extracted_at
@@ -487,7 +497,8 @@ def extract_app(
     full_refresh: bool = False,
     progress: Progress | None = None,
 ) -> AppExtractResult:
-    """Extract the app tables, tenants first (the others are checked against the known tenants).
+    """Extract the app tables: tenants first (the others are checked against the known tenants), then the others
+    side by side on `settings.app_extract_workers` threads (APP_EXTRACT_WORKERS).
 
     Each table commits on its own. A table that fails is reported in `result.failed`; the others still load.
     """
@@ -499,56 +510,91 @@ def extract_app(
         raise ValueError(f"empty window: start {start.isoformat()} is not before end {end.isoformat()}")
     settings = warehouse.settings
     lookback = lookback if lookback is not None else timedelta(hours=settings.app_lookback_hours)
-    tolerance = timedelta(minutes=settings.future_tolerance_minutes)
     batch_id = new_batch_id()
     result = AppExtractResult(batch_id, source.description)
     with warehouse.connect() as conn:
         ensure_raw_schema(conn)
         conn.commit()
-        for name in [name for name in APP_TABLES if name in names]:
-            spec = APP_TABLES[name]
-            try:
-                ceiling = _ceiling(conn, tolerance)
-                window = _window_for(conn, spec, start, end, lookback, full_refresh, ceiling)
-                conn.commit()
-                rows = source.read(name, window[0], window[1])
-                result.tables[name] = load_table(
-                    conn,
-                    warehouse.connect,
-                    spec,
-                    rows,
-                    window=window,
-                    batch_id=batch_id,
-                    ceiling=ceiling,
-                    progress=progress,
-                )
-            except (psycopg.OperationalError, psycopg.InterfaceError):
-                raise  # the warehouse is gone: nothing else can load (the caller may retry)
-            except (SourceError, psycopg.Error, OSError, ValueError) as exc:
-                conn.rollback()
-                message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                log.error("app.%s failed: %s", name, message)
-                result.tables[name] = TableResult(name, error=message)
-                continue
-            except Exception as exc:  # noqa: BLE001 - a source's own failure (a database driver's error, ...)
-                conn.rollback()
-                message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
-                log.error("app.%s failed: %s", name, message)
-                log.debug("app.%s failed", name, exc_info=True)  # the traceback with -v
-                result.tables[name] = TableResult(name, error=message)
-                continue
-            table = result.tables[name]
-            log.info(
-                "app.%s: %s loaded, %s unchanged, %s rejected, %s outside the window %s..%s",
-                name,
-                table.loaded,
-                table.unchanged,
-                table.rejected,
-                table.skipped_outside_window,
-                window[0],
-                window[1],
-            )
+    ordered = [name for name in APP_TABLES if name in names]
+
+    def extract(name: str) -> TableResult:
+        return _extract_table(
+            warehouse, source, APP_TABLES[name], start, end, lookback, full_refresh, batch_id, progress
+        )
+
+    # Tenants first: the other tables' rows are checked against the known tenants. Those then load side by side,
+    # each on its own connections: one table's load keeps about one core busy between Python and the warehouse.
+    first = [name for name in ordered if name == "tenants"]
+    rest = [name for name in ordered if name != "tenants"]
+    for name in first:
+        result.tables[name] = extract(name)
+    workers = min(settings.app_extract_workers, len(rest))
+    if workers <= 1:
+        for name in rest:
+            result.tables[name] = extract(name)
+    else:
+        with ThreadPoolExecutor(workers, thread_name_prefix="extract") as pool:
+            futures = {name: pool.submit(extract, name) for name in rest}
+        for name in rest:  # in the contract's order; the first lost warehouse is raised once every table ended
+            result.tables[name] = futures[name].result()
     return result
+
+
+def _extract_table(
+    warehouse: Warehouse,
+    source: AppSource,
+    spec: AppTable,
+    start: datetime | None,
+    end: datetime | None,
+    lookback: timedelta,
+    full_refresh: bool,
+    batch_id: str,
+    progress: Progress | None,
+) -> TableResult:
+    """One table's load on a connection of its own, committed alone; a failure other than a lost warehouse comes
+    back as the table's error."""
+    name = spec.name
+    tolerance = timedelta(minutes=warehouse.settings.future_tolerance_minutes)
+    with warehouse.connect() as conn:
+        try:
+            ceiling = _ceiling(conn, tolerance)
+            window = _window_for(conn, spec, start, end, lookback, full_refresh, ceiling)
+            conn.commit()
+            rows = source.read(name, window[0], window[1])
+            table = load_table(
+                conn,
+                warehouse.connect,
+                spec,
+                rows,
+                window=window,
+                batch_id=batch_id,
+                ceiling=ceiling,
+                progress=progress,
+            )
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise  # the warehouse is gone: nothing else can load (the caller may retry)
+        except (SourceError, psycopg.Error, OSError, ValueError) as exc:
+            conn.rollback()
+            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            log.error("app.%s failed: %s", name, message)
+            return TableResult(name, error=message)
+        except Exception as exc:  # noqa: BLE001 - a source's own failure (a database driver's error, ...)
+            conn.rollback()
+            message = f"{type(exc).__name__}: {str(exc).strip().splitlines()[0] if str(exc).strip() else ''}"
+            log.error("app.%s failed: %s", name, message)
+            log.debug("app.%s failed", name, exc_info=True)  # the traceback with -v
+            return TableResult(name, error=message)
+    log.info(
+        "app.%s: %s loaded, %s unchanged, %s rejected, %s outside the window %s..%s",
+        name,
+        table.loaded,
+        table.unchanged,
+        table.rejected,
+        table.skipped_outside_window,
+        window[0],
+        window[1],
+    )
+    return table
 
 
 def run_app_extract(

@@ -14,6 +14,7 @@ from extract.app import extractor, sources
 from extract.app.extractor import extract_app
 from extract.app.sources import FileSource, SourceError, open_source
 from extract.demo.generator import _csv_value as csv_value
+from extract.settings import Settings
 from extract.tables import AppTable
 from extract.warehouse import Target, Warehouse
 from tests.conftest import throwaway_database
@@ -811,3 +812,84 @@ def test_rejects_are_staged_as_they_come_not_held(
     assert len(reasons) == 180 and {reason for (reason,) in reasons} == expected
     stages = raw_conn.execute("select count(*) from pg_tables where tablename like '\\_stage\\_%'").fetchone()
     assert stages == (0,)  # the staged rejects went with the load
+
+
+def test_tables_load_side_by_side_as_they_load_one_after_another(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After tenants, the tables load on APP_EXTRACT_WORKERS threads: the same rows, rejects and batches as one at a
+    time, tenants always before the others (their rows are checked against the known tenants)."""
+    tables = good_tables()
+    for table, bad in BAD_ROWS.items():
+        tables[table] = tables[table] + [row for row, _ in bad]
+    reading = FileSource(write_jsonl(tmp_path / "src", tables))
+    reads: list[tuple[str, str]] = []
+
+    class Recorded:
+        description = reading.description
+
+        def has_table(self, table: str) -> bool:
+            return reading.has_table(table)
+
+        def read(self, table: str, start, end):  # noqa: ANN001, ANN202
+            import threading
+
+            reads.append((table, threading.current_thread().name))
+            return reading.read(table, start, end)
+
+    loads = {}
+    for workers in ("1", "3"):
+        monkeypatch.setenv("APP_EXTRACT_WORKERS", workers)
+        _truncate_raw(raw_conn)
+        reads.clear()
+        result = extract_app(Warehouse(Settings()), Recorded())  # type: ignore[arg-type]
+        loads[workers] = (
+            raw_fingerprint(raw_conn),
+            {name: (r.loaded, r.rejected, r.error) for name, r in result.tables.items()},
+            sorted(raw_conn.execute("select table_name, rows_loaded, rows_rejected from raw._batches").fetchall()),
+            list(reads),
+        )
+        raw_conn.execute("truncate raw._batches")
+    assert loads["1"][:3] == loads["3"][:3]
+    assert loads["3"][1]["events"] == (len(EVENTS), len(BAD_ROWS["events"]), None)
+    one, three = loads["1"][3], loads["3"][3]
+    assert [table for table, _ in one] == ["tenants", "users", "jobs", "events", "api_requests"]
+    assert three[0][0] == "tenants" and sorted(table for table, _ in three[1:]) == [
+        "api_requests",
+        "events",
+        "jobs",
+        "users",
+    ]
+    assert len({thread for table, thread in three[1:]}) > 1  # side by side, on more than one thread
+    assert len({thread for table, thread in one}) == 1
+
+
+def test_a_stage_belongs_to_its_load_until_the_load_ends(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Stage tables carry the backend of the load that reads them, not of the connections that filled them (gone by
+    then): another load's cleanup, beside it, leaves them alone; a load that died has its stages dropped."""
+    seen: list[tuple[int, str]] = []
+    insert_valid = extractor._insert_valid
+
+    def recording(conn, spec, rows, stage, params):  # noqa: ANN001, ANN202
+        seen.append((conn.info.backend_pid, stage))
+        return insert_valid(conn, spec, rows, stage, params)
+
+    monkeypatch.setattr(extractor, "_insert_valid", recording)
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "src", good_tables())))
+    assert not result.failed and seen
+    assert all(stage.startswith(f"raw._stage_{pid}_") for pid, stage in seen)
+
+    with warehouse.connect(autocommit=True) as load, warehouse.connect(autocommit=True) as other:
+        live, dead = load.info.backend_pid, 2**22 + 7  # beyond any pid Linux hands out
+        for pid in (live, dead, other.info.backend_pid):
+            raw_conn.execute(f"create unlogged table raw._stage_{pid}_0 (_line bigint)")
+        extractor._drop_stale_stages(other)
+        left = {
+            row[0] for row in raw_conn.execute("select tablename from pg_tables where tablename like '\\_stage\\_%'")
+        }
+        # the live load's stays; the dead one's goes, and so does one under the cleaning connection's own pid
+        assert left == {f"_stage_{live}_0"}
+    extractor._drop_stale_stages(raw_conn)
+    assert raw_conn.execute("select count(*) from pg_tables where tablename like '\\_stage\\_%'").fetchone() == (0,)
