@@ -1,10 +1,11 @@
 """Great Expectations (GX Core 1.x) suites on the raw tables, run as Dagster asset checks after each extract.
 
 One check op (`ge_raw_checks`) validates the partition window's batch of every raw table the run touched:
-- `ge_errors` (blocking, severity ERROR): ids not null / unique in the batch, timestamps between the company's
-  founding (COMPANY_FOUNDED_DATE, default the first partition) and now, amounts >= 0, ISO currencies, statuses in
-  their allowed sets. A failure stops the downstream dbt models in the same run, with the failed expectations in
-  the check's metadata and description (what the UI shows).
+- `ge_errors` (blocking, severity ERROR): ids not null, Stripe ids unique in the batch (an app table's key is
+  raw's unique index's to enforce: suites.py), timestamps between the company's founding (COMPANY_FOUNDED_DATE,
+  default the first partition) and now, amounts >= 0, ISO currencies, statuses in their allowed sets. A failure
+  stops the downstream dbt models in the same run, with the failed expectations in the check's metadata and
+  description (what the UI shows).
 - `ge_warnings` (severity WARN, not blocking): soft rules and the row count within a band of the trailing days.
 
 Results are kept: the GX Data Docs site under `<output_dir>/ge_data_docs` (index.html, listing the newest

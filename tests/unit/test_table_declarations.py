@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import psycopg
+import pytest
 import yaml
 
 from extract.settings import PROJECT_ROOT
@@ -62,3 +63,33 @@ def test_a_warehouse_below_postgres_16_is_refused_clearly(raw_conn: psycopg.Conn
     old = types.SimpleNamespace(info=types.SimpleNamespace(server_version=150004))
     with pytest.raises(WarehouseError, match=r"runs Postgres 15\.4; execmetrics needs Postgres 16 or later"):
         check_server_version(old)  # type: ignore[arg-type]
+
+
+def test_the_ge_suites_leave_each_app_key_to_its_unique_index(raw_conn: psycopg.Connection) -> None:
+    """The app suites do not re-check a key's uniqueness because raw refuses a second row with the key: each app
+    table has a unique index on exactly its key, and a duplicate is refused."""
+    unique_keys = {
+        table: tuple(columns)
+        for table, columns in raw_conn.execute(
+            """select c.relname, array_agg(a.attname order by k.ord)
+               from pg_index i
+               join pg_class c on c.oid = i.indrelid
+               join pg_namespace n on n.oid = c.relnamespace and n.nspname = 'raw'
+               cross join lateral unnest(i.indkey) with ordinality k(attnum, ord)
+               join pg_attribute a on a.attrelid = c.oid and a.attnum = k.attnum
+               where i.indisunique and i.indpred is null
+               group by c.relname, i.indexrelid"""
+        ).fetchall()
+    }
+    for name, table in APP_TABLES.items():
+        assert unique_keys.get(f"app_{name}") == table.key, name
+    for suite in app_suites("2025-01-01", "2026-01-01"):
+        assert not [rule for rule in suite.rules if "Unique" in rule.expectation], suite.table
+    # the index refuses what the dropped check would have found
+    row = (
+        "insert into raw.app_events (id, tenant_id, event_type, occurred_at, _batch_id)"
+        " values ('e1', 't1', 'x', now(), 'b')"
+    )
+    raw_conn.execute(row)
+    with pytest.raises(psycopg.errors.UniqueViolation):
+        raw_conn.execute(row)
