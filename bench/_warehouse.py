@@ -39,12 +39,12 @@ def company_warehouse(
 
     from psycopg import connect
 
+    from extract.demo.generator import APP_TABLES
     from extract.warehouse import ensure_raw_schema
 
     if reuse:
-        with connect(base.target.with_db(app_db).conninfo) as conn:
-            tables = ("tenants", "users", "events", "jobs", "api_requests")
-            counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in tables}  # type: ignore[index]
+        with connect(base.target.with_db(app_db).conninfo) as conn:  # the tables write_app_database wrote
+            counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in APP_TABLES}  # type: ignore[index]
     else:
         base.drop_database(app_db)
         base.ensure_database(app_db)
