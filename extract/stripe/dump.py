@@ -29,6 +29,7 @@ from extract.stripe.loader import (
     load_objects,
     parse_json_lines,
 )
+from extract.tables import STRIPE_OBJECTS
 from extract.warehouse import Reject, Warehouse, ensure_raw_schema, new_batch_id, record_batch, start_warehouse
 
 TABLE_OBJECTS = {table: kind for kind, table in OBJECT_TABLES.items()}
@@ -140,7 +141,7 @@ def _holds_rows(conn: psycopg.Connection, kind: str, last: LoadedFile) -> bool:
     since (a reset, a table rebuilt) is loaded again."""
     if last.objects == 0:
         return True
-    table = f"raw.stripe_{OBJECT_TABLES[kind]}"
+    table = STRIPE_OBJECTS[kind].raw_table
     return bool(conn.execute(f"select exists (select 1 from {table})").fetchone()[0])  # type: ignore[index]
 
 
