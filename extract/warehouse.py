@@ -382,6 +382,17 @@ def raw_ddl() -> list[str]:
             batch_id text primary key, source text not null, table_name text, window_start timestamptz,
             window_end timestamptz, rows_loaded bigint not null default 0, rows_rejected bigint not null default 0,
             started_at timestamptz not null, finished_at timestamptz)""",
+        # The transaction that committed the batch (its record is written in the load's transaction): a dbt build
+        # that saw it committed (pg_visible_in_snapshot) has read its rows (dbt_project/macros/late_rows.sql).
+        # Batches recorded before the column existed keep null: added, then given its default, so that existing rows
+        # are not all stamped with the transaction that adds it (and only then: every load runs this).
+        """do $$ begin
+            if not exists (select from pg_attribute where attrelid = 'raw._batches'::regclass and attname = 'xact')
+            then
+                alter table raw._batches add column xact xid8;
+                alter table raw._batches alter column xact set default pg_current_xact_id();
+            end if;
+        end $$""",
         # Each Stripe dump file's last load that took every object in it: unchanged, it is not read again
         # (extract/stripe/dump.py).
         """create table if not exists raw._stripe_dump_files (

@@ -10,8 +10,10 @@ After each step B's models must equal A's, row for row.
 
 from __future__ import annotations
 
+import csv
+import uuid
 from collections.abc import Iterator
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
 import psycopg
@@ -20,6 +22,7 @@ from psycopg.types.json import Jsonb
 from test_product_helpers import dbt, fresh_warehouse, one, rows  # noqa: I001
 
 from extract.warehouse import Target
+from orchestration.dbt_cli import DbtError
 from orchestration.partitions import WINDOW_ENV
 
 DAILY_PARTS = ("spine", "customers", "engagement", "activation", "jobs", "api", "revenue", "revenue_changes")
@@ -109,10 +112,56 @@ def test_incremental_equals_full_refresh(pair: tuple[Target, Target, Path]) -> N
     assert snapshot(incremental) == expected
 
 
-def test_days_only_activation_needs_keep_their_rows_unless_one_is_missing(pair: tuple[Target, Target, Path]) -> None:
-    """int_daily_api (like _jobs and _engagement) rebuilds [min_date - lookback_days, max_date]; the older days of
-    fct_daily_metrics' window (activation's margin) read the rows earlier runs built, unless a spine row of those days
-    has none, in which case the model rebuilds the whole window."""
+def load_late_row(
+    target: Target,
+    table: str,
+    day: date,
+    tmp: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    window: tuple[datetime | None, datetime | None] = (None, None),
+    **changes: object,
+) -> None:
+    """One more counted row of `table` (a copy of one of `day`'s, under a new id, with `changes`), loaded by the app
+    extractor (for `window`, when given): its batch is recorded as every load's is."""
+    from extract.app.extractor import extract_app
+    from extract.app.sources import open_source
+    from extract.settings import Settings
+    from extract.tables import APP_TABLES
+    from extract.warehouse import Warehouse
+
+    spec = APP_TABLES[table]
+    names = spec.column_names
+    start = datetime.combine(day, time(), tzinfo=UTC)
+    counted = "tenant_id in (select tenant_id from intermediate.int_tenants_classified where is_counted)"
+    if "user_id" in names:
+        counted += " and user_id in (select user_id from intermediate.int_users_classified where is_counted)"
+    day_column = "created_at" if table == "jobs" else "occurred_at"
+    source = tmp / f"late_{table}"
+    source.mkdir(exist_ok=True)
+    with psycopg.connect(target.conninfo) as conn:
+        copied = conn.execute(
+            f"select {', '.join(names)} from raw.app_{table} where {day_column} >= %s and {day_column} < %s"
+            f" and {counted} order by id limit 1",
+            [start, start + timedelta(days=1)],
+        ).fetchone()
+    assert copied is not None
+    late = {**dict(zip(names, copied, strict=True)), "id": "late_" + uuid.uuid4().hex[:8], **changes}
+    with open(source / f"{table}.csv", "w", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=names)
+        writer.writeheader()
+        writer.writerow({name: "" if value is None else str(value) for name, value in late.items()})
+    monkeypatch.setenv("WAREHOUSE_URL", target.url.replace("+psycopg", ""))
+    result = extract_app(Warehouse(Settings()), open_source(source), start=window[0], end=window[1], tables=[table])
+    assert result.tables[table].loaded == 1 and not result.failed, result
+
+
+def test_a_run_rebuilds_its_own_days_and_the_days_loads_reached(
+    pair: tuple[Target, Target, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """int_daily_api (like _jobs, _engagement and int_user_daily_activity) rebuilds its window's days and, before them,
+    the days a load of its raw table reached since its last build (at most lookback_days before); the older days keep
+    the rows earlier runs built, and fct_daily_metrics reads those, unless a spine row of the window has none, in
+    which case the model rebuilds the whole window. A build that fails does not count as having seen a load."""
     full, incremental, tmp = pair
     dbt(full, tmp / "a2", SELECT, extra=["--exclude", "resource_type:test"])
     dbt(incremental, tmp / "c", SELECT, extra=["--full-refresh", "--exclude", "resource_type:test"])
@@ -121,23 +170,72 @@ def test_days_only_activation_needs_keep_their_rows_unless_one_is_missing(pair: 
     day = one(full, "select max(metric_date) d from marts.fct_daily_metrics")["d"] - timedelta(days=10)
     older, recent = day - timedelta(days=5), day - timedelta(days=2)  # in activation's margin / in the lookback
     api_all = "select api_requests n from {} where tenant_id = '__all__' and metric_date = %s"
-    true_older = one(full, api_all.format("intermediate.int_daily_api"), [older])["n"]
-    assert true_older > 0
+    true_older, true_recent = (
+        one(full, api_all.format("intermediate.int_daily_api"), [d])["n"] for d in (older, recent)
+    )
+    assert true_older > 0 and true_recent > 0
+    run_day = window(min_date=day.isoformat(), max_date=day.isoformat())
 
+    def spoil(*days: date) -> None:
+        with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
+            conn.execute(
+                "update intermediate.int_daily_api set api_requests = -1 where tenant_id = '__all__'"
+                " and metric_date = any(%s)",
+                [list(days)],
+            )
+
+    def built(day: date) -> int:
+        return int(one(incremental, api_all.format("intermediate.int_daily_api"), [day])["n"])
+
+    # nothing loaded since the last build: the run rebuilds its own day only
+    spoil(older, recent, day)
+    dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
+    assert built(day) > 0  # its own day
+    assert built(recent) == -1 and built(older) == -1  # kept
+    assert one(incremental, api_all.format("marts.fct_daily_metrics"), [older])["n"] == -1  # read from the kept row
+
+    # a late request loaded for `recent`: the next run rebuilds from that day, not from the lookback's first
+    recent_start = datetime.combine(recent, time(), tzinfo=UTC)
+    load_late_row(
+        incremental, "api_requests", recent, tmp, monkeypatch, (recent_start, recent_start + timedelta(days=1))
+    )
+    spoil(recent - timedelta(days=1))
+    # ... but a build that fails has not seen it
     with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
         conn.execute(
-            "update intermediate.int_daily_api set api_requests = -1 where tenant_id = '__all__'"
-            " and metric_date = any(%s)",
-            [[older, recent]],
+            "alter table intermediate.int_daily_api add constraint refuse_recent"
+            f" check (metric_date <> '{recent}') not valid"
         )
-    dbt(incremental, tmp / "c", SELECT, command="run", env=window(min_date=day.isoformat(), max_date=day.isoformat()))
-    assert one(incremental, api_all.format("intermediate.int_daily_api"), [recent])["n"] > 0  # rebuilt
-    assert one(incremental, api_all.format("intermediate.int_daily_api"), [older])["n"] == -1  # kept
-    assert one(incremental, api_all.format("marts.fct_daily_metrics"), [older])["n"] == -1  # read from the kept row
+    with pytest.raises(DbtError, match="refuse_recent"):
+        dbt(incremental, tmp / "c", "int_daily_api", command="run", env=run_day)
+    with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
+        conn.execute("alter table intermediate.int_daily_api drop constraint refuse_recent")
+    dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
+    assert built(recent) == true_recent + 1  # rebuilt, with the late request
+    assert built(recent - timedelta(days=1)) == -1 and built(older) == -1  # before the load's day: kept
+
+    # the load is seen: the run after rebuilds its own day only again
+    spoil(recent)
+    dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
+    assert built(recent) == -1
+
+    # a job's version, loaded from the last watermark (days after `recent`), counts on the day the job was created
+    jobs_all = "select jobs_created n from intermediate.int_daily_jobs where tenant_id = '__all__' and metric_date = %s"
+    jobs_recent = one(incremental, jobs_all, [recent])["n"]
+    with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
+        conn.execute(
+            "insert into raw._watermarks (source, table_name, watermark)"
+            " select 'app', 'jobs', max(updated_at) from raw.app_jobs"
+            " on conflict (source, table_name) do update set watermark = excluded.watermark"
+        )
+        last_update = conn.execute("select max(updated_at) from raw.app_jobs").fetchone()[0]
+    load_late_row(incremental, "jobs", recent, tmp, monkeypatch, updated_at=last_update + timedelta(minutes=1))
+    dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
+    assert one(incremental, jobs_all, [recent])["n"] == jobs_recent + 1
 
     # a day of the window with no rows in the model (days skipped): the model rebuilds the whole window
     with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
         conn.execute("delete from intermediate.int_daily_api where metric_date = %s", [older])
-    dbt(incremental, tmp / "c", SELECT, command="run", env=window(min_date=day.isoformat(), max_date=day.isoformat()))
+    dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
     assert one(incremental, api_all.format("marts.fct_daily_metrics"), [older])["n"] == true_older
-    assert snapshot(incremental) == expected
+    assert built(recent) == true_recent + 1

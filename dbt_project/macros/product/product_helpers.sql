@@ -27,16 +27,18 @@
 {%- endmacro %}
 
 {#-
-    The first day int_daily_api, _jobs and _engagement rebuild: min_date - lookback_days. A row of theirs changes
-    only with late rows (requests, jobs, activity), so the older days of daily_metrics_window_start's margin, which
-    activation needs, keep their rows from earlier runs, and fct_daily_metrics reads those. When a spine row of
-    those older days has no row in the model (days skipped between runs, a first build of fewer days), the run
-    rebuilds the whole shared window instead, so fct_daily_metrics always finds a row for each spine row.
+    The first day int_daily_api, _jobs and _engagement rebuild: their own days, and before those the days that loads
+    of their raw table touched since they last saw them, at most lookback_days before (late_rows_start,
+    macros/late_rows.sql). A row of theirs changes only with late rows (requests, jobs, activity), so the older days
+    of daily_metrics_window_start's margin, which activation needs, keep their rows from earlier runs, and
+    fct_daily_metrics reads those. When a spine row of those older days has no row in the model (days skipped between
+    runs, a first build of fewer days), the run rebuilds the whole shared window instead, so fct_daily_metrics always
+    finds a row for each spine row.
 -#}
-{% macro daily_metrics_late_rows_start() -%}
+{% macro daily_metrics_late_rows_start(raw_table) -%}
+    {%- set own = late_rows_start('metric_date', raw_table, product_last_date()) -%}
     {%- set shared = daily_metrics_window_start() -%}
     {%- if shared is none or not is_incremental() -%}{{ return(shared) }}{%- endif -%}
-    {%- set own = incremental_window_start('metric_date', var('lookback_days')) -%}
     {%- if execute -%}
         {%- set missing = run_query(
             "select count(*) from " ~ ref('int_daily_spine') ~ " as spine"
@@ -51,24 +53,24 @@
 
 {#-
     a filter: `date_column` lies in the days this run builds (daily_metrics_window_start .. product_last_date; from
-    daily_metrics_late_rows_start with late_rows_only)
+    daily_metrics_late_rows_start(late_rows_of) when a model's rows change only with late rows of that raw table)
 -#}
-{% macro daily_metrics_in_window(date_column, late_rows_only=false) -%}
-    {%- set lower_bound = daily_metrics_late_rows_start() if late_rows_only else daily_metrics_window_start() -%}
+{% macro daily_metrics_in_window(date_column, late_rows_of=none) -%}
+    {%- set lower_bound = daily_metrics_late_rows_start(late_rows_of) if late_rows_of else daily_metrics_window_start() -%}
     {{ date_column }} <= {{ product_last_date() }}
     {%- if lower_bound is not none %} and {{ date_column }} >= {{ lower_bound }}{% endif %}
 {%- endmacro %}
 
 {#-
     The import CTEs of an int_daily_* model, each followed by a comma: `spine` (int_daily_spine in the run's window;
-    from daily_metrics_late_rows_start with late_rows_only), the counted `tenants` and `users` when asked, `days` (the
+    from daily_metrics_late_rows_start with late_rows_of), the counted `tenants` and `users` when asked, `days` (the
     window's days: the spine's '__all__' rows) and `bounds` (the window's first_day and last_day) when asked.
 -#}
-{% macro daily_metrics_imports(tenants=false, users=false, days=false, bounds=false, late_rows_only=false) -%}
+{% macro daily_metrics_imports(tenants=false, users=false, days=false, bounds=false, late_rows_of=none) -%}
 spine as (
 
     select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date', late_rows_only) }}
+    where {{ daily_metrics_in_window('metric_date', late_rows_of) }}
 
 ),
 {%- if tenants %}

@@ -1,8 +1,9 @@
 {#-
     One row per (user, local day) with at least one event: the compact activity fact that every rolling
     count (DAU/WAU/MAU, stickiness, activation, retention) is computed from, so no mart rescans raw events.
-    Incremental by local day: a run re-reads [min_date - lookback_days, max_date] from raw events (index on
-    occurred_at) and replaces those days. Every event with a user counts; who is counted (staff, deleted,
+    Incremental by local day: a run re-reads its own days from raw events (index on occurred_at), and before them
+    the days loads of events touched since its last build, at most lookback_days before (late_rows_start), and
+    replaces those days. Every event with a user counts; who is counted (staff, deleted,
     internal tenants) is decided downstream against int_users_classified, so it is applied consistently.
 -#}
 {{
@@ -13,11 +14,12 @@
         unique_key='activity_date',
         indexes=[{'columns': ['activity_date']}, {'columns': ['user_id']}],
         on_schema_change='fail',
+        post_hook="{{ late_rows_built() }}",
     )
 }}
 
 {#- a full build reads all history, whatever the window: later windows' rolling counts read it -#}
-{%- set rebuild_from = incremental_window_start('activity_date', var('lookback_days')) if is_incremental() else none %}
+{%- set rebuild_from = late_rows_start('activity_date', 'events', product_last_date()) %}
 {%- set activation_events = var('activation_events') %}
 
 with

@@ -4,9 +4,11 @@
     median, 95th and 99th percentile latency.
 -#}
 
+{{ config(post_hook="{{ late_rows_built() }}") }}
+
 with
 
-{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_only=true) }}
+{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_of='api_requests') }}
 
 excluded_users as (
 

@@ -4,9 +4,11 @@
     active month to date, and how many of the 30 days MAU users were active (buckets and average).
 -#}
 
+{{ config(post_hook="{{ late_rows_built() }}") }}
+
 with
 
-{{ daily_metrics_imports(users=true, days=true, late_rows_only=true) }}
+{{ daily_metrics_imports(users=true, days=true, late_rows_of='events') }}
 
 activity as (
 

@@ -4,9 +4,11 @@
     average and 95th-percentile duration of the succeeded and failed ones.
 -#}
 
+{{ config(post_hook="{{ late_rows_built() }}") }}
+
 with
 
-{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_only=true) }}
+{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_of='jobs') }}
 
 jobs as (
 

@@ -1,0 +1,156 @@
+{#-
+    Late rows: the days an incremental model over one raw app table (events, api_requests or jobs) rebuilds before
+    its own days.
+
+    A run always rebuilds its own days: from min_date when a window is passed, else from the last day the model
+    built. Before those it rebuilds only the days that loads of its table touched since the model last saw them
+    (raw._batches: each load's window, and the transaction that committed it), and never more than lookback_days
+    before its own first day (rows later than that wait for their own day's partition to run again, as before).
+    A daily partition run, whose extract loaded its own day, so rebuilds that day alone.
+
+    A load counts as seen by a build of the model when the build completed, the load was committed in the snapshot
+    the build took as it worked out its days (its rows were read), and the build reached the load's last day. Each
+    build is recorded in `intermediate._late_row_builds` (created on-run-start): a row when its days are worked out (at compile),
+    marked done by the model's post-hook (late_rows_built) in the model's transaction, so a build that fails counts
+    for nothing. A full build is recorded too: it reads every load.
+
+    On Spark, where raw._batches is not landed, a model rebuilds lookback_days before its own days, as every
+    incremental model did before.
+-#}
+
+{#- what each table's load can touch: an append-only table's rows lie in the load's window (occurred_at); a job's
+    version, loaded from the last watermark on, belongs to the day it was created and the day it ended -#}
+{% macro late_rows_first_moment(raw_table, raw_schema) -%}
+    {%- if raw_table == 'jobs' -%}
+        (select min(least(jobs.created_at, coalesce(jobs.finished_at, jobs.updated_at)))
+         from {{ raw_schema }}.app_jobs as jobs where jobs.updated_at >= batch.window_start)
+    {%- elif raw_table in ('events', 'api_requests') -%}
+        batch.window_start
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("late_rows_start: no late-row rule for raw table '" ~ raw_table ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
+{#-
+    The first day this run of the model rebuilds (a SQL date expression), or none on a full build. `last_day` is
+    the SQL date of the last day it builds. Records the build on Postgres, so call it once per model, also on a
+    full build.
+-#}
+{% macro late_rows_start(date_column, raw_table, last_day) -%}
+    {#- the raw schema, through a source every caller already depends on (product_last_date reads it) -#}
+    {%- set raw_schema = source('app', 'app_events').schema -%}
+    {%- set reach = incremental_window_start(date_column, var('lookback_days')) if is_incremental() else none -%}
+    {{ return(adapter.dispatch('late_rows_start')(date_column, reach, raw_table, raw_schema, last_day)) }}
+{%- endmacro %}
+
+{% macro spark__late_rows_start(date_column, reach, raw_table, raw_schema, last_day) -%}
+    {{ return(reach) }}
+{%- endmacro %}
+
+{% macro default__late_rows_start(date_column, reach, raw_table, raw_schema, last_day) -%}
+    {%- set in_unit_test = model is mapping and model.get('resource_type') == 'unit_test' -%}
+    {%- if not execute or in_unit_test -%}{{ return(reach) }}{%- endif -%}
+    {#- the run's own first day: min_date, or the last day built -#}
+    {%- set own = incremental_window_start(date_column) if is_incremental() else none -%}
+    {%- set builds = late_rows_builds_table() -%}
+    {%- set first_of_pending -%}
+        with
+        {%- if reach is not none %}
+
+        batch as (
+
+            select
+                batch.window_start,
+                batch.xact,
+                coalesce(batch.window_end - interval '1 microsecond', batch.finished_at) as last_moment
+
+            from {{ raw_schema }}._batches as batch
+            where
+                batch.source = 'app'
+                and batch.table_name = '{{ raw_table }}'
+                and batch.rows_loaded > 0
+                and coalesce(batch.window_end, batch.finished_at) > {{ reporting_day_start(reach) }}
+
+        ),
+
+        pending as (
+
+            -- a load without a window start (a first or full load) reaches back as far as a run may
+            select
+                min(coalesce({{ reporting_date(late_rows_first_moment(raw_table, raw_schema)) }}, date '0001-01-01'))
+                    as first_day,
+                count(*) as batches
+
+            from batch
+            where not exists (
+                select 1 from {{ builds }} as build
+                where
+                    build.model = '{{ this.identifier }}'
+                    and build.done
+                    and (batch.xact is null or pg_visible_in_snapshot(batch.xact, build.snapshot))
+                    and build.last_day >= {{ reporting_date('batch.last_moment') }}
+            )
+
+        ),
+        {%- endif %}
+
+        started as (
+
+            insert into {{ builds }} (model, invocation_id, snapshot, last_day)
+            values ('{{ this.identifier }}', '{{ invocation_id }}', pg_current_snapshot(), {{ last_day }})
+
+        )
+
+        {% if reach is none -%}
+        select null::{{ text_type() }}  -- a full build reads every load
+        {%- else -%}
+        select
+            case
+                when pending.batches = 0 then {{ own }}
+                else greatest({{ reach }}, least({{ own }}, pending.first_day))
+            end::{{ text_type() }}
+        from pending
+        {%- endif %}
+    {%- endset -%}
+    {%- set first_day = run_query(first_of_pending).columns[0].values()[0] -%}
+    {%- if first_day is none -%}{{ return(none) }}{%- endif -%}
+    {{ return("date '" ~ first_day ~ "'") }}
+{%- endmacro %}
+
+{#- where the builds are recorded: beside the models that call late_rows_start (all in intermediate) -#}
+{% macro late_rows_builds_table() -%}
+    {{ return(generate_schema_name('intermediate', none) | trim ~ '._late_row_builds') }}
+{%- endmacro %}
+
+{#- on-run-start: the table of builds, created once per invocation before any model runs (not by models running
+    side by side, whose concurrent `create table if not exists` could collide) -#}
+{% macro late_rows_prepare() -%}
+    {{ return(adapter.dispatch('late_rows_prepare')()) }}
+{%- endmacro %}
+
+{% macro spark__late_rows_prepare() -%}{%- endmacro %}
+
+{% macro default__late_rows_prepare() -%}
+    {%- set table = late_rows_builds_table() -%}
+    create schema if not exists {{ table.split('.')[0] }};
+    create table if not exists {{ table }} (
+        model text not null,
+        invocation_id text not null,
+        snapshot pg_snapshot not null,
+        last_day date not null,
+        started_at timestamptz not null default now(),
+        done boolean not null default false
+    )
+{%- endmacro %}
+
+{#- the post-hook of a model that calls late_rows_start: its build, recorded at compile, is done -#}
+{% macro late_rows_built() -%}
+    {{ return(adapter.dispatch('late_rows_built')()) }}
+{%- endmacro %}
+
+{% macro spark__late_rows_built() -%}{%- endmacro %}
+
+{% macro default__late_rows_built() -%}
+    update {{ late_rows_builds_table() }} set done = true
+    where model = '{{ this.identifier }}' and invocation_id = '{{ invocation_id }}'
+{%- endmacro %}
