@@ -8,27 +8,48 @@
     before its own first day (rows later than that wait for their own day's partition to run again, as before).
     A daily partition run, whose extract loaded its own day, so rebuilds that day alone.
 
-    A load counts as seen by a build of the model when the build completed, the load was committed in the snapshot
-    the build took as it worked out its days (its rows were read), and the build reached the load's last day. Each
-    build is recorded in `intermediate._late_row_builds` (created on-run-start): a row when its days are worked out (at compile),
-    marked done by the model's post-hook (late_rows_built) in the model's transaction, so a build that fails counts
-    for nothing. A full build is recorded too: it reads every load.
+    A load's days are built through the last day of the latest completed build that saw it committed, in the
+    snapshot the build took as it worked out its days (so it read the load's rows): such a build rebuilt from the
+    load's first day not yet built (or its own reach) through its own last day. Each build is recorded in
+    `intermediate._late_row_builds` (created on-run-start): a row when its days are worked out (at compile), marked
+    done by the model's post-hook (late_rows_built) in the model's transaction, so a build that fails counts for
+    nothing. A full build is recorded too: it reads every load.
 
     On Spark, where raw._batches is not landed, a model rebuilds lookback_days before its own days, as every
     incremental model did before.
 -#}
 
-{#- what each table's load can touch: an append-only table's rows lie in the load's window (occurred_at); a job's
-    version, loaded from the last watermark on, belongs to the day it was created and the day it ended -#}
+{#-
+    The moments a load of each table can touch. An append-only table's rows (events, api_requests) lie in the load's
+    window by their watermark, occurred_at. A job's version (loaded from the table's last watermark on, whatever the
+    window) counts on the day the job was created and the day it ended (its finish, else its last update), both no
+    later than its updated_at. A window left open is closed by the table's latest watermark value at or after its
+    start (one index probe; later loads' rows make it later, which only keeps a load pending longer).
+-#}
+{% macro late_rows_watermark(raw_table) -%}
+    {%- if raw_table == 'jobs' -%}{{ return('updated_at') }}
+    {%- elif raw_table in ('events', 'api_requests') -%}{{ return('occurred_at') }}
+    {%- else -%}
+        {{ exceptions.raise_compiler_error("late_rows_start: no late-row rule for raw table '" ~ raw_table ~ "'") }}
+    {%- endif -%}
+{%- endmacro %}
+
 {% macro late_rows_first_moment(raw_table, raw_schema) -%}
     {%- if raw_table == 'jobs' -%}
         (select min(least(jobs.created_at, coalesce(jobs.finished_at, jobs.updated_at)))
          from {{ raw_schema }}.app_jobs as jobs where jobs.updated_at >= batch.window_start)
-    {%- elif raw_table in ('events', 'api_requests') -%}
-        batch.window_start
     {%- else -%}
-        {{ exceptions.raise_compiler_error("late_rows_start: no late-row rule for raw table '" ~ raw_table ~ "'") }}
+        batch.window_start
     {%- endif -%}
+{%- endmacro %}
+
+{% macro late_rows_last_moment(raw_table, raw_schema) -%}
+    {%- set watermark = late_rows_watermark(raw_table) -%}
+    coalesce(
+        batch.window_end - interval '1 microsecond',
+        (select max(loaded.{{ watermark }}) from {{ raw_schema }}.app_{{ raw_table }} as loaded
+         where loaded.{{ watermark }} >= coalesce(batch.window_start, '-infinity'::timestamptz))
+    )
 {%- endmacro %}
 
 {#-
@@ -62,34 +83,50 @@
             select
                 batch.window_start,
                 batch.xact,
-                coalesce(batch.window_end - interval '1 microsecond', batch.finished_at) as last_moment
+                {{ late_rows_last_moment(raw_table, raw_schema) }} as last_moment
 
             from {{ raw_schema }}._batches as batch
             where
                 batch.source = 'app'
                 and batch.table_name = '{{ raw_table }}'
                 and batch.rows_loaded > 0
+                -- a window ends before its load does
                 and coalesce(batch.window_end, batch.finished_at) > {{ reporting_day_start(reach) }}
+
+        ),
+
+        seen as (
+
+            -- the last day a completed build that saw the load committed has built: every build that sees a load
+            -- rebuilds from the load's first day not yet built (or its own reach) through its own last day
+            select
+                batch.window_start,
+                {{ reporting_date('batch.last_moment') }} as last_day,
+                (
+                    select max(build.last_day) from {{ builds }} as build
+                    where
+                        build.model = '{{ this.identifier }}'
+                        and build.done
+                        and (batch.xact is null or pg_visible_in_snapshot(batch.xact, build.snapshot))
+                ) as built_through
+
+            from batch
+            where batch.last_moment >= {{ reporting_day_start(reach) }}
 
         ),
 
         pending as (
 
-            -- a load without a window start (a first or full load) reaches back as far as a run may
+            -- a load's days not yet built; one without a window start (a first or full load) reaches back as far
+            -- as a run may
             select
-                min(coalesce({{ reporting_date(late_rows_first_moment(raw_table, raw_schema)) }}, date '0001-01-01'))
-                    as first_day,
-                count(*) as batches
+                greatest(
+                    coalesce(batch.built_through + 1, date '0001-01-01'),
+                    coalesce({{ reporting_date(late_rows_first_moment(raw_table, raw_schema)) }}, date '0001-01-01')
+                ) as first_day
 
-            from batch
-            where not exists (
-                select 1 from {{ builds }} as build
-                where
-                    build.model = '{{ this.identifier }}'
-                    and build.done
-                    and (batch.xact is null or pg_visible_in_snapshot(batch.xact, build.snapshot))
-                    and build.last_day >= {{ reporting_date('batch.last_moment') }}
-            )
+            from seen as batch
+            where batch.built_through is null or batch.built_through < batch.last_day
 
         ),
         {%- endif %}
@@ -105,10 +142,7 @@
         select null::{{ text_type() }}  -- a full build reads every load
         {%- else -%}
         select
-            case
-                when pending.batches = 0 then {{ own }}
-                else greatest({{ reach }}, least({{ own }}, pending.first_day))
-            end::{{ text_type() }}
+            greatest({{ reach }}, least({{ own }}, coalesce(min(pending.first_day), {{ own }})))::{{ text_type() }}
         from pending
         {%- endif %}
     {%- endset -%}
