@@ -36,6 +36,7 @@ _ARROW_TYPES: dict[str, tuple[str, str]] = {
     "real": ("float64", ""),
     "date": ("date32", ""),
     "timestamp with time zone": ("timestamp_utc", ""),
+    "xid8": ("int64", "::text::bigint"),  # raw._batches.xact: a transaction id (64 bits, never past 2^63 in practice)
 }
 
 

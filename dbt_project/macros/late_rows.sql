@@ -15,8 +15,8 @@
     done by the model's post-hook (late_rows_built) in the model's transaction, so a build that fails counts for
     nothing. A full build is recorded too: it reads every load.
 
-    On Spark, where raw._batches is not landed, a model rebuilds lookback_days before its own days, as every
-    incremental model did before.
+    On Spark, which registers only the raw tables the models declare as sources and has no transaction snapshots, a
+    model rebuilds lookback_days before its own days, as every incremental model did before.
 -#}
 
 {#-
