@@ -59,18 +59,25 @@
 -#}
 {% macro late_rows_start(date_column, raw_table, last_day) -%}
     {#- the raw schema, through a source every caller already depends on (product_last_date reads it) -#}
-    {%- set raw_schema = source('app', 'app_events').schema -%}
+    {%- set raw_events = source('app', 'app_events') -%}
     {%- set reach = incremental_window_start(date_column, var('lookback_days')) if is_incremental() else none -%}
-    {{ return(adapter.dispatch('late_rows_start')(date_column, reach, raw_table, raw_schema, last_day)) }}
+    {{ return(adapter.dispatch('late_rows_start')(date_column, reach, raw_table, raw_events, last_day)) }}
 {%- endmacro %}
 
-{% macro spark__late_rows_start(date_column, reach, raw_table, raw_schema, last_day) -%}
+{% macro spark__late_rows_start(date_column, reach, raw_table, raw_events, last_day) -%}
     {{ return(reach) }}
 {%- endmacro %}
 
-{% macro default__late_rows_start(date_column, reach, raw_table, raw_schema, last_day) -%}
+{% macro default__late_rows_start(date_column, reach, raw_table, raw_events, last_day) -%}
     {%- set in_unit_test = model is mapping and model.get('resource_type') == 'unit_test' -%}
     {%- if not execute or in_unit_test -%}{{ return(reach) }}{%- endif -%}
+    {%- set raw_schema = raw_events.schema -%}
+    {#- a warehouse whose loads have not yet recorded their transaction (no extract since the upgrade that added
+        raw._batches.xact): the lookback, as before, and no build recorded -#}
+    {%- set batches = api.Relation.create(database=raw_events.database, schema=raw_schema, identifier='_batches') -%}
+    {%- if 'xact' not in (adapter.get_columns_in_relation(batches) | map(attribute='name') | list) -%}
+        {{ return(reach) }}
+    {%- endif -%}
     {#- the run's own first day: min_date, or the last day built -#}
     {%- set own = incremental_window_start(date_column) if is_incremental() else none -%}
     {%- set builds = late_rows_builds_table() -%}

@@ -239,3 +239,10 @@ def test_a_run_rebuilds_its_own_days_and_the_days_loads_reached(
     dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
     assert one(incremental, api_all.format("marts.fct_daily_metrics"), [older])["n"] == true_older
     assert built(recent) == true_recent + 1
+
+    # a warehouse whose loads do not record their transaction yet (no extract since the upgrade): the lookback again
+    with psycopg.connect(incremental.conninfo, autocommit=True) as conn:
+        conn.execute("alter table raw._batches drop column xact")
+    spoil(recent)
+    dbt(incremental, tmp / "c", SELECT, command="run", env=run_day)
+    assert built(recent) == true_recent + 1

@@ -7,8 +7,10 @@
     cohort_max_weeks / cohort_max_months share one row (period_number = max + 1): the mart needs only "active in some
     later period" from them. first_active_date lets the mart count a period as of any day (active by then).
 
-    Incremental: a run reads the activity of [min_date - lookback_days, max_date] (int_user_daily_activity, indexed by
-    day) and keeps, for every period it touches, the earlier of the first day stored and the first day read. A
+    Incremental: a run reads the activity of its own days [min_date, max_date] and, before them, of the days loads of
+    events reached since its last build, at most lookback_days back (late_rows_start; int_user_daily_activity,
+    indexed by day), and keeps, for every period it touches, the earlier of the first day stored and the first day
+    read. A
     change of the cohort vars, or of who is counted for past activity, needs a full refresh. On Spark (Parquet tables
     cannot update rows in place) it is a table that every run builds whole, from all activity.
 -#}
@@ -19,13 +21,14 @@
         unique_key=['cohort_type', 'member_id', 'period_type', 'period_number'],
         indexes=[{'columns': ['cohort_type', 'member_id', 'period_type', 'period_number'], 'unique': true}],
         on_schema_change='fail',
+        post_hook="{{ late_rows_built() }}",
     )
 }}
 
 {%- set max_weeks = var('cohort_max_weeks') | int %}
 {%- set max_months = var('cohort_max_months') | int %}
 {#- a full build reads all activity -#}
-{%- set rebuild_from = incremental_window_start('first_active_date', var('lookback_days')) if is_incremental() else none %}
+{%- set rebuild_from = late_rows_start('first_active_date', 'events', product_last_date()) %}
 {%- set first_day = rebuild_from if rebuild_from is not none else "date '0001-01-01'" %}
 
 with
