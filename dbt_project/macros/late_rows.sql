@@ -164,7 +164,9 @@
 {%- endmacro %}
 
 {#- on-run-start: the table of builds, created once per invocation before any model runs (not by models running
-    side by side, whose concurrent `create table if not exists` could collide) -#}
+    side by side, whose concurrent `create table if not exists` could collide; two invocations starting together
+    take turns on a lock). Builds recorded at compile that never completed (a failed build, `dbt compile`) are
+    dropped after a week. -#}
 {% macro late_rows_prepare() -%}
     {{ return(adapter.dispatch('late_rows_prepare')()) }}
 {%- endmacro %}
@@ -173,6 +175,7 @@
 
 {% macro default__late_rows_prepare() -%}
     {%- set table = late_rows_builds_table() -%}
+    select pg_advisory_lock(hashtext('execmetrics.late_row_builds'));
     create schema if not exists {{ table.split('.')[0] }};
     create table if not exists {{ table }} (
         model text not null,
@@ -181,7 +184,9 @@
         last_day date not null,
         started_at timestamptz not null default now(),
         done boolean not null default false
-    )
+    );
+    delete from {{ table }} where not done and started_at < now() - interval '7 days';
+    select pg_advisory_unlock(hashtext('execmetrics.late_row_builds'))
 {%- endmacro %}
 
 {#- the post-hook of a model that calls late_rows_start: its build, recorded at compile, is done -#}

@@ -3,8 +3,8 @@
     count (DAU/WAU/MAU, stickiness, activation, retention) is computed from, so no mart rescans raw events.
     Incremental by local day: a run re-reads its own days from raw events (index on occurred_at), and before them
     the days loads of events touched since its last build, at most lookback_days before (late_rows_start), and
-    replaces those days. Every event with a user counts; who is counted (staff, deleted,
-    internal tenants) is decided downstream against int_users_classified, so it is applied consistently.
+    replaces those days. Every event with a user counts; who is counted (staff, deleted, internal tenants) is
+    decided downstream against int_users_classified, so it is applied consistently.
 -#}
 {{
     config(
