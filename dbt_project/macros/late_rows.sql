@@ -72,15 +72,17 @@
     {%- set in_unit_test = model is mapping and model.get('resource_type') == 'unit_test' -%}
     {%- if not execute or in_unit_test -%}{{ return(reach) }}{%- endif -%}
     {%- set raw_schema = raw_events.schema -%}
-    {#- a warehouse whose loads have not yet recorded their transaction (no extract since the upgrade that added
-        raw._batches.xact): the lookback, as before, and no build recorded -#}
-    {%- set batches = api.Relation.create(database=raw_events.database, schema=raw_schema, identifier='_batches') -%}
-    {%- if 'xact' not in (adapter.get_columns_in_relation(batches) | map(attribute='name') | list) -%}
-        {{ return(reach) }}
-    {%- endif -%}
+    {%- set builds = late_rows_builds_table() -%}
+    {#- the lookback, as before, and no build recorded: on a warehouse whose loads do not record their transaction yet
+        (no extract since the upgrade that added raw._batches.xact), or without the table of builds (a command that
+        runs no on-run-start hook, such as `dbt compile`, before any run) -#}
+    {%- set ready = run_query(
+        "select to_regclass('" ~ builds ~ "') is not null and exists (select from pg_attribute where attrelid = "
+        ~ "to_regclass('" ~ raw_schema ~ "._batches') and attname = 'xact' and not attisdropped)"
+    ).columns[0].values()[0] -%}
+    {%- if not ready -%}{{ return(reach) }}{%- endif -%}
     {#- the run's own first day: min_date, or the last day built -#}
     {%- set own = incremental_window_start(date_column) if is_incremental() else none -%}
-    {%- set builds = late_rows_builds_table() -%}
     {%- set first_of_pending -%}
         with
         {%- if reach is not none %}
@@ -174,18 +176,29 @@
 {% macro spark__late_rows_prepare() -%}{%- endmacro %}
 
 {% macro default__late_rows_prepare() -%}
+    {#- in the schema dbt created for the selected models (or the grants did): a role that may not create schemas in
+        the database (the transformer) still creates tables in its own; no such schema, no model that records -#}
     {%- set table = late_rows_builds_table() -%}
     select pg_advisory_lock(hashtext('execmetrics.late_row_builds'));
-    create schema if not exists {{ table.split('.')[0] }};
-    create table if not exists {{ table }} (
-        model text not null,
-        invocation_id text not null,
-        snapshot pg_snapshot not null,
-        last_day date not null,
-        started_at timestamptz not null default now(),
-        done boolean not null default false
-    );
-    delete from {{ table }} where not done and started_at < now() - interval '7 days';
+    do $$
+    begin
+        if to_regnamespace('{{ table.split('.')[0] }}') is not null then
+            create table if not exists {{ table }} (
+                model text not null,
+                invocation_id text not null,
+                snapshot pg_snapshot not null,
+                last_day date,  -- null: a build with no events at all
+                started_at timestamptz not null default now(),
+                done boolean not null default false
+            );
+            delete from {{ table }} where not done and started_at < now() - interval '7 days';
+            -- with the warehouse's roles: to the transformer, as every model (macros/access.sql)
+            if to_regnamespace('access') is not null and has_schema_privilege('access', 'usage')
+               and to_regprocedure('access.after_build(text, text)') is not null then
+                perform access.after_build('{{ table.split('.')[0] }}', '{{ table.split('.')[1] }}');
+            end if;
+        end if;
+    end $$;
     select pg_advisory_unlock(hashtext('execmetrics.late_row_builds'))
 {%- endmacro %}
 
