@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -891,5 +892,10 @@ def test_a_stage_belongs_to_its_load_until_the_load_ends(
         }
         # the live load's stays; the dead one's goes, and so does one under the cleaning connection's own pid
         assert left == {f"_stage_{live}_0"}
+    # once the load's connection is closed its backend exits, a moment later (the client does not wait for it)
+    gone_by = time.monotonic() + 10
+    while raw_conn.execute("select count(*) from pg_stat_activity where pid = %s", [live]).fetchone() != (0,):
+        assert time.monotonic() < gone_by, f"backend {live} still running 10 s after its connection closed"
+        time.sleep(0.05)
     extractor._drop_stale_stages(raw_conn)
     assert raw_conn.execute("select count(*) from pg_tables where tablename like '\\_stage\\_%'").fetchone() == (0,)
