@@ -60,15 +60,17 @@
 {% macro late_rows_start(date_column, raw_table, last_day) -%}
     {#- the raw schema, through a source every caller already depends on (product_last_date reads it) -#}
     {%- set raw_events = source('app', 'app_events') -%}
-    {%- set reach = incremental_window_start(date_column, var('lookback_days')) if is_incremental() else none -%}
-    {{ return(adapter.dispatch('late_rows_start')(date_column, reach, raw_table, raw_events, last_day)) }}
+    {#- the run's own first day (min_date, or the last day built) and the furthest back it may reach -#}
+    {%- set own = incremental_window_start(date_column) if is_incremental() else none -%}
+    {%- set reach = "(" ~ own ~ " - " ~ (var('lookback_days') | int) ~ ")" if own is not none else none -%}
+    {{ return(adapter.dispatch('late_rows_start')(own, reach, raw_table, raw_events, last_day)) }}
 {%- endmacro %}
 
-{% macro spark__late_rows_start(date_column, reach, raw_table, raw_events, last_day) -%}
+{% macro spark__late_rows_start(own, reach, raw_table, raw_events, last_day) -%}
     {{ return(reach) }}
 {%- endmacro %}
 
-{% macro default__late_rows_start(date_column, reach, raw_table, raw_events, last_day) -%}
+{% macro default__late_rows_start(own, reach, raw_table, raw_events, last_day) -%}
     {%- set in_unit_test = model is mapping and model.get('resource_type') == 'unit_test' -%}
     {%- if not execute or in_unit_test -%}{{ return(reach) }}{%- endif -%}
     {%- set raw_schema = raw_events.schema -%}
@@ -81,8 +83,6 @@
         ~ "to_regclass('" ~ raw_schema ~ "._batches') and attname = 'xact' and not attisdropped)"
     ).columns[0].values()[0] -%}
     {%- if not ready -%}{{ return(reach) }}{%- endif -%}
-    {#- the run's own first day: min_date, or the last day built -#}
-    {%- set own = incremental_window_start(date_column) if is_incremental() else none -%}
     {%- set first_of_pending -%}
         with
         {%- if reach is not none %}
@@ -179,10 +179,11 @@
     {#- in the schema dbt created for the selected models (or the grants did): a role that may not create schemas in
         the database (the transformer) still creates tables in its own; no such schema, no model that records -#}
     {%- set table = late_rows_builds_table() -%}
+    {%- set schema, name = table.split('.') -%}
     select pg_advisory_lock(hashtext('execmetrics.late_row_builds'));
     do $$
     begin
-        if to_regnamespace('{{ table.split('.')[0] }}') is not null then
+        if to_regnamespace('{{ schema }}') is not null then
             create table if not exists {{ table }} (
                 model text not null,
                 invocation_id text not null,
@@ -195,7 +196,7 @@
             -- with the warehouse's roles: to the transformer, as every model (macros/access.sql)
             if to_regnamespace('access') is not null and has_schema_privilege('access', 'usage')
                and to_regprocedure('access.after_build(text, text)') is not null then
-                perform access.after_build('{{ table.split('.')[0] }}', '{{ table.split('.')[1] }}');
+                perform access.after_build('{{ schema }}', '{{ name }}');
             end if;
         end if;
     end $$;
