@@ -93,3 +93,37 @@ def test_the_ge_suites_leave_each_app_key_to_its_unique_index(raw_conn: psycopg.
     raw_conn.execute(row)
     with pytest.raises(psycopg.errors.UniqueViolation):
         raw_conn.execute(row)
+
+
+class _Returned(Exception):  # noqa: N818 - dbt's `return()` ends a macro by raising its value
+    def __init__(self, value: object) -> None:
+        self.value = value
+
+
+def test_the_late_row_rule_reads_each_tables_watermark() -> None:
+    """dbt's late-row rule (macros/late_rows.sql) names the column each load's window is cut on; it cannot import
+    extract/tables.py, so it is held to AppTable.watermark here."""
+    import jinja2
+
+    def returned(value: object) -> None:
+        raise _Returned(value)
+
+    def refused(message: str) -> None:
+        raise ValueError(message)
+
+    env = jinja2.Environment(extensions=["jinja2.ext.do"])
+    exceptions = type("Exceptions", (), {"raise_compiler_error": staticmethod(refused)})
+    env.globals.update({"return": returned, "exceptions": exceptions})
+    macros = env.from_string((Path(PROJECT_ROOT) / "dbt_project" / "macros" / "late_rows.sql").read_text()).module
+
+    def watermark(table: str) -> object:
+        try:
+            macros.late_rows_watermark(table)
+        except _Returned as done:
+            return done.value
+        raise AssertionError(f"late_rows_watermark('{table}') returned nothing")
+
+    for table in ("events", "api_requests", "jobs"):
+        assert watermark(table) == APP_TABLES[table].watermark, table
+    with pytest.raises(ValueError, match="no late-row rule"):
+        watermark("tenants")
