@@ -72,8 +72,19 @@ class AppTable:
 
     @property
     def key(self) -> tuple[str, ...]:
-        """Rows are unique on this key: a version of a mutable row, or an append-only row's id."""
-        return ("id", "updated_at") if self.mode == "versioned" else ("id",)
+        """Rows are unique on this key: a version of a mutable row, or an append-only row (its id and its moment,
+        which an append-only row never changes)."""
+        return ("id", self.watermark)
+
+    @property
+    def key_index(self) -> tuple[str, tuple[str, ...]]:
+        """The raw table's unique index on the key: its name and columns. An append-only table's leads with the
+        moment, so a load's rows (new moments) go in at the index's right edge, and it serves the window's range
+        scans too: one index, not a key index plus a watermark index (a key index led by the id took a load's rows
+        at scattered places, about twice the COPY's cost, docs/PERFORMANCE.md "Raw's key index")."""
+        if self.mode == "versioned":
+            return f"app_{self.name}_key_uq", self.key
+        return f"app_{self.name}_{self.watermark}_key_uq", (self.watermark, "id")
 
     @property
     def column_names(self) -> tuple[str, ...]:
@@ -379,17 +390,21 @@ BATCH_ID_DEFAULT = f"current_setting('{BATCH_ID_SETTING}', true)"
 
 
 def app_table_ddl(table: AppTable) -> list[str]:
-    """The raw table of an app table, its key and its watermark index (idempotent statements)."""
+    """The raw table of an app table, its key index and (a versioned table) its watermark index (idempotent
+    statements)."""
     raw = f"app_{table.name}"
     columns = ", ".join(column.ddl for column in table.columns)
-    return [
+    index, key_columns = table.key_index
+    statements = [
         # _extracted_at is the loading transaction's start and _batch_id the load's (a setting of its transaction):
         # a COPY leaves both to their defaults, which spares Postgres parsing them on every row.
         f"create table if not exists raw.{raw} ({columns},"
         f" _batch_id text not null default {BATCH_ID_DEFAULT}, _extracted_at timestamptz not null default now())",
-        f"create unique index if not exists {raw}_key_uq on raw.{raw} ({', '.join(table.key)})",
-        f"create index if not exists {raw}_{table.watermark}_ix on raw.{raw} ({table.watermark})",
+        f"create unique index if not exists {index} on raw.{raw} ({', '.join(key_columns)})",
     ]
+    if key_columns[0] != table.watermark:
+        statements.append(f"create index if not exists {raw}_{table.watermark}_ix on raw.{raw} ({table.watermark})")
+    return statements
 
 
 def stripe_table_ddl(spec: StripeObject) -> list[str]:

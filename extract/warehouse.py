@@ -353,9 +353,12 @@ def raw_ddl() -> list[str]:
                 end if;
             end $$"""
         )
+        index, _ = table.key_index
         statements.append(  # warehouses created before rows were unique on their key: keep the last loaded row
+            # (an append-only table unique on its id alone, {raw}_key_uq before, is unique on its id and moment)
             f"""do $$ begin
-                if not exists (select from pg_indexes where schemaname = 'raw' and indexname = '{raw}_key_uq') then
+                if not exists (select from pg_indexes where schemaname = 'raw'
+                               and indexname in ('{index}', '{raw}_key_uq')) then
                     delete from raw.{raw} a using raw.{raw} b
                     where ({", ".join("a." + c for c in table.key)}) = ({", ".join("b." + c for c in table.key)})
                       and a.ctid < b.ctid;
@@ -364,6 +367,11 @@ def raw_ddl() -> list[str]:
         )
         statements.append(key_index)
         statements.append(f"drop index if exists raw.{raw}_version_uq")  # the key index replaces it
+        if index != f"{raw}_key_uq":  # an append-only table's id index and watermark index, which it replaces
+            statements += [
+                f"drop index if exists raw.{raw}_key_uq",
+                f"drop index if exists raw.{raw}_{table.watermark}_ix",
+            ]
         statements += rest
     for spec in STRIPE_TABLES.values():
         statements += stripe_table_ddl(spec)

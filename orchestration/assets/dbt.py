@@ -19,6 +19,8 @@
 - dbt tests are Dagster asset checks (dagster-dbt's default). The tests tagged `enforced_at_load` (what the app
   extractor enforces on every row it loads: required columns, keys, allowed values, known tenants) are left out of
   both sets: CI and an analyst's `dbt build` run them, a partition run does not re-read its largest tables for them.
+  So are those tagged `full_build_only`: the uniqueness of an append-only row's id alone, where the load enforces
+  its id and moment together (a source that moved an event in time), which would re-read days of the largest tables.
 - A seed is loaded when it changed: its file or its config differs from what the last load of its table recorded in
   `audit.seed_loads` (a load is recorded once the seed's tests passed), or its table is missing, or the run is a full
   refresh. An unchanged seed (and its tests, which passed when it was loaded) is left out of the run's `dbt build`;
@@ -58,6 +60,9 @@ GRAINS = (DAILY, MONTHLY)
 # Tests of what the app extractor enforces on every row it loads (dbt_project/models/staging/_app__models.yml): run by
 # CI and an analyst's `dbt build`, left out of the partition runs.
 ENFORCED_AT_LOAD = "enforced_at_load"
+# Tests too costly for a partition run that the load does not enforce either: CI and `dbt build` run them.
+FULL_BUILD_ONLY = "full_build_only"
+LEFT_TO_FULL_BUILDS = (ENFORCED_AT_LOAD, FULL_BUILD_ONLY)
 BUILDABLE = ("model", "seed", "snapshot")
 PARSE_WAIT_SECONDS = 600  # how long a process waits for another one's dbt parse of the same project
 DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")
@@ -571,13 +576,13 @@ def _dbt_assets_for(
     project: DbtProject, manifest: Mapping[str, Any], grain: str, partitions_def: Any, backfill: Any
 ) -> Any:
     """One `@dbt_assets` definition, `dbt_<grain>`: the nodes tagged `grain` (daily leaves out monthly tests), without
-    the tests of what the load enforces."""
+    the tests of what the load enforces and those left to full builds."""
 
     @dbt_assets(
         manifest=manifest,
         project=project,
         select=f"tag:{grain}",
-        exclude=f"tag:{MONTHLY} tag:{ENFORCED_AT_LOAD}" if grain == DAILY else f"tag:{ENFORCED_AT_LOAD}",
+        exclude=" ".join(f"tag:{tag}" for tag in ((MONTHLY,) if grain == DAILY else ()) + LEFT_TO_FULL_BUILDS),
         name=f"dbt_{grain}",
         partitions_def=partitions_def,
         backfill_policy=backfill,

@@ -105,10 +105,11 @@ def time_rules(column: str, founded_iso: str, now_iso: str) -> tuple[Rule, ...]:
 
 
 def app_suites(founded_iso: str, now_iso: str) -> list[TableSuite]:
-    """The app tables' suites. None re-checks its table's key (`id`, or `(id, updated_at)` for a versioned table):
-    raw's unique index on that key (extract/tables.py) refuses a second row at load, so the check cannot fail, and
-    GX's query for it (a count over a window partitioned by the key, run twice) sorted the whole batch, the costliest
-    of these checks on a large company's day. tests/unit/test_table_declarations.py holds this to the index."""
+    """The app tables' suites. None re-checks its table's key (`(id, occurred_at)`, or `(id, updated_at)` for a
+    versioned table): raw's unique index on that key (extract/tables.py) refuses a second row at load, so the check
+    cannot fail, and GX's query for it (a count over a window partitioned by the key, run twice) sorted the whole
+    batch, the costliest of these checks on a large company's day. tests/unit/test_table_declarations.py holds this
+    to the index."""
     ts = lambda column: time_rules(column, founded_iso, now_iso)  # noqa: E731
     return [
         TableSuite(

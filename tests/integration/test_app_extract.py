@@ -620,6 +620,34 @@ def test_the_raw_schema_gives_back_column_defaults_an_older_warehouse_lacks(
     ]
 
 
+def test_an_older_warehouses_id_index_gives_way_to_the_id_and_moment_key(
+    warehouse: Warehouse, raw_conn: psycopg.Connection
+) -> None:
+    """Append-only tables were unique on their id, with a second index on occurred_at; the key index on (occurred_at,
+    id) replaces both, and the rows stay as they were (unique on the id, so on the id and moment too)."""
+    from extract.warehouse import ensure_raw_schema
+
+    def indexes() -> list[tuple[str, str]]:
+        return raw_conn.execute(
+            "select indexname, indexdef from pg_indexes where schemaname = 'raw' and tablename = 'app_events'"
+            " order by 1"
+        ).fetchall()
+
+    raw_conn.execute("drop index raw.app_events_occurred_at_key_uq")
+    raw_conn.execute("create unique index app_events_key_uq on raw.app_events (id)")
+    raw_conn.execute("create index app_events_occurred_at_ix on raw.app_events (occurred_at)")
+    raw_conn.execute(
+        "insert into raw.app_events (id, tenant_id, event_type, occurred_at, _batch_id) values"
+        " ('e1', 't1', 'login', '2025-03-01T00:00:00Z', 'b'), ('e2', 't1', 'login', '2025-03-01T00:00:00Z', 'b')"
+    )
+    ensure_raw_schema(raw_conn)
+    assert [name for name, _ in indexes()] == ["app_events_occurred_at_key_uq"]
+    assert "UNIQUE" in indexes()[0][1] and "(occurred_at, id)" in indexes()[0][1]
+    assert raw_conn.execute("select count(*) from raw.app_events").fetchone()[0] == 2
+    ensure_raw_schema(raw_conn)  # and again: nothing to do
+    assert [name for name, _ in indexes()] == ["app_events_occurred_at_key_uq"]
+
+
 # ------------------------------------------------------------------------------------------------ keys, deltas, clock
 
 
@@ -647,13 +675,20 @@ def test_a_delta_file_never_deletes_earlier_rows(
     assert result.tables["events"].loaded == 3
     ids = sorted(row[0] for row in raw_conn.execute("select id from raw.app_events"))
     assert ids == sorted(f"ev{i}" for i in range(10))  # nothing deleted by time range
-    # A re-exported row replaces the stored one by id (never two rows with one id).
+    # A re-exported row replaces the stored one with its id and moment (never two rows with one of those).
     again = {"tenants": TENANTS, "events": [_event(9, 4, event_type="file_upload")]}
     result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "again", again)), tables=["tenants", "events"])
     assert (result.tables["events"].loaded, result.tables["events"].unchanged) == (1, 0)
     rows = raw_conn.execute("select event_type from raw.app_events where id = 'ev9'").fetchall()
     assert rows == [("file_upload",)]
     assert raw_conn.execute("select count(*) from raw.app_events").fetchone()[0] == 10
+    # An append-only row is its id and its moment, which it never changes: a source that moves an event in time
+    # sends another row (a full build's unique test on the event id warns of it, docs/OPERATIONS.md).
+    moved = {"tenants": TENANTS, "events": [_event(9, 4, 11, event_type="file_upload")]}
+    result = extract_app(warehouse, FileSource(write_jsonl(tmp_path / "moved", moved)), tables=["tenants", "events"])
+    assert (result.tables["events"].loaded, result.tables["events"].rejected) == (1, 0)
+    rows = raw_conn.execute("select occurred_at from raw.app_events where id = 'ev9' order by 1").fetchall()
+    assert [row[0].hour for row in rows] == [8, 11]
 
 
 def test_duplicates_and_conflicting_versions_keep_the_later_line(
@@ -671,8 +706,8 @@ def test_duplicates_and_conflicting_versions_keep_the_later_line(
     assert raw_conn.execute("select event_type from raw.app_events where id = 'ev2'").fetchall() == [("signup",)]
     reasons = sorted(r[0] for r in raw_conn.execute("select reason from raw._rejects"))
     assert reasons == [
-        "events.jsonl:1: duplicate of line 2 (same id, same values; line 2 is kept)",
-        "events.jsonl:3: conflicts with line 4 (same id, other values; the later line, 4, is kept)",
+        "events.jsonl:1: duplicate of line 2 (same id and occurred_at, same values; line 2 is kept)",
+        "events.jsonl:3: conflicts with line 4 (same id and occurred_at, other values; the later line, 4, is kept)",
         "tenants.jsonl:3: conflicts with line 4 (same id and updated_at, other values; the later line, 4, is kept)",
     ]
     # Deterministic on a re-run: the same rows stay, nothing new lands, the same rejects are not recorded twice.
