@@ -257,6 +257,14 @@
 {% macro default__add_months(date_expr, months_expr) %}({{ date_expr }} + {{ months_expr }} * interval '1 month')::date{% endmacro %}
 {% macro spark__add_months(date_expr, months_expr) %}add_months({{ date_expr }}, {{ months_expr }}){% endmacro %}
 
+{#- Written between a CTE's name and its body (`name as {{ materialized_cte() }} (`): a CTE computed once, its rows kept,
+    where Postgres would otherwise merge it into the query that reads it and evaluate its expressions again wherever
+    that query uses them (inside a window aggregate, once per row of every frame). Spark computes a CTE's expressions
+    once per row either way. -#}
+{% macro materialized_cte() %}{{ return(adapter.dispatch('materialized_cte')()) }}{% endmacro %}
+{% macro default__materialized_cte() %}materialized{% endmacro %}
+{% macro spark__materialized_cte() %}{% endmacro %}
+
 {#- The non-null elements of an array built from a list of SQL expressions (Postgres array_remove(array[...], null)). -#}
 {% macro compact_array(elements) %}{{ return(adapter.dispatch('compact_array')(elements)) }}{% endmacro %}
 {% macro default__compact_array(elements) -%}

@@ -74,14 +74,19 @@ same_weekday as (
 
 ),
 
-expected as (
+expected as {{ materialized_cte() }} (
 
+    -- the days whose residuals the built days' trailing windows read (the earlier ones only gave their values above),
+    -- each median computed once: merged into history_scale, it was computed again for every row of every frame
     select
         same_weekday.*,
         {{ array_median('same_weekday.weekday_history') }} as expected_value,
         {{ array_length('same_weekday.weekday_history') }} as weekday_points
 
     from same_weekday
+    {%- if lower_bound is not none %}
+    where same_weekday.metric_date >= {{ lower_bound }} - {{ history_days }}
+    {%- endif %}
 
 ),
 
