@@ -60,9 +60,12 @@ GRAINS = (DAILY, MONTHLY)
 # Tests of what the app extractor enforces on every row it loads (dbt_project/models/staging/_app__models.yml): run by
 # CI and an analyst's `dbt build`, left out of the partition runs.
 ENFORCED_AT_LOAD = "enforced_at_load"
+# Tests of what the GE step checks on every partition run's batch before dbt runs (orchestration/checks/suites.py):
+# the same rule on the same rows, so the partition runs leave them to that step.
+CHECKED_IN_BATCH = "checked_in_batch"
 # Tests too costly for a partition run that the load does not enforce either: CI and `dbt build` run them.
 FULL_BUILD_ONLY = "full_build_only"
-LEFT_TO_FULL_BUILDS = (ENFORCED_AT_LOAD, FULL_BUILD_ONLY)
+LEFT_TO_FULL_BUILDS = (ENFORCED_AT_LOAD, CHECKED_IN_BATCH, FULL_BUILD_ONLY)
 BUILDABLE = ("model", "seed", "snapshot")
 PARSE_WAIT_SECONDS = 600  # how long a process waits for another one's dbt parse of the same project
 DBT_PROJECT_FILES = (PROJECT_ROOT / "dbt_project.yml", PROJECT_ROOT / "profiles.yml", PROJECT_ROOT / "dbt_project")

@@ -81,9 +81,15 @@ def test_daily_and_monthly_jobs_select_by_tag(definitions_env) -> None:  # noqa:
         for name, model in (("dbt_daily", "fct_daily_metrics"), ("dbt_monthly", "fct_revenue_monthly"))
     }
     assert assets["dbt_daily"].op.tags["dagster_dbt/select"] == "tag:daily"
-    assert assets["dbt_daily"].op.tags["dagster_dbt/exclude"] == "tag:monthly tag:enforced_at_load tag:full_build_only"
+    assert (
+        assets["dbt_daily"].op.tags["dagster_dbt/exclude"]
+        == "tag:monthly tag:enforced_at_load tag:checked_in_batch tag:full_build_only"
+    )
     assert assets["dbt_monthly"].op.tags["dagster_dbt/select"] == "tag:monthly"
-    assert assets["dbt_monthly"].op.tags["dagster_dbt/exclude"] == "tag:enforced_at_load tag:full_build_only"
+    assert (
+        assets["dbt_monthly"].op.tags["dagster_dbt/exclude"]
+        == "tag:enforced_at_load tag:checked_in_batch tag:full_build_only"
+    )
     assert set(assets["dbt_daily"].keys) == by_tag[DAILY]
     assert set(assets["dbt_monthly"].keys) == by_tag[MONTHLY]
 

@@ -1,6 +1,8 @@
 """The staging tests tagged `enforced_at_load` are left out of the partition runs because the app extractor already
-enforces what they check on every row it loads. Each tag is held here to the raw declaration (extract/tables.py) it
-relies on: a tag on a test the load does not enforce, or an enforced test left untagged, fails."""
+enforces what they check on every row it loads; those tagged `checked_in_batch` because the GE step checks the same
+rule on every partition run's rows before dbt runs. Each tag is held here to the raw declaration (extract/tables.py)
+or the GE suite (orchestration/checks/suites.py) it relies on: a tag on a test neither backs, or a test they back
+left untagged, fails."""
 
 from __future__ import annotations
 
@@ -10,7 +12,15 @@ from typing import Any
 from dagster import AssetKey
 
 from extract.tables import APP_TABLES
-from orchestration.assets.dbt import ENFORCED_AT_LOAD, FULL_BUILD_ONLY, dbt_project, load_manifest
+from orchestration.assets.dbt import (
+    CHECKED_IN_BATCH,
+    ENFORCED_AT_LOAD,
+    FULL_BUILD_ONLY,
+    LEFT_TO_FULL_BUILDS,
+    dbt_project,
+    load_manifest,
+)
+from orchestration.checks.suites import app_suites
 
 # `id::{{ text_type() }} as event_id`, `coalesce(is_staff, false)::boolean as is_staff`: a staging column and the raw
 # column it is cast from.
@@ -46,6 +56,30 @@ def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
     return None
 
 
+def checked_in_batch(test: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """Why the GE step has checked this staging test's rule on the run's rows before dbt runs (None: it has not):
+    the table's suite holds the same allowed values for the same raw column, and the test reads only the days a run
+    builds (its `where` names the window)."""
+    table = APP_TABLES.get(model["name"].removeprefix("stg_app__"))
+    if not model["name"].startswith("stg_app__") or table is None or not test.get("column_name"):
+        return None
+    raw = {staged: raw for raw, staged in RENAMED.findall(model["raw_code"])}.get(test["column_name"])
+    kwargs = test["test_metadata"].get("kwargs") or {}
+    if test["test_metadata"]["name"] != "accepted_values" or raw is None:
+        return None
+    if "__window_start__" not in (test["config"].get("where") or ""):
+        return None
+    suite = next(s for s in app_suites("2025-01-01", "2026-01-01") if s.table == f"app_{table.name}")
+    for rule in suite.rules:
+        if (
+            rule.expectation == "ExpectColumnValuesToBeInSet"
+            and rule.kwargs["column"] == raw
+            and set(rule.kwargs["value_set"]) == set(kwargs.get("values") or ())
+        ):
+            return f"GE's {suite.table} suite checks {raw} against the same values ({rule.level})"
+    return None
+
+
 def _app_staging_tests(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     nodes = manifest["nodes"]
     return [
@@ -69,10 +103,20 @@ def test_a_test_is_left_to_the_load_exactly_when_the_load_enforces_it(definition
     ids = {"unique_stg_app__events_event_id", "unique_stg_app__api_requests_request_id"}
     assert not ids & enforced
     assert ids <= {test["name"] for test, _ in tests if FULL_BUILD_ONLY in test["tags"]}
-    # the event types are not enforced: unknown ones are loaded and kept, and this test runs in every partition
-    event_types = [test["name"] for test, _ in tests if test["name"].startswith("accepted_values_stg_app__events")]
+    # the event types are not enforced: unknown ones are loaded and kept; GE checks them in each run's batch
+    event_types = [(test, model) for test, model in tests if test["name"].startswith("accepted_values_stg_app__events")]
     assert len(event_types) == 1
-    assert event_types[0] not in tagged
+    assert event_types[0][0]["name"] not in tagged
+    checked = {
+        test["name"] for test, model in tests if checked_in_batch(test, model) and not enforced_at_load(test, model)
+    }
+    assert checked == {test["name"] for test, _ in tests if CHECKED_IN_BATCH in test["tags"]}
+    assert checked == {event_types[0][0]["name"]}
+    # the reason follows the suite's values: a value the suite lacks (or one more in the test) loses it
+    test, model = event_types[0]
+    values = test["test_metadata"]["kwargs"]["values"]
+    fewer = {**test, "test_metadata": {**test["test_metadata"], "kwargs": {"values": values[1:]}}}
+    assert checked_in_batch(test, model) and checked_in_batch(fewer, model) is None
 
     # the reasons follow the declarations: a column that stops being required loses its reason
     (occurred_at,) = [(test, model) for test, model in tests if test["name"] == "not_null_stg_app__events_occurred_at"]
@@ -86,13 +130,14 @@ def test_the_partition_runs_leave_out_the_tests_of_what_the_load_enforces(defini
     from orchestration.definitions import build_definitions
 
     manifest = load_manifest(definitions_env.settings, dbt_project(definitions_env.settings))
-    left = {ENFORCED_AT_LOAD, FULL_BUILD_ONLY}
+    left = set(LEFT_TO_FULL_BUILDS)
+    assert left == {ENFORCED_AT_LOAD, CHECKED_IN_BATCH, FULL_BUILD_ONLY}
     tagged = {test["name"] for test, _ in _app_staging_tests(manifest) if left & set(test["tags"])}
     assert "unique_stg_app__events_event_id" in tagged
+    assert any(name.startswith("accepted_values_stg_app__events_event_type") for name in tagged)
     definitions = build_definitions(definitions_env.settings)
     daily = definitions.resolve_assets_def(AssetKey(["staging", "stg_app__events"]))
     checks = {key.name for key in daily.check_keys}
     assert not tagged & checks
-    # the tests that are not enforced at load remain checks of the daily run
-    assert any(name.startswith("accepted_values_stg_app__events_event_type") for name in checks)
+    # the tests that neither the load nor the GE step covers remain checks of the daily run
     assert "unique_stg_stripe__charges_charge_id" in checks
