@@ -88,3 +88,31 @@ def test_a_failure_in_a_temporary_batch_is_still_found(warehouse: Warehouse, tmp
     assert any(f.startswith("occurred_at is between") and ": 5 unexpected" in f for f in outcomes["error"].failures), (
         outcomes["error"].failures
     )
+
+
+def test_the_trailing_days_count_as_their_own_checks_recorded_them(warehouse: Warehouse, tmp_path: Path) -> None:
+    """The row-count band compares a window with the trailing week. A day its own check validated counts as that
+    check recorded it; a day never checked alone is counted in raw."""
+    with warehouse.connect() as conn:
+        for back in range(1, 8):
+            _events(conn, DAY - timedelta(days=back), ROWS)
+        _events(conn, DAY, 5)
+        conn.commit()
+    check = {"output_dir": tmp_path, "founded_day": date(2025, 1, 1)}
+    for back in range(2, 8):  # six of the seven days checked alone, as daily runs check them
+        day = DAY - timedelta(days=back)
+        validate_raw(warehouse, ["app_events"], day, day + timedelta(days=1), **check)  # type: ignore[arg-type]
+    with warehouse.connect() as conn:
+        # the checked days' rows leave raw: only their recorded counts can still say how many there were
+        conn.execute("delete from raw.app_events where occurred_at < %s", (DAY - timedelta(days=1),))
+        conn.commit()
+
+    [warning] = [
+        o
+        for o in validate_raw(warehouse, ["app_events"], DAY, DAY + timedelta(days=1), **check)  # type: ignore[arg-type]
+        if o.level == "warning"
+    ]
+
+    # 6 days as recorded + the last day counted in raw: 7 x ROWS over 7 days; 5 rows are below 0.2 of that
+    assert not warning.success
+    assert any(f.startswith("row count within") and f"({ROWS}/day)" in f for f in warning.failures), warning.failures

@@ -9,8 +9,8 @@ import pytest
 import yaml
 
 from extract.settings import PROJECT_ROOT
-from extract.tables import APP_TABLES, STRIPE_TABLES
-from orchestration.checks.suites import app_suites, stripe_suites
+from extract.tables import APP_TABLES, STRIPE_TABLES, AppTable
+from orchestration.checks.suites import Rule, app_suites, stripe_suites
 
 SOURCES = Path(PROJECT_ROOT) / "dbt_project" / "models" / "staging" / "_staging__sources.yml"
 
@@ -95,6 +95,66 @@ def test_the_ge_suites_leave_each_app_key_to_its_unique_index(raw_conn: psycopg.
     raw_conn.execute(row)
     with pytest.raises(psycopg.errors.UniqueViolation):
         raw_conn.execute(row)
+
+
+def enforced_by_load(table: AppTable, rule: Rule) -> str | None:
+    """Why the app extractor makes this GE rule pass on every row it loads (None: it does not)."""
+    kwargs = rule.kwargs
+    if "column" not in kwargs:
+        return None  # a table rule (the row-count band)
+    column = table.column(kwargs["column"])
+    if rule.expectation == "ExpectColumnValuesToNotBeNull" and column.required:
+        return f"{column.name} is required"
+    if rule.expectation == "ExpectColumnValuesToBeInSet" and column.allowed:
+        return (
+            f"{column.name} must be one of {column.allowed}"
+            if set(column.allowed) <= set(kwargs["value_set"])
+            else None
+        )
+    if rule.expectation == "ExpectColumnValuesToBeBetween":
+        low, high = kwargs.get("min_value"), kwargs.get("max_value")
+        if (low is None or (column.minimum is not None and column.minimum >= low)) and (
+            high is None or (column.maximum is not None and column.maximum <= high)
+        ):
+            return f"{column.name} is within its declared bounds"
+    return None
+
+
+def test_the_ge_suites_check_only_what_the_load_does_not_enforce() -> None:
+    """A GE rule the load already enforces cannot fail and costs a query over the batch every partition run: the app
+    suites hold none (a required column, an allowed value, a declared bound), and each batch selects only the columns
+    its rules read."""
+    suites = {suite.table: suite for suite in app_suites("2025-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00")}
+    for name, table in APP_TABLES.items():
+        suite = suites[f"app_{name}"]
+        assert suite.rules, name
+        assert [
+            (rule.why, enforced_by_load(table, rule)) for rule in suite.rules if enforced_by_load(table, rule)
+        ] == []
+        read = {rule.kwargs["column"] for rule in suite.rules if "column" in rule.kwargs}
+        assert {column.strip() for column in suite.select.split(",")} == read, name
+    # what is left can fail: the moments before the founding, the event types and methods the load keeps
+    events, requests = suites["app_events"], suites["app_api_requests"]
+    assert {rule.kwargs.get("column") for rule in events.rules} == {"occurred_at", "event_type"}
+    assert {rule.kwargs.get("column") for rule in requests.rules} == {"occurred_at", "method"}
+    # the helper tells an enforced rule: the rules these suites dropped
+    from orchestration.checks.suites import _in_set, _min, _not_null
+
+    assert enforced_by_load(APP_TABLES["events"], _not_null("tenant_id"))
+    assert enforced_by_load(APP_TABLES["jobs"], _in_set("status", APP_TABLES["jobs"].column("status").allowed))
+    assert enforced_by_load(APP_TABLES["api_requests"], _min("duration_ms", 0))
+    status = Rule("ExpectColumnValuesToBeBetween", {"column": "status_code", "min_value": 100, "max_value": 599})
+    assert enforced_by_load(APP_TABLES["api_requests"], status)
+    assert not enforced_by_load(
+        APP_TABLES["api_requests"], Rule(status.expectation, {**status.kwargs, "max_value": 499})
+    )
+    assert not enforced_by_load(APP_TABLES["events"], _in_set("event_type", ("login",), "warning"))
+
+
+def test_every_ge_suite_has_a_column_rule_to_count_its_batch() -> None:
+    """The check step reports each batch's rows as GX counted them for a column rule (orchestration/checks/ge.py)."""
+    suites = app_suites("2025-01-01", "2026-01-01") + stripe_suites(tuple(STRIPE_TABLES), "2025-01-01", "2026-01-01")
+    assert [suite.table for suite in suites if not any("column" in rule.kwargs for rule in suite.rules)] == []
 
 
 class _Returned(Exception):  # noqa: N818 - dbt's `return()` ends a macro by raising its value
