@@ -11,7 +11,7 @@ from typing import Any
 
 from dagster import AssetKey
 
-from extract.tables import APP_TABLES
+from extract.tables import APP_TABLES, AppTable, Column
 from orchestration.assets.dbt import (
     CHECKED_IN_BATCH,
     ENFORCED_AT_LOAD,
@@ -29,15 +29,22 @@ RENAMED = re.compile(r"^\s*(?:coalesce\()?(\w+)(?:,\s*\w+\))?::[^,]*?\s+as\s+(\w
 LATEST_VERSION = re.compile(r"newer\.id\s*=\s*source\.id\s+and\s+newer\.updated_at\s*>\s*source\.updated_at")
 
 
-def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
-    """Why the load makes this staging test pass whatever the data (None: it does not)."""
+def _raw_column(test: dict[str, Any], model: dict[str, Any]) -> tuple[AppTable, Column] | None:
+    """The app table and raw column an app staging test's column is cast from (None: not such a test)."""
     table = APP_TABLES.get(model["name"].removeprefix("stg_app__"))
     if not model["name"].startswith("stg_app__") or table is None or not test.get("column_name"):
         return None
     raw_of = {staged: raw for raw, staged in RENAMED.findall(model["raw_code"])}
     column = next((c for c in table.columns if c.name == raw_of.get(test["column_name"])), None)
-    if column is None:
+    return None if column is None else (table, column)
+
+
+def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
+    """Why the load makes this staging test pass whatever the data (None: it does not)."""
+    found = _raw_column(test, model)
+    if found is None:
         return None
+    table, column = found
     kind = test["test_metadata"]["name"]
     kwargs = test["test_metadata"].get("kwargs") or {}
     if kind == "not_null" and column.required:
@@ -60,23 +67,21 @@ def checked_in_batch(test: dict[str, Any], model: dict[str, Any]) -> str | None:
     """Why the GE step has checked this staging test's rule on the run's rows before dbt runs (None: it has not):
     the table's suite holds the same allowed values for the same raw column, and the test reads only the days a run
     builds (its `where` names the window)."""
-    table = APP_TABLES.get(model["name"].removeprefix("stg_app__"))
-    if not model["name"].startswith("stg_app__") or table is None or not test.get("column_name"):
-        return None
-    raw = {staged: raw for raw, staged in RENAMED.findall(model["raw_code"])}.get(test["column_name"])
-    kwargs = test["test_metadata"].get("kwargs") or {}
-    if test["test_metadata"]["name"] != "accepted_values" or raw is None:
+    found = _raw_column(test, model)
+    if found is None or test["test_metadata"]["name"] != "accepted_values":
         return None
     if "__window_start__" not in (test["config"].get("where") or ""):
         return None
+    table, column = found
+    values = set((test["test_metadata"].get("kwargs") or {}).get("values") or ())
     suite = next(s for s in app_suites("2025-01-01", "2026-01-01") if s.table == f"app_{table.name}")
     for rule in suite.rules:
         if (
             rule.expectation == "ExpectColumnValuesToBeInSet"
-            and rule.kwargs["column"] == raw
-            and set(rule.kwargs["value_set"]) == set(kwargs.get("values") or ())
+            and rule.kwargs["column"] == column.name
+            and set(rule.kwargs["value_set"]) == values
         ):
-            return f"GE's {suite.table} suite checks {raw} against the same values ({rule.level})"
+            return f"GE's {suite.table} suite checks {column.name} against the same values ({rule.level})"
     return None
 
 
