@@ -1,7 +1,7 @@
 """Benchmark: one day of the large company (10,000 tenants, ~1M users, ~10M events and ~10M API requests a day at
 scale 1) extracted and built through the daily Dagster job; goal <= 5 minutes wall at scale 1.
 
-    .venv/bin/python bench/day.py [--scale 1.0] [--work DIR [--reuse]]
+    .venv/bin/python bench/day.py [--scale 1.0] [--activity-days 31] [--work DIR [--reuse]]
 
 Generates the company with the demo generator's large mode (DemoConfig.large: three years of tenants and users,
 activity on the last 31 days), streamed by COPY into an app database (`bench_day_app`) and a Stripe dump; loads and
@@ -12,7 +12,9 @@ with the load average at that moment and the process's peak RSS, and each step's
 in this process; Postgres is a server of its own). --scale multiplies the tenants (so
 users, events, requests). `--work DIR` keeps the bench's folder; `--work DIR --reuse` then loads and builds the
 warehouse again from the app database and the dump that run left (the same --scale), without generating the company
-again: to compare code with code on the same company.
+again: to compare code with code on the same company. `--activity-days N` gives the company activity on its last N
+days only (the day and N - 1 before it; default 31): a shorter history for a size whose 31 days do not fit on the
+disk, which it says as it starts, since the day's models that read MAU's 30-day window then read fewer days.
 """
 
 from __future__ import annotations
@@ -78,7 +80,15 @@ def main() -> int:
         help="keep the app database and the Stripe dump an earlier run at the same --scale left in --work: the"
         " warehouse is loaded and built again, the company is not generated again",
     )
+    parser.add_argument(
+        "--activity-days",
+        type=int,
+        default=31,
+        help="days with activity, the measured day included (default 31: the day and the 30 MAU reads)",
+    )
     args = parser.parse_args()
+    if args.activity_days < 2:
+        parser.error("--activity-days must be at least 2 (the measured day and one before it)")
     if args.reuse and args.work is None:
         parser.error("--reuse needs --work (the folder of the run whose company it reuses)")
 
@@ -94,19 +104,29 @@ def main() -> int:
     base.ensure_running()
     work = args.work or Path(tempfile.mkdtemp(prefix="execmetrics-bench-day-"))
     work.mkdir(parents=True, exist_ok=True)
-    config = DemoConfig.large(scale=args.scale)
+    config = DemoConfig.large(scale=args.scale, activity_days=args.activity_days)
     print(f"large company at scale {args.scale}: {config.tenants:,} tenants, activity {config.activity_days} days")
+    if args.activity_days < 31:
+        print(
+            f"  note: {args.activity_days - 1} prior days, not 30: the day's models that read MAU's 30-day window"
+            " read fewer days than the goal's company"
+        )
     t0 = time.monotonic()
     company = DemoCompany(config)
-    marker = work / "company"  # the scale whose company the app database and the dump hold
+    marker = work / "company"  # the scale and activity days of the company the app database and the dump hold
+    shape = repr((args.scale, args.activity_days))
     if args.reuse:
-        if not marker.exists() or marker.read_text() != repr(args.scale):
-            print(f"error: {work} holds no company at scale {args.scale} (run without --reuse)", file=sys.stderr)
+        if not marker.exists() or marker.read_text() != shape:
+            print(
+                f"error: {work} holds no company at scale {args.scale} with {args.activity_days} activity days"
+                " (run without --reuse)",
+                file=sys.stderr,
+            )
             return 1
     else:
         marker.unlink(missing_ok=True)
     counts, settings = company_warehouse(base, company, work, BENCH_DB, BENCH_APP_DB, reuse=args.reuse)
-    marker.write_text(repr(args.scale))
+    marker.write_text(shape)
     day = company.end
     from psycopg import connect
 
@@ -132,11 +152,11 @@ def main() -> int:
     from orchestration.ui import get_instance
 
     defs = build_definitions(settings)  # load (and dbt-parse) outside the timings
-    first = day - timedelta(days=(config.activity_days or 31) - 1)
+    first = day - timedelta(days=args.activity_days - 1)
     t0 = time.monotonic()
     prior = run_pipeline(settings, first, day - timedelta(days=1), include_monthly=False)
     print(
-        f"the 30 prior days {first}..{day - timedelta(days=1)} (one backfill run, setup): "
+        f"the {args.activity_days - 1} prior days {first}..{day - timedelta(days=1)} (one backfill run, setup): "
         f"{time.monotonic() - t0:.0f}s ({load()}; peak RSS {peak_rss_mb():.0f} MB)"
     )
     for run in prior.runs:
