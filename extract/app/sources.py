@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import IO, Any, ClassVar, Literal, Protocol
 
 import numpy as np
+import psycopg
+from psycopg import errors, pq
 
 from extract.tables import APP_TABLES
 from extract.warehouse import Reject
@@ -613,8 +615,8 @@ class SqlSource:
                 with conn.cursor().copy(statement) as copy:  # type: ignore[union-attr]
                     block: list[Row] = []
                     long = False
-                    for row in copy:  # one row per message
-                        if len(row) > MAX_JSON_DEPTH:
+                    for size, row in _copied_rows(conn, copy):  # type: ignore[arg-type]
+                        if size > MAX_JSON_DEPTH:
                             long = True
                         block.append(row)
                         if len(block) == BATCH_ROWS:
@@ -701,6 +703,28 @@ class SqlSource:
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
+
+
+def _copied_rows(conn: psycopg.Connection, copy: psycopg.Copy) -> Iterator[tuple[int, Row]]:
+    """The rows of a `COPY ... TO STDOUT` under way on `conn` (one per message), each with its length in bytes.
+
+    The rows libpq has already received are taken from it directly; only when it holds none does psycopg's own read
+    wait for the next (or for the end). psycopg's read goes through a generator and its wait loop for every row,
+    which made it about half of the Python CPU of reading a table (1M event rows: 2.2 s of CPU, 1.0 s this way)."""
+    pgconn = conn.pgconn
+    while True:
+        size, row = pgconn.get_copy_data(1)  # 1: never wait; 0 when no whole row has arrived yet
+        if size > 0:
+            yield size, row
+        elif size == 0:
+            if not (waited := copy.read()):  # empty: psycopg read the end and the statement's result
+                return
+            yield len(waited), waited
+        else:  # the end, read here: the statement's result (an error the server sent instead of the end) follows
+            while (result := pgconn.get_result()) is not None:
+                if result.status != pq.ExecStatus.COMMAND_OK:
+                    raise errors.error_from_result(result, encoding=conn.info.encoding)
+            return
 
 
 def open_source(spec: str | Path) -> AppSource:

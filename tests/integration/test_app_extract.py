@@ -356,6 +356,32 @@ def test_database_source_by_sqlalchemy_url(
         assert reason.startswith("api_requests row ") and reason.endswith(": occurred_at: missing")
 
 
+def test_a_database_that_fails_partway_through_a_table_fails_that_table_alone(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
+) -> None:
+    """The app database streams 30,000 rows of api_requests, then errors (division by zero on the next row): the
+    extractor reads rows off the connection itself while they come, and the error the server sends in place of
+    the end must still fail the table, load none of its rows, and leave the tenants loaded."""
+    name = "app_fail_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    with throwaway_database(pg_server, name) as app_db:
+        with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
+            conn.execute(
+                "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
+                " updated_at timestamptz, stripe_customer_id text, is_internal bool, deleted_at timestamptz)"
+            )
+            conn.execute("insert into tenants values ('t1','Acme','growth','2025-01-01','2025-01-01',null,false,null)")
+            conn.execute(
+                "create view api_requests as select 'r' || n as id, 't1' as tenant_id, null::text as user_id,"
+                " 'GET' as method, '/a' as route, 200 / (n - 30001) + 200 as status_code, 5.0::float8 as duration_ms,"
+                " timestamptz '2025-03-01 10:00+00' as occurred_at from generate_series(1, 40000) n"
+            )
+        result = extract_app(warehouse, open_source(app_db.url), tables=["tenants", "api_requests"], start=T0)
+    assert set(result.failed) == {"api_requests"}
+    assert "division by zero" in result.failed["api_requests"]
+    assert raw_conn.execute("select count(*) from raw.app_api_requests").fetchone()[0] == 0
+    assert raw_conn.execute("select id from raw.app_tenants").fetchall() == [("t1",)]
+
+
 def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_block_loads(
     warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
 ) -> None:
