@@ -87,6 +87,9 @@ SEASON = {8: 0.6, 12: 0.55, 1: 1.1, 9: 1.1}
 MONTHLY_GROWTH = 1.09
 WEEKEND_FACTOR = 0.35
 INTERNAL_NAMES = ["Execmetrics HQ", "Execmetrics QA Sandbox", "Execmetrics Sales Demo", "Execmetrics Load Test"]
+# A tenant's name is drawn from these words until it is one not taken, NAME_DRAWS times at most: past that (a company
+# with more tenants than the len(ADJ) * len(NOUN) * len(SUFFIX) names, the large one) its number is added to it.
+NAME_DRAWS = 100
 ADJ = [
     "Blue",
     "Bright",
@@ -423,8 +426,12 @@ class DemoCompany:
                 name = next(internal_names, f"Execmetrics Internal {index}")
             else:
                 name = f"{rng.choice(ADJ)} {rng.choice(NOUN)} {rng.choice(SUFFIX)}"
-                while name in seen_names:
+                for _ in range(NAME_DRAWS):
+                    if name not in seen_names:
+                        break
                     name = f"{rng.choice(ADJ)} {rng.choice(NOUN)} {rng.choice(SUFFIX)}"
+                else:  # the names left are too few to draw (more tenants than names): the tenant's number tells
+                    name = f"{name} {index}"
             seen_names.add(name)
             domain = "execmetrics.io" if internal else name.lower().replace(" ", "") + ".example"
             tier = "enterprise" if internal else weighted(rng, TIER_WEIGHTS)

@@ -75,6 +75,26 @@ def test_same_config_gives_identical_bytes_and_another_seed_differs(tmp_path: Pa
     assert other.stripe_objects()["invoices"] != same.stripe_objects()["invoices"]
 
 
+def test_more_tenants_than_names_still_get_names_and_domains_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The large company has more tenants than the words make names: once no free name is drawn, the tenant's number
+    is added (before, the draw never ended at 10,000 tenants)."""
+    from extract.demo import generator
+
+    monkeypatch.setattr(generator, "ADJ", ["Blue", "Red"])
+    monkeypatch.setattr(generator, "NOUN", ["Fox"])
+    monkeypatch.setattr(generator, "SUFFIX", ["Labs", "Works"])
+    company = DemoCompany(DemoConfig(tenants=12, months=2, end=date(2026, 1, 15)))
+    tenants = list(company.iter_rows("tenants"))
+    external = [row["name"] for row in tenants if not row["name"].startswith("Execmetrics")]
+    assert len(external) == 9 and len(set(external)) == 9
+    drawn = [name for name in external if len(name.split()) == 3]
+    assert sorted(drawn) == ["Blue Fox Labs", "Blue Fox Works", "Red Fox Labs", "Red Fox Works"]
+    assert all(name.split()[-1].isdigit() for name in external if name not in drawn)
+    domains = {user["tenant_id"]: user["email"].split("@")[1] for user in company.iter_rows("users")}
+    outside = [domains[row["id"]] for row in tenants if row["name"] in external]
+    assert len(set(outside)) == 9  # the users' e-mail domains too (the internal tenants share the company's)
+
+
 def test_rows_have_exactly_the_contract_columns_and_types() -> None:
     co = DemoCompany(SMALL)
     for table, columns in APP_TABLES.items():
