@@ -969,14 +969,11 @@ class DemoCompany:
             sim_objects, _ = stripe_sim.simulate(self.config.seed, catalog, self._horizon_ts, script)
             for kind, items in sim_objects.items():
                 objects[kind].extend(items)
+        # a coupon's redemptions: the discounts its subscriptions were created with (one pass over the events)
+        subscriptions = {sub["id"] for sub in objects["subscriptions"]}
         redeemed: dict[str, int] = {}
-        for sub in objects["subscriptions"]:
-            events = [
-                e
-                for e in objects["events"]
-                if e["type"] == "customer.subscription.created" and e["data"]["object"]["id"] == sub["id"]
-            ]
-            for e in events:
+        for e in objects["events"]:
+            if e["type"] == "customer.subscription.created" and e["data"]["object"]["id"] in subscriptions:
                 d = e["data"]["object"]["discount"]
                 if d:
                     redeemed[d["coupon"]["id"]] = redeemed.get(d["coupon"]["id"], 0) + 1
