@@ -25,12 +25,17 @@ requests as (
         status_code,
         duration_ms
 
-    from {{ ref('stg_app__api_requests') }}
+    from {{ ref('stg_app__api_requests') }} as api_requests
     where
         occurred_at >= {{ reporting_day_start('(select first_day from bounds)') }}
         and occurred_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
         and tenant_id in (select tenant_id from tenants)
-        and (user_id is null or user_id not in (select user_id from excluded_users))
+        -- not exists, not `not in`: Postgres hashes `not in` only while the list fits work_mem by its estimate, and
+        -- else scans the list again for every request (a just-rebuilt int_users_classified has no statistics yet)
+        and not exists (
+            select 1 from excluded_users
+            where excluded_users.user_id = api_requests.user_id
+        )
 
 ),
 
