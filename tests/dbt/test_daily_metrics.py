@@ -117,7 +117,7 @@ def load_fixture(conn: psycopg.Connection) -> None:
             for jid, tenant, status, start, end in jobs
         ],
     )
-    # 100 API requests for t1 on 2025-02-03 lasting 1..100 ms; 10 are 404s and 5 are 500s; 3 internal ones.
+    # 100 API requests for t1 on 2025-02-03 lasting 1..100 ms; 10 are 404s and 5 are 500s; 3 internal ones;
     api = []
     for n in range(1, 101):
         status = 404 if n <= 10 else 500 if n <= 15 else 200
@@ -133,6 +133,11 @@ def load_fixture(conn: psycopg.Connection) -> None:
     api += [
         {"id": f"ri{n}", "tenant_id": "tint", "duration_ms": 5000.0, "occurred_at": ts(f"{day} 13:00")}
         for n in range(3)
+    ]
+    # 2 more for t1 by its staff user and 1 by its deleted one: excluded users' requests do not count either
+    api += [
+        {"id": f"rx{n}", "tenant_id": "t1", "user_id": user, "duration_ms": 9000.0, "occurred_at": ts(f"{day} 13:00")}
+        for n, user in enumerate(["staff", "staff", "gone"])
     ]
     insert(conn, "app_api_requests", api)
 
