@@ -584,14 +584,21 @@ class SqlSource:
         BATCH_ROWS rows (a list of rows, each ending in a line feed), each with whether it needs a closer look: a
         NUL byte, bytes that are not UTF-8, or a row long enough to hold JSON nested too deep. `numbered`: each row
         begins with its row number. Every value is sent as its text, an empty string as null (as the stage reads
-        it), timestamps in ISO format."""
+        it), timestamps in ISO format.
+
+        The rows come in the order of their watermark, the order of raw's index on it (an append-only table's key
+        index leads with it): a load's rows then go in at the index's right edge. In the order the database stores
+        them (the generated company's: tenant by tenant, each across the whole day) each row went in at a scattered
+        place of an index larger than the server's buffers: twice the warehouse's CPU per row and more than twice
+        the time (docs/PERFORMANCE.md, "Scale 1"). The sort is the app database's, or its index's order."""
         from psycopg import sql
 
         values: list[sql.Composable] = [sql.SQL("nullif({}::text, '')").format(sql.Identifier(n)) for n in names]
-        if numbered:
-            values.insert(0, sql.SQL("row_number() over ()"))
-        query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(values), sql.Identifier(table))
         mark = sql.Identifier(APP_TABLES[table].watermark)
+        order = sql.SQL("order by {}").format(mark) if APP_TABLES[table].watermark in names else sql.SQL("")
+        if numbered:  # in the order the rows are sent
+            values.insert(0, sql.SQL("row_number() over ({})").format(order))
+        query = sql.SQL("select {} from {}").format(sql.SQL(", ").join(values), sql.Identifier(table))
         bounds = [
             sql.SQL(f"{{}} {op} {{}}").format(mark, sql.Literal(value))
             for op, value in ((">=", start), ("<", end))
@@ -599,6 +606,7 @@ class SqlSource:
         ]
         if bounds:
             query += sql.SQL(" where {} is null or ({})").format(mark, sql.SQL(" and ").join(bounds))
+        query += sql.SQL(" ") + order
         statement = sql.SQL("copy ({}) to stdout with (format csv)").format(query)
         from psycopg import Error
 
@@ -670,6 +678,7 @@ class SqlSource:
                 conditions.append(mark < end)
             if conditions:
                 query = query.where(or_(mark.is_(None), and_(*conditions)))
+            query = query.order_by(mark)  # raw's index order, as copy_blocks reads
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
         number = 0

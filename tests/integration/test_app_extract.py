@@ -382,6 +382,47 @@ def test_a_database_that_fails_partway_through_a_table_fails_that_table_alone(
     assert raw_conn.execute("select id from raw.app_tenants").fetchall() == [("t1",)]
 
 
+def test_a_database_tables_rows_reach_raw_in_the_order_of_their_watermark(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
+) -> None:
+    """The app database stores the requests latest first; they reach raw in the order of occurred_at, the order of
+    raw's key index, so that a load's rows go in at its right edge (in stored order they went in at scattered
+    places: twice the warehouse's CPU per row at scale 1). Both ways into raw: a direct COPY, and the stage."""
+    name = "app_order_" + tmp_path.name.replace("-", "_")[-20:].lower()
+    with throwaway_database(pg_server, name) as app_db:
+        with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
+            conn.execute(
+                "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
+                " updated_at timestamptz, stripe_customer_id text, is_internal bool, deleted_at timestamptz)"
+            )
+            conn.execute("insert into tenants values ('t1','Acme','growth','2025-01-01','2025-01-01',null,false,null)")
+            conn.execute(
+                "create table api_requests (id text primary key, tenant_id text, user_id text, method text,"
+                " route text, status_code int, duration_ms float8, occurred_at timestamptz)"
+            )
+            conn.execute(
+                "insert into api_requests select 'r' || n, 't1', null, 'GET', '/a', 200, 5,"
+                " timestamptz '2025-03-01 00:00+00' + n * interval '1 minute' from generate_series(300, 1, -1) n"
+            )
+        for start, stage in ((T0, False), (T0 + timedelta(hours=2), True)):
+            if stage:  # a row the rules refuse ends the direct COPY: the table goes through the stage instead
+                with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
+                    conn.execute("update api_requests set status_code = 1000 where id = 'r200'")
+            result = extract_app(
+                warehouse,
+                open_source(app_db.url),
+                tables=["tenants", "api_requests"],
+                start=start,
+                end=start + timedelta(hours=2),
+            )
+            # one a minute: 00:01 to 01:59, then 02:00 to 03:59 less r200
+            assert result.tables["api_requests"].loaded == 119 and not result.failed, result
+        stored = [row[0] for row in raw_conn.execute("select occurred_at from raw.app_api_requests order by ctid")]
+        assert len(stored) == 238 and stored == sorted(stored)
+        [reason] = raw_conn.execute("select reason from raw._rejects where table_name = 'api_requests'").fetchone()
+        assert reason.startswith("api_requests row 81:"), reason  # numbered in the order sent: 02:00 (r120) is row 1
+
+
 def test_database_rows_that_cannot_be_staged_are_rejected_and_the_rest_of_their_block_loads(
     warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
 ) -> None:
