@@ -52,25 +52,55 @@
 {%- endmacro %}
 
 {#-
-    a filter: `date_column` lies in the days this run builds (daily_metrics_window_start .. product_last_date; from
-    daily_metrics_late_rows_start(late_rows_of) when a model's rows change only with late rows of that raw table)
+    The days a daily-metrics model builds, worked out once at the top of the model (late_rows_start records a build
+    each time it is called): `first_day`, a SQL date expression (daily_metrics_window_start; from
+    daily_metrics_late_rows_start(late_rows_of) when a model's rows change only with late rows of that raw table),
+    or none on a full build without a window; `last_day` (product_last_date).
 -#}
-{% macro daily_metrics_in_window(date_column, late_rows_of=none) -%}
-    {%- set lower_bound = daily_metrics_late_rows_start(late_rows_of) if late_rows_of else daily_metrics_window_start() -%}
-    {{ date_column }} <= {{ product_last_date() }}
-    {%- if lower_bound is not none %} and {{ date_column }} >= {{ lower_bound }}{% endif %}
+{% macro daily_metrics_window(late_rows_of=none) -%}
+    {%- set first_day = daily_metrics_late_rows_start(late_rows_of) if late_rows_of else daily_metrics_window_start() -%}
+    {{ return({'first_day': first_day, 'last_day': product_last_date()}) }}
 {%- endmacro %}
 
 {#-
-    The import CTEs of an int_daily_* model, each followed by a comma: `spine` (int_daily_spine in the run's window;
-    from daily_metrics_late_rows_start with late_rows_of), the counted `tenants` and `users` when asked, `days` (the
-    window's days: the spine's '__all__' rows) and `bounds` (the window's first_day and last_day) when asked.
+    Filters on a raw table's timestamp `column` for the days of `window` (daily_metrics_window()): from the start of
+    its first day (daily_metrics_from; `true` with no first day), and before the end of its last
+    (daily_metrics_during, both bounds). Written with the days themselves, not through a CTE of the window's bounds:
+    Postgres then plans with constants and estimates the window's rows from the column's statistics. Through a
+    subquery it took a range of two unknown values for 0.5 % of the table, whatever the window: at scale 1 with one
+    day of history, 56k API requests for the day's 11.25M, so it hashed the requests, not the excluded users, and
+    the parallel hash failed ("invalid DSA memory alloc request size", docs/PERFORMANCE.md "Scale 1"). A build with
+    no first day has no lower bound: rows before the spine's first day have no spine row to join.
 -#}
-{% macro daily_metrics_imports(tenants=false, users=false, days=false, bounds=false, late_rows_of=none) -%}
+{% macro daily_metrics_from(column, window) -%}
+    {%- if window.first_day is not none -%}
+        {{ column }} >= {{ reporting_day_start(window.first_day) }}
+    {%- else -%}
+        true
+    {%- endif -%}
+{%- endmacro %}
+
+{% macro daily_metrics_during(column, window) -%}
+    {{ daily_metrics_from(column, window) }} and {{ column }} < {{ reporting_day_start('(' ~ window.last_day ~ ') + 1') }}
+{%- endmacro %}
+
+{#- a filter: `date_column` lies in the days of `window` (daily_metrics_window(); the shared window when none) -#}
+{% macro daily_metrics_in_window(date_column, window=none) -%}
+    {%- set window = window if window is not none else daily_metrics_window() -%}
+    {{ date_column }} <= {{ window.last_day }}
+    {%- if window.first_day is not none %} and {{ date_column }} >= {{ window.first_day }}{% endif %}
+{%- endmacro %}
+
+{#-
+    The import CTEs of an int_daily_* model, each followed by a comma: `spine` (int_daily_spine in the days of
+    `window`, daily_metrics_window(); the shared window when none), the counted `tenants` and `users` when asked,
+    and `days` (the window's days: the spine's '__all__' rows) when asked.
+-#}
+{% macro daily_metrics_imports(tenants=false, users=false, days=false, window=none) -%}
 spine as (
 
     select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date', late_rows_of) }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 {%- if tenants %}
@@ -97,18 +127,6 @@ days as (
 
     select metric_date from spine
     where tenant_id = '__all__'
-
-),
-{%- endif %}
-{%- if bounds %}
-
-bounds as (
-
-    select
-        min(metric_date) as first_day,
-        max(metric_date) as last_day
-
-    from spine
 
 ),
 {%- endif %}

@@ -5,10 +5,11 @@
 -#}
 
 {{ config(post_hook="{{ late_rows_built() }}") }}
+{%- set window = daily_metrics_window(late_rows_of='api_requests') %}
 
 with
 
-{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_of='api_requests') }}
+{{ daily_metrics_imports(tenants=true, window=window) }}
 
 excluded_users as (
 
@@ -27,8 +28,7 @@ requests as (
 
     from {{ ref('stg_app__api_requests') }} as api_requests
     where
-        occurred_at >= {{ reporting_day_start('(select first_day from bounds)') }}
-        and occurred_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+        {{ daily_metrics_during('occurred_at', window) }}
         and tenant_id in (select tenant_id from tenants)
         -- not exists, not `not in`: Postgres hashes `not in` only while the list fits work_mem by its estimate, and
         -- else scans the list again for every request (a just-rebuilt int_users_classified has no statistics yet)

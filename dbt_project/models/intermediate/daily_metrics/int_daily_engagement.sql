@@ -5,10 +5,11 @@
 -#}
 
 {{ config(post_hook="{{ late_rows_built() }}") }}
+{%- set window = daily_metrics_window(late_rows_of='events') %}
 
 with
 
-{{ daily_metrics_imports(users=true, days=true, late_rows_of='events') }}
+{{ daily_metrics_imports(users=true, days=true, window=window) }}
 
 activity as (
 

@@ -5,10 +5,11 @@
 -#}
 
 {{ config(post_hook="{{ late_rows_built() }}") }}
+{%- set window = daily_metrics_window(late_rows_of='jobs') %}
 
 with
 
-{{ daily_metrics_imports(tenants=true, bounds=true, late_rows_of='jobs') }}
+{{ daily_metrics_imports(tenants=true, window=window) }}
 
 jobs as (
 
@@ -25,17 +26,15 @@ jobs as (
         -- a job created or ended in the window was last updated in or after it (updated_at is the time of a row's
         -- last change, the extractor's watermark): the jobs of the window come from an index range on raw's
         -- updated_at, not from every version of every job ever loaded
-        updated_at >= {{ reporting_day_start('(select first_day from bounds)') }}
+        {{ daily_metrics_from('updated_at', window) }}
         and tenant_id in (select tenant_id from tenants)
         and (
             (
-                created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
-                and created_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+                {{ daily_metrics_during('created_at', window) }}
             )
             or (
                 job_status in ('succeeded', 'failed', 'cancelled')
-                and coalesce(finished_at, updated_at) >= {{ reporting_day_start('(select first_day from bounds)') }}
-                and coalesce(finished_at, updated_at) < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+                and {{ daily_metrics_during('coalesce(finished_at, updated_at)', window) }}
             )
         )
 
@@ -50,8 +49,7 @@ jobs_created as (
 
     from jobs
     where
-        created_at >= {{ reporting_day_start('(select first_day from bounds)') }}
-        and created_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+        {{ daily_metrics_during('created_at', window) }}
     {{ group_by_tenant_and_all([reporting_date('created_at')]) }}
 
 ),
@@ -70,8 +68,7 @@ jobs_ended as (
     from jobs
     where
         job_status in ('succeeded', 'failed', 'cancelled')
-        and ended_at >= {{ reporting_day_start('(select first_day from bounds)') }}
-        and ended_at < {{ reporting_day_start('(select last_day from bounds) + 1') }}
+        and {{ daily_metrics_during('ended_at', window) }}
 
 ),
 
