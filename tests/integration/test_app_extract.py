@@ -382,12 +382,13 @@ def test_a_database_that_fails_partway_through_a_table_fails_that_table_alone(
     assert raw_conn.execute("select id from raw.app_tenants").fetchall() == [("t1",)]
 
 
-def test_a_database_tables_rows_reach_raw_in_the_order_of_their_watermark(
+def test_a_database_tables_rows_reach_raw_in_the_order_of_their_watermark_and_are_analyzed(
     warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
 ) -> None:
     """The app database stores the requests latest first; they reach raw in the order of occurred_at, the order of
     raw's key index, so that a load's rows go in at its right edge (in stored order they went in at scattered
-    places: twice the warehouse's CPU per row at scale 1). Both ways into raw: a direct COPY, and the stage."""
+    places: twice the warehouse's CPU per row at scale 1). Both ways into raw: a direct COPY, and the stage. Each
+    load analyzes the table: the models dbt runs next plan on the rows it added."""
     name = "app_order_" + tmp_path.name.replace("-", "_")[-20:].lower()
     with throwaway_database(pg_server, name) as app_db:
         with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
@@ -405,6 +406,7 @@ def test_a_database_tables_rows_reach_raw_in_the_order_of_their_watermark(
                 " timestamptz '2025-03-01 00:00+00' + n * interval '1 minute' from generate_series(300, 1, -1) n"
             )
         for start, stage in ((T0, False), (T0 + timedelta(hours=2), True)):
+            loaded_after = raw_conn.execute("select now()").fetchone()[0]
             if stage:  # a row the rules refuse ends the direct COPY: the table goes through the stage instead
                 with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
                     conn.execute("update api_requests set status_code = 1000 where id = 'r200'")
@@ -417,6 +419,11 @@ def test_a_database_tables_rows_reach_raw_in_the_order_of_their_watermark(
             )
             # one a minute: 00:01 to 01:59, then 02:00 to 03:59 less r200
             assert result.tables["api_requests"].loaded == 119 and not result.failed, result
+            # analyzed by the load (an ANALYZE's last_analyze; autovacuum's is last_autoanalyze): dbt plans on it next
+            analyzed = raw_conn.execute(
+                "select last_analyze from pg_stat_user_tables where relid = 'raw.app_api_requests'::regclass"
+            ).fetchone()
+            assert analyzed and analyzed[0] is not None and analyzed[0] >= loaded_after
         stored = [row[0] for row in raw_conn.execute("select occurred_at from raw.app_api_requests order by ctid")]
         assert len(stored) == 238 and stored == sorted(stored)
         [reason] = raw_conn.execute("select reason from raw._rejects where table_name = 'api_requests'").fetchone()
