@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -356,20 +358,27 @@ def test_database_source_by_sqlalchemy_url(
         assert reason.startswith("api_requests row ") and reason.endswith(": occurred_at: missing")
 
 
-def test_a_database_that_fails_partway_through_a_table_fails_that_table_alone(
-    warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
-) -> None:
-    """The app database streams 30,000 rows of api_requests, then errors (division by zero on the next row): the
-    extractor reads rows off the connection itself while they come, and the error the server sends in place of
-    the end must still fail the table, load none of its rows, and leave the tenants loaded."""
-    name = "app_fail_" + tmp_path.name.replace("-", "_")[-20:].lower()
-    with throwaway_database(pg_server, name) as app_db:
+@contextmanager
+def app_database_with_a_tenant(pg_server: Target, prefix: str, tmp_path: Path) -> Iterator[Target]:
+    """A throw-away app database with the contract's tenants table and one tenant, t1."""
+    with throwaway_database(pg_server, prefix + tmp_path.name.replace("-", "_")[-20:].lower()) as app_db:
         with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
                 " updated_at timestamptz, stripe_customer_id text, is_internal bool, deleted_at timestamptz)"
             )
             conn.execute("insert into tenants values ('t1','Acme','growth','2025-01-01','2025-01-01',null,false,null)")
+        yield app_db
+
+
+def test_a_database_that_fails_partway_through_a_table_fails_that_table_alone(
+    warehouse: Warehouse, raw_conn: psycopg.Connection, pg_server: Target, tmp_path: Path
+) -> None:
+    """The app database streams 30,000 rows of api_requests, then errors (division by zero on the next row): the
+    extractor reads rows off the connection itself while they come, and the error the server sends in place of
+    the end must still fail the table, load none of its rows, and leave the tenants loaded."""
+    with app_database_with_a_tenant(pg_server, "app_fail_", tmp_path) as app_db:
+        with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
             conn.execute(
                 "create view api_requests as select 'r' || n as id, 't1' as tenant_id, null::text as user_id,"
                 " 'GET' as method, '/a' as route, 200 / (n - 30001) + 200 as status_code, 5.0::float8 as duration_ms,"
@@ -389,14 +398,8 @@ def test_a_database_tables_rows_reach_raw_in_the_order_of_their_watermark_and_ar
     raw's key index, so that a load's rows go in at its right edge (in stored order they went in at scattered
     places: twice the warehouse's CPU per row at scale 1). Both ways into raw: a direct COPY, and the stage. Each
     load analyzes the table: the models dbt runs next plan on the rows it added."""
-    name = "app_order_" + tmp_path.name.replace("-", "_")[-20:].lower()
-    with throwaway_database(pg_server, name) as app_db:
+    with app_database_with_a_tenant(pg_server, "app_order_", tmp_path) as app_db:
         with psycopg.connect(app_db.conninfo, autocommit=True) as conn:
-            conn.execute(
-                "create table tenants (id text primary key, name text, plan text, created_at timestamptz,"
-                " updated_at timestamptz, stripe_customer_id text, is_internal bool, deleted_at timestamptz)"
-            )
-            conn.execute("insert into tenants values ('t1','Acme','growth','2025-01-01','2025-01-01',null,false,null)")
             conn.execute(
                 "create table api_requests (id text primary key, tenant_id text, user_id text, method text,"
                 " route text, status_code int, duration_ms float8, occurred_at timestamptz)"
