@@ -24,62 +24,64 @@
         indexes=[{'columns': ['metric_date']}, {'columns': ['tenant_id', 'metric_date'], 'unique': true}],
     )
 }}
+{#- the shared window, worked out once: each part below reads the same days -#}
+{%- set window = daily_metrics_window() %}
 
 with
 
 spine as (
 
     select * from {{ ref('int_daily_spine') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 customers as (
 
     select * from {{ ref('int_daily_customers') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 engagement as (
 
     select * from {{ ref('int_daily_engagement') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 activation as (
 
     select * from {{ ref('int_daily_activation') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 jobs as (
 
     select * from {{ ref('int_daily_jobs') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 api as (
 
     select * from {{ ref('int_daily_api') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 revenue as (
 
     select * from {{ ref('int_daily_revenue') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
 revenue_changes as (
 
     select * from {{ ref('int_daily_revenue_changes') }}
-    where {{ daily_metrics_in_window('metric_date') }}
+    where {{ daily_metrics_in_window('metric_date', window) }}
 
 ),
 
@@ -92,7 +94,7 @@ subscription_status as (
         past_due
 
     from {{ ref('fct_subscription_status_daily') }}
-    where {{ daily_metrics_in_window('day') }}
+    where {{ daily_metrics_in_window('day', window) }}
 
 ),
 
