@@ -31,7 +31,7 @@ import pytest
 from test_product_helpers import dbt, fresh_warehouse, one, rows  # noqa: I001
 
 from extract.warehouse import Target
-from orchestration.partitions import WINDOW_ENV
+from orchestration.partitions import dbt_window_env
 
 DAY0 = date(2025, 3, 3)
 VARS = {"anomaly_metrics": ["dau"], "anomaly_history_days": 14, "anomaly_min_relative_scale": 0.1}
@@ -109,6 +109,6 @@ def test_a_one_day_window_scores_its_day_from_the_history_before_it(scores: tupl
     built = rows(target, "select * from marts.fct_metric_anomaly_scores order by tenant_id, metric_date")
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         conn.execute("update marts.fct_metric_anomaly_scores set z_score = -99 where metric_date = %s", [day(28)])
-    window = {WINDOW_ENV["min_date"]: day(28).isoformat(), WINDOW_ENV["max_date"]: day(28).isoformat()}
+    window = dbt_window_env(day(28), day(29))  # [day 28, day 29): day 28 alone, as its partition run passes it
     dbt(target, tmp, "fct_metric_anomaly_scores", command="run", dbt_vars=VARS, env=window)
     assert rows(target, "select * from marts.fct_metric_anomaly_scores order by tenant_id, metric_date") == built
