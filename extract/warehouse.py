@@ -583,6 +583,26 @@ def record_batch(
     )
 
 
+def analyze_loaded(conn: psycopg.Connection, raw_tables: Iterable[str], say: Callable[[str], None]) -> None:
+    """Fresh statistics for raw tables a committed load added rows to, before dbt plans the models that read them.
+
+    A load's rows lie past the last analyze's histogram until autovacuum comes round, which is after the run's
+    models have been planned: Postgres then took the scale-1 day's 11.5M API requests for about 1 % of the table,
+    hashed them in int_daily_api instead of the excluded users, and the parallel hash failed (docs/PERFORMANCE.md,
+    "Scale 1"). An ANALYZE reads a sample: about a second a table at that size. The load is committed already, so a
+    table that cannot be analyzed only says so (`say`) and leaves its statistics to autovacuum; `conn` must not be
+    in a transaction of the caller's."""
+    for table in raw_tables:
+        try:
+            with conn.transaction():
+                conn.execute(f"analyze {table}")
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except psycopg.Error as exc:
+            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            say(f"{table}: loaded, but not analyzed: {problem}")
+
+
 @contextmanager
 def copy_text(conn: psycopg.Connection, table: str, columns: Iterable[str]) -> Iterator[psycopg.Copy]:
     """A COPY ... FROM STDIN in Postgres text format; callers write pre-formatted, escaped lines."""

@@ -45,6 +45,7 @@ from extract.tables import APP_TABLES, BATCH_ID_SETTING, AppTable
 from extract.warehouse import (
     REJECT_STAGE_COLUMNS,
     Warehouse,
+    analyze_loaded,
     copy_rejects,
     ensure_raw_schema,
     get_watermark,
@@ -585,7 +586,7 @@ def _extract_table(
             log.debug("app.%s failed", name, exc_info=True)  # the traceback with -v
             return TableResult(name, error=message)
         if table.loaded:
-            _analyze(conn, spec)
+            analyze_loaded(conn, [spec.raw_table], log.warning)
     log.info(
         "app.%s: %s loaded, %s unchanged, %s rejected, %s outside the window %s..%s",
         name,
@@ -597,22 +598,6 @@ def _extract_table(
         window[1],
     )
     return table
-
-
-def _analyze(conn: psycopg.Connection, spec: AppTable) -> None:
-    """Fresh statistics for a table that got rows: the day's rows lie past the last analyze's histogram, and dbt plans
-    the day's models next, before autovacuum comes round. Postgres then took the scale-1 day's 11.5M API requests
-    for about 1 % of the table, hashed them in int_daily_api instead of the excluded users, and the parallel hash
-    failed (docs/PERFORMANCE.md, "Scale 1"). A sample of the table: about a second at that size. The load is
-    committed already: a failure here only leaves the statistics to autovacuum."""
-    try:
-        conn.execute(f"analyze {spec.raw_table}")
-        conn.commit()
-    except (psycopg.OperationalError, psycopg.InterfaceError):
-        raise
-    except psycopg.Error as exc:
-        conn.rollback()
-        log.warning("app.%s: loaded, but not analyzed: %s", spec.name, str(exc).strip().splitlines()[0])
 
 
 def run_app_extract(

@@ -45,6 +45,7 @@ from extract.stripe.loader import OBJECT_TABLES, SOURCE, LoadResult, load_object
 from extract.warehouse import (
     Reject,
     Warehouse,
+    analyze_loaded,
     ensure_raw_schema,
     get_watermark,
     new_batch_id,
@@ -174,6 +175,7 @@ def extract_stripe(
         finally:
             run.result.requests = api.requests
             run.result.retries = api.retries
+        analyze_loaded(conn, [f"raw.stripe_{table}" for table, rows in run.result.loaded.items() if rows], log.warning)
     log.info("%s", run.result)
     return run.result
 

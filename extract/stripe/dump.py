@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -30,9 +31,18 @@ from extract.stripe.loader import (
     parse_json_lines,
 )
 from extract.tables import STRIPE_OBJECTS
-from extract.warehouse import Reject, Warehouse, ensure_raw_schema, new_batch_id, record_batch, start_warehouse
+from extract.warehouse import (
+    Reject,
+    Warehouse,
+    analyze_loaded,
+    ensure_raw_schema,
+    new_batch_id,
+    record_batch,
+    start_warehouse,
+)
 
 TABLE_OBJECTS = {table: kind for kind, table in OBJECT_TABLES.items()}
+log = logging.getLogger(__name__)
 
 
 class DumpError(ValueError):
@@ -212,6 +222,7 @@ def load_dump(
         except (OSError, psycopg.Error) as exc:
             message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             result = LoadResult(failed={kind: f"{path.name}: {message}"})
+        analyze_loaded(conn, [f"raw.stripe_{table}" for table, rows in result.loaded.items() if rows], log.warning)
         total.merge(result)
     return total
 

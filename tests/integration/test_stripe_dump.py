@@ -192,3 +192,25 @@ def test_each_file_commits_on_its_own(warehouse: Warehouse, raw_conn: psycopg.Co
         assert counts(raw_conn)["customers"] == 2  # both versions, seen from another connection
         conn.rollback()
     assert counts(raw_conn)["customers"] == 2
+
+
+def test_a_load_analyzes_the_tables_it_added_versions_to(raw_conn: psycopg.Connection, tmp_path: Path) -> None:
+    """dbt plans the Stripe models right after the load: a table that got versions has fresh statistics
+    (extract/warehouse.py analyze_loaded; last_analyze is an ANALYZE's, autovacuum's is last_autoanalyze); a table
+    the load left as it was is not analyzed again."""
+
+    def analyzed_since(moment: object) -> dict[str, bool]:
+        return dict(
+            raw_conn.execute(  # type: ignore[arg-type]
+                "select relname, coalesce(last_analyze >= %s, false) from pg_stat_user_tables"
+                " where schemaname = 'raw' and relname in ('stripe_customers', 'stripe_plans', 'stripe_invoices')",
+                (moment,),
+            ).fetchall()
+        )
+
+    first = raw_conn.execute("select clock_timestamp()").fetchone()[0]  # type: ignore[index]
+    load_dump(raw_conn, write_dump(tmp_path / "d", {"customers": [CUSTOMER], "plans": [PLAN]}))
+    assert analyzed_since(first) == {"stripe_customers": True, "stripe_plans": True, "stripe_invoices": False}
+    second = raw_conn.execute("select clock_timestamp()").fetchone()[0]  # type: ignore[index]
+    load_dump(raw_conn, write_dump(tmp_path / "e", {"customers": [CUSTOMER], "plans": [{**PLAN, "amount": 6000}]}))
+    assert analyzed_since(second) == {"stripe_customers": False, "stripe_plans": True, "stripe_invoices": False}

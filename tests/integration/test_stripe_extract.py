@@ -217,9 +217,21 @@ def test_full_then_incremental_matches_a_full_refresh(
         # a few changes: the run re-fetches just those objects (plus the events pages)
         scenario.customer("late@example.com")
         scenario.c.customers.update(scenario.customers[40], {"email": "renamed@example.com"})
+        with warehouse.connect(autocommit=True) as conn:
+            before_small = conn.execute("select clock_timestamp()").fetchone()[0]  # type: ignore[index]
         small = extract_stripe(warehouse, client=api_for(proxy.url))
         assert not small.full_sync and small.events_processed >= 2  # localstripe's own events + the shim's
         assert small.fetched["customers"] == 2 and set(small.fetched) == {"customers", "events"}
+        # the tables that got versions are analyzed for the models dbt plans next (analyze_loaded), no other
+        with warehouse.connect(autocommit=True) as conn:
+            analyzed = {
+                name
+                for (name,) in conn.execute(
+                    "select relname from pg_stat_user_tables where schemaname = 'raw' and last_analyze >= %s",
+                    (before_small,),
+                )
+            }
+        assert analyzed == {f"stripe_{table}" for table, rows in small.loaded.items() if rows} >= {"stripe_customers"}
         assert small.requests < full.requests / 2, (small.requests, full.requests)
 
         # many changes: upgrades, cancellations, refunds, deletions
