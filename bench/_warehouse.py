@@ -47,7 +47,7 @@ def company_warehouse(
             counts = {table: conn.execute(f"select count(*) from {table}").fetchone()[0] for table in APP_TABLES}  # type: ignore[index]
     else:
         base.drop_database(app_db)
-        base.ensure_database(app_db)
+        base.ensure_database(app_db, collation=None)  # an app's database: the server's defaults
         counts = company.write_app_database(base.target.with_db(app_db).conninfo)
         company.write_stripe_dump(work / "stripe")
     base.drop_database(db)

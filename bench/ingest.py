@@ -108,7 +108,7 @@ def app_database(wh: Any, source_dir: Path) -> str:
     from extract.demo.generator import APP_DDL
 
     wh.drop_database(APP_DB)
-    wh.ensure_database(APP_DB)
+    wh.ensure_database(APP_DB, collation=None)  # an app's database: the server's defaults
     target = wh.target.with_db(APP_DB)
     with psycopg.connect(target.conninfo, autocommit=True) as conn:
         for table in ("tenants", "api_requests"):

@@ -135,7 +135,7 @@ def run_demo(
         company = DemoCompany(DemoConfig(tenants=tenants, months=months, seed=seed))
         display.step(f"demo company: {tenants} tenants, {company.start} → {company.end}, seed {seed}")
         wh.drop_database(DEMO_APP_DB)
-        wh.ensure_database(DEMO_APP_DB)
+        wh.ensure_database(DEMO_APP_DB, collation=None)  # the app's database: its own defaults
         counts = company.write_app_database(wh.target.with_db(DEMO_APP_DB).conninfo)
         display.step("app database written: " + ", ".join(f"{name} {count:,}" for name, count in counts.items()))
         dump_dir = settings.demo_dir / "stripe"

@@ -15,7 +15,7 @@ import pytest
 
 from extract.access import require_passwords
 from extract.settings import ENV_FILE_VARIABLE, PROJECT_ROOT, Settings
-from extract.warehouse import EmbeddedServer, Target, Warehouse, ensure_raw_schema
+from extract.warehouse import EmbeddedServer, Target, Warehouse, database_options, ensure_raw_schema
 
 SHARED_DIR = PROJECT_ROOT.parent / "shared"
 
@@ -58,8 +58,9 @@ def remove_warehouse(server: EmbeddedServer) -> None:
 
 
 @contextmanager
-def throwaway_database(server: Target, name: str, options: str = "") -> Iterator[Target]:
-    """Database `name` on `server`, created afresh (with `options`, e.g. an encoding) and dropped afterwards."""
+def throwaway_database(server: Target, name: str, options: str = database_options()) -> Iterator[Target]:
+    """Database `name` on `server`, created afresh (with `options`: by default as the warehouse creates its database;
+    an encoding, an owner) and dropped afterwards."""
     with psycopg.connect(server.with_db("postgres").conninfo, autocommit=True) as conn:
         conn.execute(f'drop database if exists "{name}"')
         conn.execute(f'create database "{name}" {options}')
