@@ -279,3 +279,43 @@ def test_the_planner_knows_how_many_raw_rows_a_days_run_reads(pg_server: Target,
             [(plan,)] = conn.execute(f"explain (format json) {compiled.read_text()}").fetchall()
     scans = [node for node in plan_nodes(plan[0]["Plan"]) if node.get("Relation Name") == "app_api_requests"]
     assert scans and all(1000 <= node["Plan Rows"] <= 4000 for node in scans), scans  # 2,000 that day
+
+
+def test_a_days_run_reads_the_job_versions_of_its_window_only(pg_server: Target, tmp_path: Path) -> None:
+    """int_daily_jobs takes the latest versions of the versions from the window's first day on, on both sides of the
+    anti join (macros/latest_versions.sql, since): a newer version of one of them is later still. Through
+    stg_app__jobs the join read every version ever loaded: at scale 1 a seq scan of all of raw.app_jobs beside the
+    day's 3.4M versions, which grows with the history. Here: 20 days of 1,000 jobs, each queued, then succeeded a
+    minute later (40,000 versions); the run of the last day reads its 2,000 on each side."""
+    with fresh_warehouse(pg_server) as target:
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            insert(conn, "app_tenants", [{"id": "t1", "created_at": datetime(2025, 3, 1, tzinfo=UTC)}])
+            conn.execute(
+                "insert into raw.app_jobs (id, tenant_id, job_type, status, created_at, started_at, finished_at,"
+                " updated_at, _batch_id, _extracted_at)"
+                " select 'j' || n, 't1', 'export', v.status, c.at, c.at, v.finished, coalesce(v.finished, c.at),"
+                "  'test', now()"
+                " from generate_series(0, 20 * 1000 - 1) as n,"
+                "  lateral (select timestamptz '2025-03-01 00:00Z' + n * interval '1 day' / 1000 as at) as c,"
+                "  lateral (values ('queued', null::timestamptz), ('succeeded', c.at + interval '1 minute'))"
+                "   as v (status, finished)"
+            )
+            conn.execute("analyze raw.app_jobs")
+        last = "2025-03-20"
+        dbt(target, tmp_path, "+int_daily_jobs", command="run", env=window(max_date=last))
+        assert (
+            one(
+                target,
+                "select jobs_total n from intermediate.int_daily_jobs where metric_date = %s and tenant_id = 't1'",
+                [last],
+            )["n"]
+            == 1000
+        )
+        dbt(target, tmp_path, "int_daily_jobs", command="compile", env=window(min_date=last, max_date=last))
+        [compiled] = (tmp_path / "compiled").rglob("int_daily_jobs.sql")
+        with psycopg.connect(target.conninfo) as conn:
+            conn.execute("set max_parallel_workers_per_gather = 0")
+            [(plan,)] = conn.execute(f"explain (analyze, format json) {compiled.read_text()}").fetchall()
+    scans = [node for node in plan_nodes(plan[0]["Plan"]) if node.get("Relation Name") == "app_jobs"]
+    read = [node["Actual Rows"] * node["Actual Loops"] for node in scans]
+    assert len(scans) == 2 and all(row_count <= 2_100 for row_count in read), read  # not the 40,000 versions

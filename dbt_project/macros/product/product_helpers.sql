@@ -62,6 +62,11 @@
     {{ return({'first_day': first_day, 'last_day': product_last_date()}) }}
 {%- endmacro %}
 
+{#- the moment the window's first day begins, a constant; none when the window has no first day (a full build) -#}
+{% macro daily_metrics_start(window) -%}
+    {{- return(reporting_day_start(window.first_day) if window.first_day is not none else none) -}}
+{%- endmacro %}
+
 {#-
     Filters on a raw table's timestamp `column` for the days of `window` (daily_metrics_window()): from the start of
     its first day (daily_metrics_from; `true` with no first day), and before the end of its last
@@ -74,7 +79,7 @@
 -#}
 {% macro daily_metrics_from(column, window) -%}
     {%- if window.first_day is not none -%}
-        {{ column }} >= {{ reporting_day_start(window.first_day) }}
+        {{ column }} >= {{ daily_metrics_start(window) }}
     {%- else -%}
         true
     {%- endif -%}

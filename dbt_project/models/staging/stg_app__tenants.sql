@@ -1,23 +1,9 @@
 -- latest version of every tenant (raw keeps one row per (id, updated_at)); renamed and cast, nothing else.
 with
 
-source as (
-
-    select * from {{ source('app', 'app_tenants') }}
-
-),
-
 latest as (
 
-    select source.*
-    from source
-    where not exists (
-        select 1
-        from {{ source('app', 'app_tenants') }} as newer
-        where
-            newer.id = source.id
-            and newer.updated_at > source.updated_at
-    )
+    {{ latest_versions(source('app', 'app_tenants')) }}
 
 ),
 

@@ -1,23 +1,9 @@
 -- latest version of every user; email stays in staging (PII never reaches a mart).
 with
 
-source as (
-
-    select * from {{ source('app', 'app_users') }}
-
-),
-
 latest as (
 
-    select source.*
-    from source
-    where not exists (
-        select 1
-        from {{ source('app', 'app_users') }} as newer
-        where
-            newer.id = source.id
-            and newer.updated_at > source.updated_at
-    )
+    {{ latest_versions(source('app', 'app_users')) }}
 
 ),
 

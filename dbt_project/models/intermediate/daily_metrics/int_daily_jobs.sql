@@ -11,6 +11,16 @@ with
 
 {{ daily_metrics_imports(tenants=true, window=window) }}
 
+latest_jobs as (
+
+    -- a job created or ended in the window was last updated in or after it (updated_at is the time of a row's last
+    -- change, the extractor's watermark), and so was any version newer than one updated in it: the window's jobs
+    -- are the latest of the versions from the window's first day on, an index range on raw's updated_at on both
+    -- sides of the anti join, not every version of every job ever loaded
+    {{ latest_versions(ref('stg_app__job_versions'), key='job_id', since=daily_metrics_start(window)) }}
+
+),
+
 jobs as (
 
     select
@@ -21,13 +31,9 @@ jobs as (
         started_at,
         coalesce(finished_at, updated_at) as ended_at
 
-    from {{ ref('stg_app__jobs') }}
+    from latest_jobs
     where
-        -- a job created or ended in the window was last updated in or after it (updated_at is the time of a row's
-        -- last change, the extractor's watermark): the jobs of the window come from an index range on raw's
-        -- updated_at, not from every version of every job ever loaded
-        {{ daily_metrics_from('updated_at', window) }}
-        and tenant_id in (select tenant_id from tenants)
+        tenant_id in (select tenant_id from tenants)
         and (
             (
                 {{ daily_metrics_during('created_at', window) }}
