@@ -719,16 +719,23 @@ def _copied_rows(conn: psycopg.Connection, copy: psycopg.Copy) -> Iterator[tuple
 
     The rows libpq has already received are taken from it directly; only when it holds none does psycopg's own read
     wait for the next (or for the end). psycopg's read goes through a generator and its wait loop for every row,
-    which made it about half of the Python CPU of reading a table (1M event rows: 2.2 s of CPU, 1.0 s this way)."""
+    which made it about half of the Python CPU of reading a table (1M event rows: 2.2 s of CPU, 1.0 s this way).
+
+    Each row is copied out of libpq's buffer into bytes at once. psycopg hands it over as a memoryview (with a
+    managed buffer behind it), objects the cyclic garbage collector tracks, and a block of BATCH_ROWS of them lived
+    long enough to reach its oldest generation: a full collection every few tens of thousands of rows, each one
+    walking every object of the process. In a process holding a large heap (the bench's generated company, a
+    Dagster process) that was most of the extract's Python CPU (docs/PERFORMANCE.md, "The extract's garbage
+    collections"); bytes are not tracked."""
     pgconn = conn.pgconn
     while True:
         size, row = pgconn.get_copy_data(1)  # 1: never wait; 0 when no whole row has arrived yet
         if size > 0:
-            yield size, row
+            yield size, bytes(row)
         elif size == 0:
             if not (waited := copy.read()):  # empty: psycopg read the end and the statement's result
                 return
-            yield len(waited), waited
+            yield len(waited), bytes(waited)
         else:  # the end, read here: the statement's result (an error the server sent instead of the end) follows
             while (result := pgconn.get_result()) is not None:
                 if result.status != pq.ExecStatus.COMMAND_OK:
