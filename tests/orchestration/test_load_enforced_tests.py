@@ -25,16 +25,38 @@ from orchestration.checks.suites import app_suites
 # `id::{{ text_type() }} as event_id`, `coalesce(is_staff, false)::boolean as is_staff`: a staging column and the raw
 # column it is cast from.
 RENAMED = re.compile(r"^\s*(?:coalesce\()?(\w+)(?:,\s*\w+\))?::[^,]*?\s+as\s+(\w+),?\s*$", re.MULTILINE)
-# The versioned views keep the latest version of each id: no newer row with the same id.
-LATEST_VERSION = re.compile(r"newer\.id\s*=\s*source\.id\s+and\s+newer\.updated_at\s*>\s*source\.updated_at")
+# The versioned views keep the latest version of each key (macros/latest_versions.sql, every version read: no
+# `since`): `latest_versions(source('app', 'app_users'))` (raw's id), `latest_versions(ref(...), key='job_id')`.
+LATEST_VERSION = re.compile(r"latest_versions\(\s*(?:source|ref)\([^()]*\)\s*(?:,\s*key\s*=\s*'(\w+)')?\s*\)")
+
+
+def _resolved(model: dict[str, Any], nodes: dict[str, Any]) -> dict[str, Any]:
+    """A staging model with the app table it reads (`app_table`) and the code that casts its columns from raw's
+    (`renames_code`): its own, or, for a view over another staging view (stg_app__jobs over stg_app__job_versions),
+    that one's."""
+    table, code = None, model["raw_code"]
+    for parent in model["depends_on"]["nodes"]:
+        if parent.startswith("source.execmetrics.app.app_"):
+            table = parent.removeprefix("source.execmetrics.app.app_")
+        elif parent.startswith("model.execmetrics.stg_app__"):
+            inner = _resolved(nodes[parent], nodes)
+            table = inner["app_table"]
+            code = code if RENAMED.search(code) else inner["renames_code"]
+    return {**model, "app_table": table, "renames_code": code}
+
+
+def _keeps_latest_of(model: dict[str, Any]) -> str | None:
+    """The key a versioned view keeps the latest version of (raw's name or its own), None when it keeps them all."""
+    found = LATEST_VERSION.search(model["raw_code"])
+    return (found.group(1) or "id") if found else None
 
 
 def _raw_column(test: dict[str, Any], model: dict[str, Any]) -> tuple[AppTable, Column] | None:
     """The app table and raw column an app staging test's column is cast from (None: not such a test)."""
-    table = APP_TABLES.get(model["name"].removeprefix("stg_app__"))
-    if not model["name"].startswith("stg_app__") or table is None or not test.get("column_name"):
+    table = APP_TABLES.get(model["app_table"] or "")
+    if table is None or not test.get("column_name"):
         return None
-    raw_of = {staged: raw for raw, staged in RENAMED.findall(model["raw_code"])}
+    raw_of = {staged: raw for raw, staged in RENAMED.findall(model["renames_code"])}
     column = next((c for c in table.columns if c.name == raw_of.get(test["column_name"])), None)
     return None if column is None else (table, column)
 
@@ -49,7 +71,15 @@ def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
     kwargs = test["test_metadata"].get("kwargs") or {}
     if kind == "not_null" and column.required:
         return f"{table.raw_table}.{column.name} is required (not null)"
-    if kind == "unique" and table.key == (column.name, "updated_at") and LATEST_VERSION.search(model["raw_code"]):
+    if (
+        kind == "unique"
+        and table.key == (column.name, "updated_at")
+        and _keeps_latest_of(model)
+        in {
+            column.name,
+            test["column_name"],
+        }
+    ):
         return f"{table.raw_table} is unique on {table.key} and the view keeps the latest version of each id"
     if kind == "accepted_values" and column.allowed and set(column.allowed) <= set(kwargs.get("values") or ()):
         return f"{table.raw_table}.{column.name} must be one of {', '.join(column.allowed)}"
@@ -88,7 +118,7 @@ def checked_in_batch(test: dict[str, Any], model: dict[str, Any]) -> str | None:
 def _app_staging_tests(manifest: dict[str, Any]) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     nodes = manifest["nodes"]
     return [
-        (node, nodes[node["attached_node"]])
+        (node, _resolved(nodes[node["attached_node"]], nodes))
         for node in nodes.values()
         if node["resource_type"] == "test"
         and (node.get("attached_node") or "").startswith("model.execmetrics.stg_app__")
@@ -127,8 +157,17 @@ def test_a_test_is_left_to_the_load_exactly_when_the_load_enforces_it(definition
     (occurred_at,) = [(test, model) for test, model in tests if test["name"] == "not_null_stg_app__events_occurred_at"]
     assert enforced_at_load(*occurred_at) == "raw.app_events.occurred_at is required (not null)"
     test, model = occurred_at
-    renamed = {**model, "raw_code": model["raw_code"].replace("occurred_at::", "occured::")}
+    renamed = {**model, "renames_code": model["renames_code"].replace("occurred_at::", "occured::")}
     assert enforced_at_load(test, renamed) is None
+    # a view of every version is not unique on the id: only one that keeps the latest version of it
+    (job_id,) = [(test, model) for test, model in tests if test["name"] == "unique_stg_app__jobs_job_id"]
+    assert (
+        enforced_at_load(*job_id)
+        == "raw.app_jobs is unique on ('id', 'updated_at') and the view keeps the latest version of each id"
+    )
+    test, model = job_id
+    every = {**model, "raw_code": model["raw_code"].replace("latest_versions(", "all_versions(")}
+    assert enforced_at_load(test, every) is None
 
 
 def test_the_partition_runs_leave_out_the_tests_of_what_the_load_enforces(definitions_env) -> None:  # noqa: ANN001
