@@ -13,6 +13,7 @@ from __future__ import annotations
 import csv
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -254,31 +255,43 @@ def plan_nodes(plan: dict) -> Iterator[dict]:
         yield from plan_nodes(child)
 
 
+@contextmanager
+def last_days_scans(
+    pg_server: Target, tmp_path: Path, model: str, raw_table: str, insert_sql: str, *, run: bool = False
+) -> Iterator[tuple[Target, list[dict]]]:
+    """A warehouse with tenant t1 and `insert_sql`'s rows in raw.`raw_table` (analyzed), `model` built up to
+    2025-03-20, and the nodes that scan raw.`raw_table` in the plan of its run of that day alone (`explain`, with
+    `analyze` when `run`; no parallel workers: the whole table's figures, not a worker's share)."""
+    with fresh_warehouse(pg_server) as target:
+        with psycopg.connect(target.conninfo, autocommit=True) as conn:
+            insert(conn, "app_tenants", [{"id": "t1", "created_at": datetime(2025, 3, 1, tzinfo=UTC)}])
+            conn.execute(insert_sql)
+            conn.execute(f"analyze raw.{raw_table}")
+        last = "2025-03-20"
+        dbt(target, tmp_path, f"+{model}", command="run", env=window(max_date=last))
+        dbt(target, tmp_path, model, command="compile", env=window(min_date=last, max_date=last))
+        [compiled] = (tmp_path / "compiled").rglob(f"{model}.sql")
+        with psycopg.connect(target.conninfo) as conn:
+            conn.execute("set max_parallel_workers_per_gather = 0")
+            explain = "explain (analyze, format json)" if run else "explain (format json)"
+            [(plan,)] = conn.execute(f"{explain} {compiled.read_text()}").fetchall()
+        yield target, [node for node in plan_nodes(plan[0]["Plan"]) if node.get("Relation Name") == raw_table]
+
+
 def test_the_planner_knows_how_many_raw_rows_a_days_run_reads(pg_server: Target, tmp_path: Path) -> None:
     """int_daily_api filters raw on the window's days as constants (as int_daily_jobs does), so Postgres estimates the
     day's requests from the statistics. Through a CTE of the window's bounds it took 0.5 % of the table whatever the
     window: at scale 1 with one day of history, 56k requests for the day's 11.25M, and it hashed the requests instead
     of the excluded users (the parallel hash then failed). Here: 20 days of 2,000 requests a day."""
-    with fresh_warehouse(pg_server) as target:
-        with psycopg.connect(target.conninfo, autocommit=True) as conn:
-            insert(conn, "app_tenants", [{"id": "t1", "created_at": datetime(2025, 3, 1, tzinfo=UTC)}])
-            conn.execute(
-                "insert into raw.app_api_requests (id, tenant_id, method, route, status_code, duration_ms, occurred_at,"
-                " _batch_id, _extracted_at)"
-                " select 'r' || n, 't1', 'GET', '/a', 200, 5,"
-                "  timestamptz '2025-03-01 00:00Z' + n * interval '1 day' / 2000, 'test', now()"
-                " from generate_series(0, 20 * 2000 - 1) as n"
-            )
-            conn.execute("analyze raw.app_api_requests")
-        last = "2025-03-20"
-        dbt(target, tmp_path, "+int_daily_api", command="run", env=window(max_date=last))
-        dbt(target, tmp_path, "int_daily_api", command="compile", env=window(min_date=last, max_date=last))
-        [compiled] = (tmp_path / "compiled").rglob("int_daily_api.sql")
-        with psycopg.connect(target.conninfo) as conn:
-            conn.execute("set max_parallel_workers_per_gather = 0")  # the whole table's estimate, not a worker's share
-            [(plan,)] = conn.execute(f"explain (format json) {compiled.read_text()}").fetchall()
-    scans = [node for node in plan_nodes(plan[0]["Plan"]) if node.get("Relation Name") == "app_api_requests"]
-    assert scans and all(1000 <= node["Plan Rows"] <= 4000 for node in scans), scans  # 2,000 that day
+    requests = (
+        "insert into raw.app_api_requests (id, tenant_id, method, route, status_code, duration_ms, occurred_at,"
+        " _batch_id, _extracted_at)"
+        " select 'r' || n, 't1', 'GET', '/a', 200, 5,"
+        "  timestamptz '2025-03-01 00:00Z' + n * interval '1 day' / 2000, 'test', now()"
+        " from generate_series(0, 20 * 2000 - 1) as n"
+    )
+    with last_days_scans(pg_server, tmp_path, "int_daily_api", "app_api_requests", requests) as (_, scans):
+        assert scans and all(1000 <= node["Plan Rows"] <= 4000 for node in scans), scans  # 2,000 that day
 
 
 def test_a_days_run_reads_the_job_versions_of_its_window_only(pg_server: Target, tmp_path: Path) -> None:
@@ -287,35 +300,18 @@ def test_a_days_run_reads_the_job_versions_of_its_window_only(pg_server: Target,
     stg_app__jobs the join read every version ever loaded: at scale 1 a seq scan of all of raw.app_jobs beside the
     day's 3.4M versions, which grows with the history. Here: 20 days of 1,000 jobs, each queued, then succeeded a
     minute later (40,000 versions); the run of the last day reads its 2,000 on each side."""
-    with fresh_warehouse(pg_server) as target:
-        with psycopg.connect(target.conninfo, autocommit=True) as conn:
-            insert(conn, "app_tenants", [{"id": "t1", "created_at": datetime(2025, 3, 1, tzinfo=UTC)}])
-            conn.execute(
-                "insert into raw.app_jobs (id, tenant_id, job_type, status, created_at, started_at, finished_at,"
-                " updated_at, _batch_id, _extracted_at)"
-                " select 'j' || n, 't1', 'export', v.status, c.at, c.at, v.finished, coalesce(v.finished, c.at),"
-                "  'test', now()"
-                " from generate_series(0, 20 * 1000 - 1) as n,"
-                "  lateral (select timestamptz '2025-03-01 00:00Z' + n * interval '1 day' / 1000 as at) as c,"
-                "  lateral (values ('queued', null::timestamptz), ('succeeded', c.at + interval '1 minute'))"
-                "   as v (status, finished)"
-            )
-            conn.execute("analyze raw.app_jobs")
-        last = "2025-03-20"
-        dbt(target, tmp_path, "+int_daily_jobs", command="run", env=window(max_date=last))
-        assert (
-            one(
-                target,
-                "select jobs_total n from intermediate.int_daily_jobs where metric_date = %s and tenant_id = 't1'",
-                [last],
-            )["n"]
-            == 1000
-        )
-        dbt(target, tmp_path, "int_daily_jobs", command="compile", env=window(min_date=last, max_date=last))
-        [compiled] = (tmp_path / "compiled").rglob("int_daily_jobs.sql")
-        with psycopg.connect(target.conninfo) as conn:
-            conn.execute("set max_parallel_workers_per_gather = 0")
-            [(plan,)] = conn.execute(f"explain (analyze, format json) {compiled.read_text()}").fetchall()
-    scans = [node for node in plan_nodes(plan[0]["Plan"]) if node.get("Relation Name") == "app_jobs"]
+    jobs = (
+        "insert into raw.app_jobs (id, tenant_id, job_type, status, created_at, started_at, finished_at,"
+        " updated_at, _batch_id, _extracted_at)"
+        " select 'j' || n, 't1', 'export', v.status, c.at, c.at, v.finished, coalesce(v.finished, c.at),"
+        "  'test', now()"
+        " from generate_series(0, 20 * 1000 - 1) as n,"
+        "  lateral (select timestamptz '2025-03-01 00:00Z' + n * interval '1 day' / 1000 as at) as c,"
+        "  lateral (values ('queued', null::timestamptz), ('succeeded', c.at + interval '1 minute'))"
+        "   as v (status, finished)"
+    )
+    with last_days_scans(pg_server, tmp_path, "int_daily_jobs", "app_jobs", jobs, run=True) as (target, scans):
+        built = "select jobs_total n from intermediate.int_daily_jobs where metric_date = %s and tenant_id = 't1'"
+        assert one(target, built, ["2025-03-20"])["n"] == 1000
     read = [node["Actual Rows"] * node["Actual Loops"] for node in scans]
     assert len(scans) == 2 and all(row_count <= 2_100 for row_count in read), read  # not the 40,000 versions
