@@ -108,6 +108,12 @@ def database_options(collation: str | None = WAREHOUSE_COLLATION) -> str:
     return f"template template0 lc_collate '{collation}'" if collation else ""
 
 
+def first_line(exc: BaseException) -> str:
+    """An error's message in one line: its first, or the error's type when it has no message."""
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
 def _first_problem(text: str) -> str:
     """The line of a Postgres log or error output that says what went wrong (else its last line)."""
     lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
@@ -618,8 +624,7 @@ def analyze_loaded(conn: psycopg.Connection, raw_tables: Iterable[str], say: Cal
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except psycopg.Error as exc:
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            say(f"{table}: loaded, but not analyzed: {problem}")
+            say(f"{table}: loaded, but not analyzed: {first_line(exc)}")
 
 
 @contextmanager

@@ -48,6 +48,7 @@ from extract.warehouse import (
     analyze_loaded,
     copy_rejects,
     ensure_raw_schema,
+    first_line,
     get_watermark,
     insert_rejects_select,
     new_batch_id,
@@ -576,7 +577,7 @@ def _extract_table(
             raise  # the warehouse is gone: nothing else can load (the caller may retry)
         except (SourceError, psycopg.Error, OSError, ValueError) as exc:
             conn.rollback()
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             log.error("app.%s failed: %s", name, message)
             return TableResult(name, error=message)
         except Exception as exc:  # noqa: BLE001 - a source's own failure (a database driver's error, ...)

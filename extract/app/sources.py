@@ -31,7 +31,7 @@ import psycopg
 from psycopg import errors, pq
 
 from extract.tables import APP_TABLES
-from extract.warehouse import Reject
+from extract.warehouse import Reject, first_line
 
 CHUNK_BYTES = 1 << 20
 BATCH_ROWS = 10_000
@@ -633,7 +633,7 @@ class SqlSource:
                     if block:
                         yield block, long
         except Error as exc:  # the app database failed (not the warehouse): this table fails, the others load
-            problem = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            problem = first_line(exc)
             raise SourceError(f"{self.description}: reading {table}: {problem}") from exc
         finally:
             raw.close()

@@ -36,6 +36,7 @@ from extract.warehouse import (
     Warehouse,
     analyze_loaded,
     ensure_raw_schema,
+    first_line,
     new_batch_id,
     record_batch,
     start_warehouse,
@@ -220,7 +221,7 @@ def load_dump(
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except (OSError, psycopg.Error) as exc:
-            message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            message = first_line(exc)
             result = LoadResult(failed={kind: f"{path.name}: {message}"})
         analyze_loaded(conn, [f"raw.stripe_{table}" for table, rows in result.loaded.items() if rows], log.warning)
         total.merge(result)
