@@ -71,15 +71,8 @@ def enforced_at_load(test: dict[str, Any], model: dict[str, Any]) -> str | None:
     kwargs = test["test_metadata"].get("kwargs") or {}
     if kind == "not_null" and column.required:
         return f"{table.raw_table}.{column.name} is required (not null)"
-    if (
-        kind == "unique"
-        and table.key == (column.name, "updated_at")
-        and _keeps_latest_of(model)
-        in {
-            column.name,
-            test["column_name"],
-        }
-    ):
+    key_names = {column.name, test["column_name"]}  # raw's name of the key and the view's
+    if kind == "unique" and table.key == (column.name, "updated_at") and _keeps_latest_of(model) in key_names:
         return f"{table.raw_table} is unique on {table.key} and the view keeps the latest version of each id"
     if kind == "accepted_values" and column.allowed and set(column.allowed) <= set(kwargs.get("values") or ()):
         return f"{table.raw_table}.{column.name} must be one of {', '.join(column.allowed)}"

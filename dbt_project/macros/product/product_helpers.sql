@@ -78,8 +78,9 @@
     no first day has no lower bound: rows before the spine's first day have no spine row to join.
 -#}
 {% macro daily_metrics_from(column, window) -%}
-    {%- if window.first_day is not none -%}
-        {{ column }} >= {{ daily_metrics_start(window) }}
+    {%- set start = daily_metrics_start(window) -%}
+    {%- if start is not none -%}
+        {{ column }} >= {{ start }}
     {%- else -%}
         true
     {%- endif -%}
