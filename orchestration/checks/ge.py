@@ -131,36 +131,42 @@ def _failure_text(result: Any) -> str:
 
 def trailing_rows(conn: Any, suite: TableSuite, start: datetime) -> int:
     """The rows of the BAND_TRAILING_DAYS days before `start`. A day whose own window was checked (a daily partition
-    run) counts as that check found it, its latest result in audit.ge_validation_results; the other days are counted
-    in raw. Counting the trailing week again in every daily run read seven days of each large table's index (2.7 s
-    for a thousand tenants' events and API requests, ten times that at ten thousand). Rows loaded into a day after
-    its check (an extract outside the partition runs) are not in its recorded count until that day is checked
-    again: the band is a coarse warning (0.2x to 5x)."""
+    run) counts as that check found it, its latest result in audit.ge_validation_results; a day inside a longer window
+    that was checked (a backfill's run) counts as that window's average day; the other days are counted in raw.
+    Counting the trailing week again in every daily run read seven days of each large table's index (2.7 s for a
+    thousand tenants' events and API requests, ten times that at ten thousand), and the first daily run after a
+    backfill did so for every table. Rows loaded into a day after its check (an extract outside the partition runs)
+    are not in its recorded count until that day is checked again: the band is a coarse warning (0.2x to 5x)."""
     days = [
         (start - timedelta(days=back), start - timedelta(days=back - 1)) for back in range(BAND_TRAILING_DAYS, 0, -1)
     ]
-    recorded: dict[tuple[datetime, datetime], int] = {}
+    recorded: list[tuple[datetime, datetime, int]] = []  # newest first
     if conn.execute("select to_regclass('audit.ge_validation_results') is not null").fetchone()[0]:
-        for window_start, window_end, rows in conn.execute(
-            """select distinct on (window_start, window_end) window_start, window_end, row_count
+        recorded = conn.execute(
+            """select window_start, window_end, row_count
                from audit.ge_validation_results
                where asset_key = %s and level = 'error' and row_count is not null
-                 and window_start >= %s and window_end <= %s
-               order by window_start, window_end, validated_at desc, id desc""",
+                 and window_end > %s and window_end <= %s
+               order by validated_at desc, id desc""",
             (f"raw/{suite.table}", days[0][0], start),
-        ).fetchall():
-            recorded[(window_start, window_end)] = int(rows)
-    total = 0
-    for day in days:
-        if day in recorded:
-            total += recorded[day]
+        ).fetchall()
+    total = 0.0
+    for day_start, day_end in days:
+        own = next((rows for s, e, rows in recorded if (s, e) == (day_start, day_end)), None)
+        if own is not None:
+            total += own
+            continue
+        window = next(((s, e, rows) for s, e, rows in recorded if s <= day_start and e >= day_end), None)
+        if window is not None:
+            s, e, rows = window
+            total += rows * (day_end - day_start) / (e - s)
             continue
         row = conn.execute(
             f"select count(*) from raw.{suite.table} where {suite.window_column} >= %s and {suite.window_column} < %s",
-            day,
+            (day_start, day_end),
         ).fetchone()
         total += int(row[0]) if row else 0
-    return total
+    return round(total)
 
 
 def trailing_band(conn: Any, suite: TableSuite, start: datetime, end: datetime) -> Rule | None:
