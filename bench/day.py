@@ -15,6 +15,9 @@ warehouse again from the app database and the dump that run left (the same --sca
 again: to compare code with code on the same company. `--activity-days N` gives the company activity on its last N
 days only (the day and N - 1 before it; default 31): a shorter history for a size whose 31 days do not fit on the
 disk, which it says as it starts, since the day's models that read MAU's 30-day window then read fewer days.
+`--history-rate R` keeps all of them, with every session (who is active each day: what MAU reads), but gives the
+prior days before the day before R x the per-user events and API requests (jobs follow the events): the history's
+shape on a disk too small for its rows, which it says as it starts.
 """
 
 from __future__ import annotations
@@ -86,7 +89,16 @@ def main() -> int:
         default=31,
         help="days with activity, the measured day included (default 31: the day and the 30 MAU reads)",
     )
+    parser.add_argument(
+        "--history-rate",
+        type=float,
+        default=1.0,
+        help="the per-user events and API requests of the prior days before the day before, as a fraction of the"
+        " full rates (default 1); every session is kept",
+    )
     args = parser.parse_args()
+    if not 0 < args.history_rate <= 1:
+        parser.error("--history-rate must be in (0, 1]")
     if args.activity_days < 2:
         parser.error("--activity-days must be at least 2 (the measured day and one before it)")
     if args.reuse and args.work is None:
@@ -104,22 +116,35 @@ def main() -> int:
     base.ensure_running()
     work = args.work or Path(tempfile.mkdtemp(prefix="execmetrics-bench-day-"))
     work.mkdir(parents=True, exist_ok=True)
-    config = DemoConfig.large(scale=args.scale, activity_days=args.activity_days)
+    thinned = args.history_rate < 1
+    config = DemoConfig.large(
+        scale=args.scale,
+        activity_days=args.activity_days,
+        full_rate_days=2 if thinned else None,
+        history_rate=args.history_rate,
+    )
     print(f"large company at scale {args.scale}: {config.tenants:,} tenants, activity {config.activity_days} days")
     if args.activity_days < 31:
         print(
             f"  note: {args.activity_days - 1} prior days, not 30: the day's models that read MAU's 30-day window"
             " read fewer days than the goal's company"
         )
+    if thinned:
+        print(
+            f"  note: the {args.activity_days - 2} prior days before the day before carry {args.history_rate:g} x the"
+            " per-user events and API requests (every session kept: the same active users each day); the day and"
+            " the day before carry the full rates"
+        )
     t0 = time.monotonic()
     company = DemoCompany(config)
     marker = work / "company"  # the scale and activity days of the company the app database and the dump hold
-    shape = repr((args.scale, args.activity_days))
+    shape = repr((args.scale, args.activity_days) + ((args.history_rate,) if thinned else ()))
     if args.reuse:
         if not marker.exists() or marker.read_text() != shape:
             print(
                 f"error: {work} holds no company at scale {args.scale} with {args.activity_days} activity days"
-                " (run without --reuse)",
+                + (f" and history rate {args.history_rate:g}" if thinned else "")
+                + " (run without --reuse)",
                 file=sys.stderr,
             )
             return 1

@@ -293,13 +293,26 @@ class DemoConfig:
     max_tenant_users: int = 400
     # only the last N days have activity (events, jobs, API requests); tenants and users span all `months`
     activity_days: int | None = None
+    # activity days before the last `full_rate_days` keep every session (who is active each day: what MAU reads) but
+    # `history_rate` x the per-user events besides the login and the API requests: a long history on a small disk
+    full_rate_days: int | None = None
+    history_rate: float = 1.0
 
     @classmethod
-    def large(cls, scale: float = 1.0, activity_days: int = 31, end: date = date(2026, 10, 30)) -> DemoConfig:
+    def large(
+        cls,
+        scale: float = 1.0,
+        activity_days: int = 31,
+        end: date = date(2026, 10, 30),
+        *,
+        full_rate_days: int | None = None,
+        history_rate: float = 1.0,
+    ) -> DemoConfig:
         """The large company: at scale 1, 10,000 tenants, about 1M users and, on a weekday, about 10M events and
         10M API requests a day, over three years of signups; activity on the last `activity_days` days only (the
         day a run builds and the 30 before it that MAU reads). `scale` multiplies the tenants (so the users, events
-        and requests) for a smaller run; the per-user rates stay those of the full size."""
+        and requests) for a smaller run; the per-user rates stay those of the full size, except on the activity days
+        before the last `full_rate_days`, which carry `history_rate` x them (every session kept)."""
         if scale <= 0:
             raise ValueError("scale must be > 0")
         return cls(
@@ -311,6 +324,8 @@ class DemoConfig:
             events_per_active_user_day=30.0,
             api_requests_per_active_user_day=26.5,
             activity_days=activity_days,
+            full_rate_days=full_rate_days,
+            history_rate=history_rate,
         )
 
     @property
@@ -371,12 +386,16 @@ class DemoCompany:
         self.config = cfg = config or DemoConfig()
         if cfg.tenants < 1 or cfg.months < 1:
             raise ValueError("DemoConfig needs at least one tenant and one month")
+        if not 0 < cfg.history_rate <= 1 or (cfg.full_rate_days is not None and cfg.full_rate_days < 1):
+            raise ValueError("DemoConfig needs 0 < history_rate <= 1 and full_rate_days >= 1")
         self.start: date = cfg.start
         self.end: date = cfg.end
         self._start_ms = date_to_ms(self.start)
         self._days = (self.end - self.start).days + 1
         # the first day with activity (events, jobs, API requests): day 0 unless activity_days says otherwise
         self._first_active_day = max(0, self._days - cfg.activity_days) if cfg.activity_days else 0
+        # the first day at the full per-user rates (the days before it carry history_rate x them)
+        self._first_full_rate_day = self._days - cfg.full_rate_days if cfg.full_rate_days else 0
         self._horizon_ms = date_to_ms(self.end + timedelta(days=1)) - 1
         self._horizon_ts = self._horizon_ms // 1000
         self._tenants = self._make_tenants()
@@ -648,12 +667,16 @@ class DemoCompany:
             out.append((u, login, max(end, login)))
         return out
 
+    def _rate(self, day: int) -> float:
+        """The multiplier on the per-user rates of `day`: history_rate before the first full-rate day."""
+        return 1.0 if day >= self._first_full_rate_day else self.config.history_rate
+
     def _day_events(self, t: _Tenant, day: int) -> list[tuple[int, str, str | None, dict[str, Any] | None]]:
         out: list[tuple[int, str, str | None, dict[str, Any] | None]] = list(t.one_offs.get(day, ()))
         sessions = self._sessions(t, day)
         if sessions:
             rng = substream(self.config.seed, "ev", t.id, day)
-            lam = self.config.events_per_active_user_day
+            lam = self.config.events_per_active_user_day * self._rate(day)
             for u, login, end in sessions:
                 span = end - login
                 out.append(
@@ -790,10 +813,10 @@ class DemoCompany:
     def _iter_api_requests(self) -> Iterator[dict[str, Any]]:
         from bisect import bisect_right
 
-        rate = self.config.api_requests_per_active_user_day
         routes, cum, total = _route_table(), _ROUTE_CUM, _ROUTE_TOTAL
         fromts = datetime.fromtimestamp
         for day in range(self._first_active_day, self._days):
+            rate = self.config.api_requests_per_active_user_day * self._rate(day)
             stamp = (self.start + timedelta(days=day)).strftime("%Y%m%d")
             day_ms = self._start_ms + day * DAY_MS
             for t in self._tenants:

@@ -132,6 +132,36 @@ def test_api_requests_small_config_are_consistent() -> None:
     assert p99 > 8 * median  # a long tail
 
 
+def test_a_thinned_history_keeps_every_session_and_the_full_days_rows() -> None:
+    """Activity days before the last `full_rate_days` carry history_rate x the per-user events and API requests, but
+    the same sessions: who is active on each day (the logins MAU reads) is the full company's, and the full-rate
+    days' rows are the full company's row for row."""
+    shape = {"tenants": 12, "months": 2, "seed": 7, "end": date(2026, 3, 31), "activity_days": 10}
+    full = DemoCompany(DemoConfig(**shape))  # type: ignore[arg-type]
+    thin = DemoCompany(DemoConfig(**shape, full_rate_days=2, history_rate=0.1))  # type: ignore[arg-type]
+    first_full = full.end - timedelta(days=1)
+
+    def by_day(company: DemoCompany, table: str) -> dict[bool, list[dict[str, Any]]]:
+        rows: dict[bool, list[dict[str, Any]]] = {True: [], False: []}
+        for row in company.iter_rows(table):
+            rows[row["occurred_at"].date() >= first_full].append(row)
+        return rows
+
+    def logins(rows: list[dict[str, Any]]) -> set[tuple[str, date]]:
+        return {(r["user_id"], r["occurred_at"].date()) for r in rows if r["event_type"] == "login"}
+
+    for table in ("events", "api_requests"):
+        full_rows, thin_rows = by_day(full, table), by_day(thin, table)
+        assert thin_rows[True] == full_rows[True], table
+        thinned = [r for r in thin_rows[False] if r.get("event_type") != "login"]
+        assert 0 < len(thinned) < 0.2 * sum(r.get("event_type") != "login" for r in full_rows[False]), table
+    full_events, thin_events = by_day(full, "events"), by_day(thin, "events")
+    assert logins(thin_events[False]) == logins(full_events[False]) != set()
+    assert list(thin.iter_rows("users")) == list(full.iter_rows("users"))
+    with pytest.raises(ValueError, match="history_rate"):
+        DemoCompany(DemoConfig(**shape, full_rate_days=2, history_rate=0))  # type: ignore[arg-type]
+
+
 def test_default_sizes(app: dict[str, list[dict[str, Any]]], stripe: dict[str, list[dict[str, Any]]]) -> None:
     assert len(app["tenants"]) == 60
     assert 100_000 <= len(app["events"]) <= 220_000
