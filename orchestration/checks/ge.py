@@ -88,7 +88,7 @@ def gx_project_dir(output_dir: Path) -> Path:
 def all_suites(now: datetime, founded_day: date) -> dict[str, TableSuite]:
     founded_iso = datetime.combine(founded_day, datetime.min.time(), tzinfo=UTC).isoformat()
     now_iso = now.isoformat()
-    suites = app_suites(founded_iso, now_iso) + stripe_suites(STRIPE_OBJECT_TABLES, founded_iso, now_iso)
+    suites = app_suites(founded_iso, now_iso) + stripe_suites(STRIPE_OBJECT_TABLES, now_iso)
     return {suite.table: suite for suite in suites}
 
 

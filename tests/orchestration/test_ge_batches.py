@@ -153,3 +153,28 @@ def test_a_day_inside_a_checked_window_counts_as_its_average_day(warehouse: Ware
     assert any(f.startswith("row count within") and f"({8 * ROWS / 7:.0f}/day)" in f for f in warning.failures), (
         warning.failures
     )
+
+
+def test_a_stripe_object_that_returns_to_an_earlier_state_passes_its_checks(
+    warehouse: Warehouse, tmp_path: Path
+) -> None:
+    """A Stripe object that changes and changes back (a cancellation at period end, then undone) stores its earlier
+    payload again as a new version: the same id and payload hash twice is history, not a duplicate."""
+    from extract.stripe.loader import load_objects
+
+    created = int(DAY.timestamp()) + 3600
+    customer = {"id": "cus_1", "object": "customer", "created": created, "currency": "usd", "metadata": {}}
+    with warehouse.connect() as conn:
+        for version in (customer, {**customer, "metadata": {"tier": "gold"}}, customer):
+            load_objects(conn, [version], batch_id="b")
+        conn.commit()
+        versions = conn.execute("select count(*) from raw.stripe_customers where id = 'cus_1'").fetchone()
+    assert versions == (3,)
+
+    outcomes = validate_raw(
+        warehouse, ["stripe_customers"], DAY, DAY + timedelta(days=1), output_dir=tmp_path, founded_day=date(2025, 1, 1)
+    )
+
+    assert [(o.level, o.success, o.row_count, o.failures) for o in outcomes if o.level == "error"] == [
+        ("error", True, 3, [])
+    ]

@@ -49,7 +49,7 @@ def test_dbt_sources_and_ge_suites_name_the_declared_tables() -> None:
                 assert declared.required, (name, column["name"])
     assert {table["name"] for table in sources["stripe"]["tables"]} == {f"stripe_{name}" for name in STRIPE_TABLES}
     assert {suite.table for suite in app_suites("2025-01-01", "2026-01-01")} == {f"app_{n}" for n in APP_TABLES}
-    assert {suite.table for suite in stripe_suites(tuple(STRIPE_TABLES), "2025-01-01", "2026-01-01")} == {
+    assert {suite.table for suite in stripe_suites(tuple(STRIPE_TABLES), "2026-01-01")} == {
         f"stripe_{n}" for n in STRIPE_TABLES
     }
 
@@ -138,11 +138,12 @@ def test_the_ge_suites_check_only_what_the_load_does_not_enforce() -> None:
     assert {rule.kwargs.get("column") for rule in events.rules} == {"occurred_at", "event_type"}
     assert {rule.kwargs.get("column") for rule in requests.rules} == {"occurred_at", "method"}
     # the helper tells an enforced rule: the rules these suites dropped
-    from orchestration.checks.suites import _in_set, _min, _not_null
+    from orchestration.checks.suites import _in_set
 
-    assert enforced_by_load(APP_TABLES["events"], _not_null("tenant_id"))
+    assert enforced_by_load(APP_TABLES["events"], Rule("ExpectColumnValuesToNotBeNull", {"column": "tenant_id"}))
     assert enforced_by_load(APP_TABLES["jobs"], _in_set("status", APP_TABLES["jobs"].column("status").allowed))
-    assert enforced_by_load(APP_TABLES["api_requests"], _min("duration_ms", 0))
+    minimum = Rule("ExpectColumnValuesToBeBetween", {"column": "duration_ms", "min_value": 0})
+    assert enforced_by_load(APP_TABLES["api_requests"], minimum)
     status = Rule("ExpectColumnValuesToBeBetween", {"column": "status_code", "min_value": 100, "max_value": 599})
     assert enforced_by_load(APP_TABLES["api_requests"], status)
     assert not enforced_by_load(
@@ -151,9 +152,25 @@ def test_the_ge_suites_check_only_what_the_load_does_not_enforce() -> None:
     assert not enforced_by_load(APP_TABLES["events"], _in_set("event_type", ("login",), "warning"))
 
 
+def test_the_stripe_suites_leave_to_the_loader_what_it_judges() -> None:
+    """The Stripe loader rejects a declared field of the wrong type, an unknown status or currency, a negative amount
+    and, where a type declares it, a `created` in the future: the Stripe suites check only `created` as stored, which
+    can fail for a type that does not declare it."""
+    now = "2026-01-01T00:00:00+00:00"
+    for suite in stripe_suites(tuple(STRIPE_TABLES), now):
+        assert suite.select == "created", suite.table
+        assert [(rule.expectation, rule.kwargs) for rule in suite.rules] == [
+            ("ExpectColumnValuesToBeBetween", {"column": "created", "max_value": now})
+        ], suite.table
+    judged = {
+        name for name, spec in STRIPE_TABLES.items() if any(f.name == "created" and f.not_future for f in spec.fields)
+    }
+    assert set(STRIPE_TABLES) - judged == {"invoiceitems"}
+
+
 def test_every_ge_suite_has_a_column_rule_to_count_its_batch() -> None:
     """The check step reports each batch's rows as GX counted them for a column rule (orchestration/checks/ge.py)."""
-    suites = app_suites("2025-01-01", "2026-01-01") + stripe_suites(tuple(STRIPE_TABLES), "2025-01-01", "2026-01-01")
+    suites = app_suites("2025-01-01", "2026-01-01") + stripe_suites(tuple(STRIPE_TABLES), "2026-01-01")
     assert [suite.table for suite in suites if not any("column" in rule.kwargs for rule in suite.rules)] == []
 
 
