@@ -40,9 +40,11 @@ test: install system-deps lint
 
 # Every figure of docs/PERFORMANCE.md (long: the cards bench alone fills about 10 GB at 10,000 tenants; the large
 # company's day runs at BENCH_DAY_SCALE, 1 = 10,000 tenants, with BENCH_DAY_ACTIVITY_DAYS of activity, 31 = the day and
-# the 30 MAU reads: about 300 GB of disk at scale 1, about 60 GB with 4 days).
+# the 30 MAU reads, the 29 earliest at BENCH_DAY_HISTORY_RATE x the per-user events and API requests, every session
+# kept: about 50 GB of disk at scale 1 with 0.033, about 300 GB with 1).
 BENCH_DAY_SCALE ?= 1
 BENCH_DAY_ACTIVITY_DAYS ?= 31
+BENCH_DAY_HISTORY_RATE ?= 0.033
 bench: install
 	$(BIN)/python bench/ingest.py
 	$(BIN)/python bench/ingest.py --memory --rows 10000000
@@ -50,7 +52,8 @@ bench: install
 	$(BIN)/python bench/daily_partition.py
 	$(BIN)/python bench/backfill.py
 	$(BIN)/python bench/cards.py
-	$(BIN)/python bench/day.py --scale $(BENCH_DAY_SCALE) --activity-days $(BENCH_DAY_ACTIVITY_DAYS)
+	$(BIN)/python bench/day.py --scale $(BENCH_DAY_SCALE) --activity-days $(BENCH_DAY_ACTIVITY_DAYS) \
+		--history-rate $(BENCH_DAY_HISTORY_RATE)
 
 clean:
 	rm -rf $(VENV) target logs .pytest_cache .ruff_cache .mypy_cache test-artifacts
