@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import event
@@ -90,64 +91,57 @@ def test_a_failure_in_a_temporary_batch_is_still_found(warehouse: Warehouse, tmp
     )
 
 
-def test_the_trailing_days_count_as_their_own_checks_recorded_them(warehouse: Warehouse, tmp_path: Path) -> None:
-    """The row-count band compares a window with the trailing week. A day its own check validated counts as that
-    check recorded it; a day never checked alone is counted in raw."""
+def _check(warehouse: Warehouse, tmp_path: Path, start: datetime, end: datetime) -> list:
+    return validate_raw(warehouse, ["app_events"], start, end, output_dir=tmp_path, founded_day=date(2025, 1, 1))
+
+
+def _a_week_then_a_quiet_day(warehouse: Warehouse) -> None:
     with warehouse.connect() as conn:
         for back in range(1, 8):
             _events(conn, DAY - timedelta(days=back), ROWS)
         _events(conn, DAY, 5)
         conn.commit()
-    check = {"output_dir": tmp_path, "founded_day": date(2025, 1, 1)}
-    for back in range(2, 8):  # six of the seven days checked alone, as daily runs check them
-        day = DAY - timedelta(days=back)
-        validate_raw(warehouse, ["app_events"], day, day + timedelta(days=1), **check)  # type: ignore[arg-type]
+
+
+def _band_of_the_quiet_day(warehouse: Warehouse, tmp_path: Path) -> Any:
+    """The day's row-count band, once the rows of the days before the last left raw: only their recorded counts can
+    still say how many there were."""
     with warehouse.connect() as conn:
-        # the checked days' rows leave raw: only their recorded counts can still say how many there were
         conn.execute("delete from raw.app_events where occurred_at < %s", (DAY - timedelta(days=1),))
         conn.commit()
+    [warning] = [o for o in _check(warehouse, tmp_path, DAY, DAY + timedelta(days=1)) if o.level == "warning"]
+    assert not warning.success  # 5 rows are below 0.2 of any of these trailing weeks
+    return warning
 
-    [warning] = [
-        o
-        for o in validate_raw(warehouse, ["app_events"], DAY, DAY + timedelta(days=1), **check)  # type: ignore[arg-type]
-        if o.level == "warning"
-    ]
 
-    # 6 days as recorded + the last day counted in raw: 7 x ROWS over 7 days; 5 rows are below 0.2 of that
-    assert not warning.success
+def test_the_trailing_days_count_as_their_own_checks_recorded_them(warehouse: Warehouse, tmp_path: Path) -> None:
+    """The row-count band compares a window with the trailing week. A day its own check validated counts as that
+    check recorded it; a day never checked alone is counted in raw."""
+    _a_week_then_a_quiet_day(warehouse)
+    for back in range(2, 8):  # six of the seven days checked alone, as daily runs check them
+        day = DAY - timedelta(days=back)
+        _check(warehouse, tmp_path, day, day + timedelta(days=1))
+
+    warning = _band_of_the_quiet_day(warehouse, tmp_path)
+
+    # 6 days as recorded + the last day counted in raw: 7 x ROWS over 7 days
     assert any(f.startswith("row count within") and f"({ROWS}/day)" in f for f in warning.failures), warning.failures
 
 
 def test_a_day_inside_a_checked_window_counts_as_its_average_day(warehouse: Warehouse, tmp_path: Path) -> None:
     """A backfill checks its range as one window. Each day of it counts as that window's average day, unless the day
     was checked on its own later; the first daily run after a backfill counts nothing in raw for those days."""
-    with warehouse.connect() as conn:
-        for back in range(1, 8):
-            _events(conn, DAY - timedelta(days=back), ROWS)
-        _events(conn, DAY, 5)
-        conn.commit()
-    check = {"output_dir": tmp_path, "founded_day": date(2025, 1, 1)}
+    _a_week_then_a_quiet_day(warehouse)
     # the six days before the last, checked as one window: ROWS a day on average
-    validate_raw(warehouse, ["app_events"], DAY - timedelta(days=7), DAY - timedelta(days=1), **check)  # type: ignore[arg-type]
+    _check(warehouse, tmp_path, DAY - timedelta(days=7), DAY - timedelta(days=1))
     # one of them gets more rows and is checked alone: its own count, 2 x ROWS, wins over the window's average
     again = DAY - timedelta(days=3)
     with warehouse.connect() as conn:
-        conn.execute(
-            "insert into raw.app_events (id, tenant_id, event_type, occurred_at, _batch_id)"
-            " select 'late_' || g, 't1', 'login', %s + g * interval '1 second', 'b' from generate_series(1, %s) g",
-            (again + timedelta(hours=2), ROWS),
-        )
+        _events(conn, again + timedelta(hours=2), ROWS)
         conn.commit()
-    validate_raw(warehouse, ["app_events"], again, again + timedelta(days=1), **check)  # type: ignore[arg-type]
-    with warehouse.connect() as conn:
-        conn.execute("delete from raw.app_events where occurred_at < %s", (DAY - timedelta(days=1),))
-        conn.commit()
+    _check(warehouse, tmp_path, again, again + timedelta(days=1))
 
-    [warning] = [
-        o
-        for o in validate_raw(warehouse, ["app_events"], DAY, DAY + timedelta(days=1), **check)  # type: ignore[arg-type]
-        if o.level == "warning"
-    ]
+    warning = _band_of_the_quiet_day(warehouse, tmp_path)
 
     # 5 days at the window's average (ROWS) + 2 x ROWS checked alone + ROWS counted in raw for the last day
     assert any(f.startswith("row count within") and f"({8 * ROWS / 7:.0f}/day)" in f for f in warning.failures), (
