@@ -10,8 +10,9 @@
     Incremental: a run reads the activity of its own days [min_date, max_date] and, before them, of the days loads of
     events reached since its last build, at most lookback_days back (late_rows_start; int_user_daily_activity,
     indexed by day), and writes, for every period it touches, the first day read where no earlier one is stored (a
-    new period, or a late row before the stored first day); the other periods' rows are left untouched. A change of the cohort vars, or of who is counted for past activity, needs a full refresh. On Spark (Parquet
-    tables cannot update rows in place) it is a table that every run builds whole, from all activity.
+    new period, or a late row before the stored first day); the other periods' rows are left untouched. A change of
+    the cohort vars, or of who is counted for past activity, needs a full refresh. On Spark (Parquet tables cannot
+    update rows in place) it is a table that every run builds whole, from all activity.
 -#}
 {{
     config(
